@@ -1,0 +1,252 @@
+"""Exact event counts of a run: what a Loihi per-core ledger must add up to, and what energy uses.
+
+For every counted node the reference executor's run is observed (nothing is kept alive) and:
+
+**Weight layers** (``linear``, ``conv1d``/``conv2d``, ``matmul`` with a constant operand) — one
+*synaptic op* per (nonzero input element, synapse it drives).  Synapses are structural (a zero weight
+is still a synapse, as on a core), so the count depends only on which inputs are nonzero:
+
+* ``linear`` ``y = x Wᵀ + b`` with ``W`` ``[out, in]``: ``nnz(x) · out``.
+* ``convNd`` (``W`` ``[C_out, C_in/g, *K]``, stride, padding, dilation, groups ``g``): an input element
+  drives ``C_out/g`` channels at every output position whose (dilated, strided) window covers it.
+  Counted exactly as ``(C_out/g) · Σ conv(nz(x), 1)``: the convolution of the 0/1 nonzero mask with an
+  all-ones kernel ``[g, C_in/g, *K]`` (same stride/padding/dilation/groups) counts, for every output
+  position and group, the nonzero inputs in its window; zero padding is never counted.
+* ``matmul`` ``a @ b`` (constant operands count as all-nonzero):
+  ``Σ_batch Σ_k colnnz(a)[k] · rownnz(b)[k] = Σ_batch sum(nz(a) @ nz(b))`` — the number of products
+  with both factors nonzero, over the broadcast batch axes.
+
+**Elementwise gates** (``mul`` of two dynamic tensors, e.g. spike ⊙ value): the number of broadcast
+positions where both operands are nonzero.
+
+**Neurons** (``lif``): ``neuron_updates`` = elements of the input current (T · neurons for a
+multi-step node; neurons for each single-step call), ``spikes`` = nonzero outputs, and the firing
+rate ``spikes / neuron_updates``; ``spikes_per_step`` splits spikes over the time axis.
+
+``nonzero_inputs`` / ``input_elements`` give, per dynamic operand, its nonzero and total element
+counts (the layer's input firing rate).  ``dense_ops`` is the op's structural FLOP count from its
+registered cost rule (all products plus bias adds, activity-independent: the papers' MAC count).
+``kind`` is that rule's verdict (``ac``, ``intmul``, ``mac``, ``realmul``, ``neuron``).
+All counts are sums over the samples; :meth:`EventCounts.per_sample` divides.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+from fractions import Fraction
+from typing import Optional, Sequence
+
+import numpy as np
+
+from snncompile import ops
+from snncompile.ir.graph import Graph, Node
+from snncompile.ops.weights import conv_nd
+
+from .batching import chunks, repeated, traced_batch
+from .executor import ReferenceExecutor
+
+
+# -- counting formulas ---------------------------------------------------------------------------
+
+def nz(a: np.ndarray) -> np.ndarray:
+    """The 0/1 nonzero mask of ``a`` (float64 so that mask arithmetic is exact)."""
+    return (np.asarray(a) != 0).astype(np.float64)
+
+
+def linear_synops(x: np.ndarray, out_features: int) -> int:
+    """``nnz(x) · out_features``: every nonzero input drives one synapse per output feature."""
+    return int(np.count_nonzero(x)) * int(out_features)
+
+
+def conv_synops(x: np.ndarray, weight_shape: Sequence[int], stride, padding, dilation, groups: int = 1) -> int:
+    """``(C_out/g) · Σ conv(nz(x), ones[g, C_in/g, *K])`` — see the module docstring."""
+    c_out, cg, *k = weight_shape
+    ones = np.ones([groups, cg, *k])
+    reach = conv_nd(nz(x), ones, None, stride, padding, dilation, groups)
+    return int(round(float(reach.sum()))) * (int(c_out) // groups)
+
+
+def matmul_synops(a_mask: np.ndarray, b_mask: np.ndarray) -> int:
+    """Products with both factors nonzero in ``a @ b`` (masks given; numpy matmul broadcasting)."""
+    a = a_mask[None, :] if a_mask.ndim == 1 else a_mask
+    b = b_mask[:, None] if b_mask.ndim == 1 else b_mask
+    col = a.sum(-2, dtype=np.int64)  # [..., K]: nonzero rows of a per k
+    row = b.sum(-1, dtype=np.int64)  # [..., K]: nonzero columns of b per k
+    return int((col * row).sum(dtype=np.int64))
+
+
+def gate_synops(a: np.ndarray, b: np.ndarray) -> int:
+    """Broadcast positions where both factors of ``a ⊙ b`` are nonzero."""
+    return int(np.count_nonzero(np.logical_and(a != 0, b != 0)))
+
+
+# -- records -------------------------------------------------------------------------------------
+
+@dataclass
+class NodeCount:
+    """Counts of one node, summed over samples (see the module docstring for each field)."""
+
+    node: str
+    op: str
+    module: str
+    source: str
+    kind: str
+    input_elements: list[int] = field(default_factory=list)
+    nonzero_inputs: list[int] = field(default_factory=list)
+    synaptic_ops: int = 0
+    dense_ops: int = 0
+    neuron_updates: int = 0
+    spikes: int = 0
+    spikes_per_step: list[int] = field(default_factory=list)
+
+    @property
+    def firing_rate(self) -> Optional[float]:
+        """Spikes per neuron update (neurons), or the nonzero fraction of the first dynamic input."""
+        if self.neuron_updates:
+            return self.spikes / self.neuron_updates
+        if self.input_elements and self.input_elements[0]:
+            return self.nonzero_inputs[0] / self.input_elements[0]
+        return None
+
+    def combine(self, other: "NodeCount", sign: int = 1, scale: Fraction = Fraction(1)) -> None:
+        """``self += sign · scale · other`` over every additive field (exact)."""
+        for f in fields(self):
+            mine, theirs = getattr(self, f.name), getattr(other, f.name)
+            if isinstance(mine, list):
+                if not mine:
+                    mine = [0] * len(theirs)
+                setattr(self, f.name, [_exact(m + sign * scale * t) for m, t in zip(mine, theirs)])
+            elif isinstance(mine, int):
+                setattr(self, f.name, _exact(mine + sign * scale * theirs))
+
+    def to_dict(self) -> dict:
+        d = {f.name: getattr(self, f.name) for f in fields(self)}
+        d["firing_rate"] = self.firing_rate
+        return d
+
+
+def _exact(x) -> int:
+    x = Fraction(x)
+    if x.denominator != 1:
+        raise ArithmeticError(f"count {x} is not an integer: samples are not independent in the batch")
+    return int(x)
+
+
+@dataclass
+class EventCounts:
+    """Per-node counts over ``samples`` samples, in graph order."""
+
+    samples: int
+    nodes: dict[str, NodeCount] = field(default_factory=dict)
+
+    def totals(self) -> dict[str, dict[str, int]]:
+        """Per cost kind: summed ``synaptic_ops``, ``dense_ops``, ``neuron_updates``, ``spikes``."""
+        out: dict[str, dict[str, int]] = {}
+        for c in self.nodes.values():
+            t = out.setdefault(c.kind, {"synaptic_ops": 0, "dense_ops": 0, "neuron_updates": 0, "spikes": 0})
+            for k in t:
+                t[k] += getattr(c, k)
+        return out
+
+    @property
+    def spikes(self) -> int:
+        return sum(c.spikes for c in self.nodes.values())
+
+    @property
+    def neuron_updates(self) -> int:
+        return sum(c.neuron_updates for c in self.nodes.values())
+
+    @property
+    def synaptic_ops(self) -> int:
+        return sum(c.synaptic_ops for c in self.nodes.values())
+
+    def firing_rates(self) -> dict[str, float]:
+        """Firing rate of every neuron node."""
+        return {n: c.firing_rate for n, c in self.nodes.items() if c.neuron_updates}
+
+    def per_sample(self, field_name: str = "synaptic_ops") -> dict[str, float]:
+        return {n: getattr(c, field_name) / self.samples for n, c in self.nodes.items()}
+
+    def to_dict(self) -> dict:
+        return {"samples": self.samples, "totals": self.totals(),
+                "nodes": [c.to_dict() for c in self.nodes.values()]}
+
+
+# -- counting a run ------------------------------------------------------------------------------
+
+def counted(graph: Graph, node: Node) -> bool:
+    """Whether ``node`` is a weight layer, matmul, dynamic gate or neuron (the counted nodes)."""
+    family = ops.get(node.op).family
+    if family in ("weight", "matmul", "neuron"):
+        return True
+    return node.op == "mul" and all(not graph.values[v].constant for v in node.inputs)
+
+
+def node_counts(graph: Graph, node: Node, args: Sequence[np.ndarray], outs: Sequence[np.ndarray]) -> NodeCount:
+    """The counts of one execution of ``node`` on ``args`` giving ``outs``."""
+    cost = ops.get(node.op).cost(node, graph)
+    c = NodeCount(node.name, node.op, node.module, node.source, cost.kind, dense_ops=int(cost.flops))
+    dyn = [not graph.values[v].constant for v in node.inputs]
+    for a, d in zip(args, dyn):
+        if d:
+            c.input_elements.append(int(a.size))
+            c.nonzero_inputs.append(int(np.count_nonzero(a)))
+    family = ops.get(node.op).family
+    if family == "neuron":
+        s = outs[0]
+        c.neuron_updates = int(args[0].size)
+        c.spikes = int(np.count_nonzero(s))
+        multi = node.attrs.get("step_mode") == "multi"
+        c.spikes_per_step = ([int(np.count_nonzero(s[t])) for t in range(s.shape[0])] if multi else [c.spikes])
+    elif node.op == "linear":
+        c.synaptic_ops = linear_synops(args[0], args[1].shape[0])
+    elif node.op in ("conv1d", "conv2d"):
+        a = node.attrs
+        c.synaptic_ops = conv_synops(args[0], args[1].shape, a["stride"], a["padding"], a["dilation"],
+                                     a.get("groups", 1))
+    elif family == "matmul":
+        masks = [nz(x) if d else np.ones(np.shape(x)) for x, d in zip(args, dyn)]
+        c.synaptic_ops = matmul_synops(*masks)
+    elif node.op == "mul":
+        c.synaptic_ops = gate_synops(args[0], args[1])
+    return c
+
+
+def _run_counts(executor: ReferenceExecutor, graph: Graph, inputs, dtype) -> dict[str, NodeCount]:
+    found: dict[str, NodeCount] = {}
+
+    def hook(node, args, outs):
+        if counted(graph, node):
+            found[node.name] = node_counts(graph, node, args, outs)
+
+    executor.run(graph, inputs, dtype=dtype, hooks=[hook])
+    return found
+
+
+def count_events(graph: Graph, samples, *, dtype=np.float64,
+                 executor: Optional[ReferenceExecutor] = None) -> EventCounts:
+    """Run every sample and return exact :class:`EventCounts` summed over them.
+
+    Samples go through in runs of the traced batch B; a padded last run (r real samples, B − r
+    copies of its first sample s₀) is corrected exactly by one extra run of B copies of s₀:
+    ``counts(real) = counts(padded) − (B − r)/B · counts(B × s₀)``.
+    """
+    if any(val.domain is None for val in graph.values.values() if not val.constant):
+        from snncompile.analysis import infer_domains
+
+        infer_domains(graph)
+    executor = executor or ReferenceExecutor()
+    b = traced_batch(graph)
+    result = EventCounts(0)
+    for chunk in chunks(graph, samples):
+        got = _run_counts(executor, graph, chunk.inputs, dtype)
+        if chunk.padding:
+            copies = _run_counts(executor, graph, repeated(chunk), dtype)
+            for name, c in got.items():
+                c.combine(copies[name], -1, Fraction(chunk.padding, b))
+        for name, c in got.items():
+            if name in result.nodes:
+                result.nodes[name].combine(c)
+            else:
+                result.nodes[name] = c
+        result.samples += chunk.real
+    return result

@@ -1,0 +1,261 @@
+"""Loading a model to trace: whole-module files, checkpoints + factories, example presets.
+
+Safety: every file is first read with ``torch.load(weights_only=True)``, which cannot execute
+code.  A file that needs arbitrary unpickling (a whole pickled ``nn.Module``) is refused unless
+the caller opts in with ``trust_pickle=True`` — so the gate is safe on untrusted pull requests.
+
+Sources (``load_model(source, ...)``):
+
+* ``preset:ARCH:NAME`` — an example preset (``preset:spikformer:8-512``), untrained weights.
+* ``path/model.pt`` — a whole pickled module (needs ``trust_pickle``; its classes must be
+  importable: the current directory and ``import_paths`` are put on ``sys.path``).
+* ``path/checkpoint.pth`` — a state dict, or a dict holding one (``state_dict``/``model``/
+  ``model_state``).  Rebuilt with ``factory="package.module:function"`` called with
+  ``factory_args``; a checkpoint written by the example trainer (``arch``/``preset``/``config``)
+  rebuilds itself.
+
+A ``meta.json`` beside the file may give ``input_shape`` and ``input_domain``; a sibling
+``inputs.npy`` gives sample inputs.
+"""
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import pickle
+import sys
+import zipfile
+from dataclasses import dataclass, field
+from typing import Any, Optional, Sequence
+
+import numpy as np
+import torch
+
+from snncompile.errors import InputError, UnsafeFileError
+from snncompile.ir.domain import Domain
+
+STATE_DICT_KEYS = ("state_dict", "model", "model_state", "model_state_dict", "net")
+
+
+@dataclass
+class LoadedModel:
+    model: torch.nn.Module
+    name: str
+    input_shape: Optional[tuple[int, ...]] = None
+    input_domain: Domain = field(default_factory=Domain.real)
+    samples: Optional[np.ndarray] = None  # sample inputs [N, ...] (without batching beyond N)
+    labels: Optional[np.ndarray] = None
+    meta: dict = field(default_factory=dict)
+
+    def example_input(self, batch: int = 1, seed: int = 0) -> torch.Tensor:
+        """A concrete input for tracing: the first samples if any, else seeded random data."""
+        if self.samples is not None and len(self.samples) >= batch:
+            return torch.as_tensor(np.ascontiguousarray(self.samples[:batch]), dtype=torch.float32)
+        if self.input_shape is None:
+            raise InputError(f"{self.name}: the input shape is unknown; pass --input-shape (e.g. 1,3,32,32)")
+        shape = (batch,) + tuple(self.input_shape[1:])
+        gen = torch.Generator().manual_seed(seed)
+        x = torch.rand(shape, generator=gen)
+        return (x < 0.2).float() if self.input_domain.is_binary else x
+
+
+def _with_import_paths(paths: Sequence[str]):
+    for p in [os.getcwd(), *paths]:
+        p = os.path.abspath(p)
+        if p not in sys.path:
+            sys.path.insert(0, p)
+
+
+def _safe_load(path: str) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        if "weights_only" in str(e) or "Unsupported global" in str(e) or "GLOBAL" in str(e):
+            raise UnsafeFileError(
+                f"{path} is a pickled Python object (a whole model), which can run arbitrary code when loaded; "
+                f"re-run with --trust-pickle if you trust this file, or save a state_dict checkpoint instead") from None
+        raise InputError(f"{path}: not a readable PyTorch file ({_reason(e)})") from None
+    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, AttributeError, KeyError) as e:
+        raise InputError(f"{path}: not a readable PyTorch file ({_reason(e)})") from None
+
+
+def _unsafe_load(path: str) -> Any:
+    try:
+        return torch.load(path, map_location="cpu", weights_only=False)
+    except (ModuleNotFoundError, AttributeError) as e:
+        raise InputError(f"{path} needs a class that is not importable ({_reason(e)}); add its folder with "
+                         f"--import-path DIR or run from the project that defines it") from None
+    except Exception as e:  # noqa: BLE001 - any failure of a foreign pickle is an input error
+        raise InputError(f"{path}: cannot unpickle ({_reason(e)})") from None
+
+
+def _reason(e: BaseException) -> str:
+    text = str(e).strip().splitlines()
+    return f"{type(e).__name__}: {text[0][:200]}" if text else type(e).__name__
+
+
+def resolve_factory(spec: str):
+    """``package.module:function`` → the callable."""
+    if ":" not in spec:
+        raise InputError(f"--model must look like package.module:factory, got {spec!r}")
+    mod_name, fn_name = spec.split(":", 1)
+    try:
+        mod = importlib.import_module(mod_name)
+    except ImportError as e:
+        raise InputError(f"cannot import {mod_name!r} for --model ({_reason(e)}); add --import-path DIR") from None
+    fn = mod
+    for part in fn_name.split("."):
+        fn = getattr(fn, part, None)
+        if fn is None:
+            raise InputError(f"{mod_name} has no attribute {fn_name!r}")
+    return fn
+
+
+def parse_model_args(pairs: Sequence[str]) -> dict:
+    """``key=value`` pairs; values parsed as JSON where possible (numbers, booleans, lists)."""
+    out = {}
+    for p in pairs:
+        if "=" not in p:
+            raise InputError(f"--model-arg must be key=value, got {p!r}")
+        k, v = p.split("=", 1)
+        try:
+            out[k] = json.loads(v)
+        except json.JSONDecodeError:
+            out[k] = v
+    return out
+
+
+def _state_dict_of(obj: Any) -> Optional[dict]:
+    if isinstance(obj, dict) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        return obj
+    if isinstance(obj, dict):
+        for k in STATE_DICT_KEYS:
+            if isinstance(obj.get(k), dict):
+                return _state_dict_of(obj[k])
+    return None
+
+
+def _sidecars(path: str, loaded: LoadedModel) -> LoadedModel:
+    folder = os.path.dirname(os.path.abspath(path))
+    meta_path = os.path.join(folder, "meta.json")
+    if os.path.exists(meta_path):
+        try:
+            with open(meta_path) as f:
+                meta = json.load(f)
+        except (OSError, json.JSONDecodeError):
+            meta = {}
+        loaded.meta.update(meta)
+        if loaded.input_shape is None and meta.get("input_shape"):
+            loaded.input_shape = tuple(meta["input_shape"])
+        if meta.get("input_domain"):
+            loaded.input_domain = Domain.parse(meta["input_domain"])
+    for fname, attr in (("inputs.npy", "samples"), ("labels.npy", "labels")):
+        p = os.path.join(folder, fname)
+        if os.path.exists(p) and getattr(loaded, attr) is None:
+            try:
+                setattr(loaded, attr, np.load(p, allow_pickle=False))
+            except (OSError, ValueError):
+                pass
+    if loaded.input_shape is None and loaded.samples is not None:
+        loaded.input_shape = tuple(loaded.samples.shape)
+    return loaded
+
+
+def _from_preset(arch: str, preset: str, neuron: str, overrides: dict) -> LoadedModel:
+    try:
+        from snncompile.examples import presets
+    except ImportError as e:  # pragma: no cover - examples ship with the package
+        raise InputError(f"example presets are not available ({_reason(e)})") from None
+    try:
+        model = presets.build(arch, preset, neuron=neuron, **overrides)
+    except (KeyError, ValueError) as e:
+        raise InputError(f"unknown preset {arch}:{preset} ({_reason(e)}); see `snncompile presets`") from None
+    return _describe_example(model, f"{arch}-{preset}")
+
+
+def _describe_example(model: torch.nn.Module, name: str) -> LoadedModel:
+    cfg = getattr(model, "config", {}) or {}
+    shape = cfg.get("input_shape")
+    domain = Domain.binary() if cfg.get("input") == "events" else Domain.real()
+    if shape is None and "img_size" in cfg:
+        c, s = cfg.get("in_channels", 3), cfg["img_size"]
+        shape = (1, cfg.get("T", 4), c, s, s) if cfg.get("input") == "events" else (1, c, s, s)
+    return LoadedModel(model, name, tuple(shape) if shape else None, domain, meta={"config": cfg})
+
+
+def load_model(source: str, *, factory: Optional[str] = None, factory_args: Optional[dict] = None,
+               trust_pickle: bool = False, import_paths: Sequence[str] = (), neuron: Optional[str] = None,
+               timesteps: Optional[int] = None, input_shape: Optional[Sequence[int]] = None,
+               input_domain: Optional[str] = None) -> LoadedModel:
+    """Load ``source`` as described in the module docstring and apply the user's overrides."""
+    _with_import_paths(import_paths)
+    factory_args = dict(factory_args or {})
+    if source.startswith("preset:"):
+        parts = source.split(":")
+        if len(parts) != 3:
+            raise InputError(f"a preset is preset:ARCH:NAME (e.g. preset:spikformer:4-384), got {source!r}")
+        if timesteps:
+            factory_args.setdefault("T", timesteps)
+        loaded = _from_preset(parts[1], parts[2], neuron or "own", factory_args)
+    else:
+        loaded = _load_file(source, factory, factory_args, trust_pickle, neuron)
+    if timesteps and hasattr(loaded.model, "T"):
+        loaded.model.T = int(timesteps)
+    if input_shape:
+        loaded.input_shape = tuple(int(s) for s in input_shape)
+        if loaded.samples is not None and tuple(loaded.samples.shape[1:]) != loaded.input_shape[1:]:
+            loaded.samples = None
+    if input_domain:
+        loaded.input_domain = Domain.parse(input_domain)
+    loaded.model.eval()
+    return loaded
+
+
+def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> LoadedModel:
+    if not os.path.exists(path):
+        raise InputError(f"{path}: no such file")
+    if os.path.isdir(path):
+        raise InputError(f"{path} is a directory; give the model file (model.pt or a checkpoint)")
+    if path.endswith(".onnx"):
+        raise InputError(f"{path}: ONNX input is not supported yet; export a PyTorch model.pt or checkpoint")
+    name = os.path.splitext(os.path.basename(path))[0]
+    try:
+        obj = _safe_load(path)
+    except UnsafeFileError:
+        if not trust_pickle:
+            raise
+        obj = _unsafe_load(path)
+    if isinstance(obj, torch.nn.Module):
+        loaded = LoadedModel(obj, _folder_name(path, name))
+        cfg = getattr(obj, "config", None)
+        if isinstance(cfg, dict):
+            loaded = _describe_example(obj, _folder_name(path, name))
+        return _sidecars(path, loaded)
+    state = _state_dict_of(obj)
+    if state is None:
+        raise InputError(f"{path} holds a {type(obj).__name__}, neither a model nor a state dict")
+    if factory:
+        model = resolve_factory(factory)(**factory_args)
+        loaded = LoadedModel(model, _folder_name(path, name))
+    elif isinstance(obj, dict) and "arch" in obj and "config" in obj:
+        from snncompile.examples import presets
+
+        config = dict(obj["config"], **factory_args)
+        config.setdefault("arch", obj["arch"])
+        try:
+            model = presets.build_from_config(config, neuron=neuron)
+        except (KeyError, TypeError, ValueError) as e:
+            raise InputError(f"{path}: its stored architecture cannot be rebuilt ({_reason(e)})") from None
+        loaded = _describe_example(model, _folder_name(path, name))
+    else:
+        raise InputError(f"{path} is a state dict without its architecture; pass --model package.module:factory")
+    missing, unexpected = loaded.model.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise InputError(f"{path} does not fit the model: {len(missing)} missing keys (e.g. "
+                         f"{(missing or ['-'])[0]}), {len(unexpected)} unexpected (e.g. {(unexpected or ['-'])[0]})")
+    return _sidecars(path, loaded)
+
+
+def _folder_name(path: str, name: str) -> str:
+    folder = os.path.basename(os.path.dirname(os.path.abspath(path)))
+    return f"{folder}/{name}" if folder else name

@@ -1,0 +1,70 @@
+"""Non-spike nonlinearities: none of these can run as accumulates on a neuromorphic core.
+On the spike path (between neurons) each is a finding; in the readout they are reported only."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from ..ir.domain import Domain
+from .registry import Cost, op
+
+
+def _cost(node, graph):
+    return Cost("nonlinear", graph.values[node.outputs[0]].numel)
+
+
+def _bounded(lo, hi):
+    return lambda n, d, g: [Domain.real(lo, hi)]
+
+
+def _softmax(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
+
+
+def _erf(x):
+    return np.vectorize(math.erf, otypes=[np.float64])(x)
+
+
+_TABLE = {
+    # name: (numpy function of (x, attrs), domain rule)
+    "softmax": (lambda x, a: _softmax(x, a.get("axis", -1)), _bounded(0, 1)),
+    "log_softmax": (lambda x, a: np.log(_softmax(x, a.get("axis", -1))), _bounded(-math.inf, 0)),
+    "exp": (lambda x, a: np.exp(x), _bounded(0, math.inf)),
+    "log": (lambda x, a: np.log(x), _bounded(-math.inf, math.inf)),
+    "sqrt": (lambda x, a: np.sqrt(x), _bounded(0, math.inf)),
+    "sigmoid": (lambda x, a: 1 / (1 + np.exp(-x)), _bounded(0, 1)),
+    "tanh": (lambda x, a: np.tanh(x), _bounded(-1, 1)),
+    "gelu": (lambda x, a: 0.5 * x * (1 + _erf(x / math.sqrt(2))), _bounded(-0.17, math.inf)),
+    "silu": (lambda x, a: x / (1 + np.exp(-x)), _bounded(-0.28, math.inf)),
+    "pow": (lambda x, a: np.power(x, a["exponent"]), _bounded(-math.inf, math.inf)),
+}
+
+
+def _make(name, fn):
+    def reference(node, inputs, state):
+        return [fn(inputs[0], node.attrs).astype(inputs[0].dtype, copy=False)]
+
+    reference.__doc__ = f"``{name}(x)`` elementwise (softmax: along ``axis``)."
+    return reference
+
+
+for _name, (_fn, _dom) in _TABLE.items():
+    op(_name, "nonlinear", domain=_dom, cost=_cost, arity=(1, 1))(_make(_name, _fn))
+
+
+@op("layer_norm", "nonlinear", domain=lambda n, d, g: [Domain.real()], cost=_cost, arity=(1, 3),
+    attrs=("normalized_shape", "eps"))
+def layer_norm(node, inputs, state):
+    """``(x − mean)/√(var + ε)·γ + β`` over the trailing ``normalized_shape`` axes."""
+    x = inputs[0]
+    axes = tuple(range(-len(node.attrs["normalized_shape"]), 0))
+    mu = x.mean(axis=axes, keepdims=True)
+    var = x.var(axis=axes, keepdims=True)
+    y = (x - mu) / np.sqrt(var + node.attrs["eps"])
+    if len(inputs) > 1:
+        y = y * inputs[1]
+    if len(inputs) > 2:
+        y = y + inputs[2]
+    return [y.astype(x.dtype, copy=False)]

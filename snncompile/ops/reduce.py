@@ -1,0 +1,47 @@
+"""Reductions over axes.  A sum of K integers stays an integer (K·lo, K·hi); a mean is real."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..ir.domain import Domain
+from .registry import op
+
+
+def reduced_terms(node, graph) -> int:
+    shape = graph.values[node.inputs[0]].shape
+    dims = node.attrs.get("dims")
+    if dims is None:
+        return int(np.prod(shape))
+    return int(np.prod([shape[d] for d in dims]))
+
+
+def _sum_domain(node, d, g):
+    return [d[0].sum_of(reduced_terms(node, g))]
+
+
+def _mean_domain(node, d, g):
+    return [d[0].as_real()]
+
+
+def _axes(node):
+    dims = node.attrs.get("dims")
+    return None if dims is None else tuple(dims)
+
+
+@op("sum", "reduce", domain=_sum_domain, arity=(1, 1))
+def sum_(node, inputs, state):
+    """Sum over ``dims`` (all axes when absent), ``keepdim`` as torch."""
+    return [np.sum(inputs[0], axis=_axes(node), keepdims=node.attrs.get("keepdim", False))]
+
+
+@op("mean", "reduce", domain=_mean_domain, arity=(1, 1))
+def mean(node, inputs, state):
+    """Mean over ``dims`` (all axes when absent), ``keepdim`` as torch."""
+    return [np.mean(inputs[0], axis=_axes(node), keepdims=node.attrs.get("keepdim", False))
+            .astype(inputs[0].dtype, copy=False)]
+
+
+@op("amax", "reduce", domain=lambda n, d, g: [d[0]], arity=(1, 1))
+def amax(node, inputs, state):
+    """Maximum over ``dims`` (an OR for spikes)."""
+    return [np.max(inputs[0], axis=_axes(node), keepdims=node.attrs.get("keepdim", False))]

@@ -1,0 +1,137 @@
+"""The op registry: one declaration per op, holding everything the toolchain knows about it.
+
+An :class:`OpDef` states, in one place,
+
+* ``arity`` — how many operands the op takes (``None`` = variadic) and which attributes it needs;
+* ``domain`` — the value-domain transfer rule ``(node, input domains, graph) -> output domains``;
+* ``cost`` — the cost rule ``(node, graph) -> Cost``: structural FLOPs and what kind of arithmetic
+  they are once the input domains are known;
+* ``reference`` — the reference semantics ``(node, input arrays, state) -> output arrays`` on numpy
+  arrays, used by the reference executor (``state`` is a per-node dict for stateful ops);
+* ``family`` — a coarse class used by rules and reports (``neuron``, ``weight``, ``matmul``,
+  ``elementwise``, ``shape``, ``pool``, ``reduce``, ``norm``, ``nonlinear``).
+
+Passes, rules and backends look ops up here; nothing dispatches on Python types.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable, Optional, Sequence
+
+import numpy as np
+
+from ..ir.domain import Domain
+from ..ir.graph import Graph, Node
+
+
+@dataclass(frozen=True)
+class Cost:
+    """The arithmetic of one node over the traced tensor (all time steps, the traced batch).
+
+    ``kind`` is ``"ac"`` (accumulate: an operand is binary), ``"intmul"`` (a non-binary integer
+    times a float weight), ``"mac"`` (real × weight), ``"realmul"`` (a dynamic real × dynamic real
+    product), ``"neuron"`` (state updates) or ``"none"``.  ``flops`` counts multiply-accumulates
+    (plus bias adds) as the papers count them; ``synapses`` is the fan-out per input element for
+    weight layers (used to turn spike counts into exact ACs).
+    """
+
+    kind: str = "none"
+    flops: int = 0
+    weight_layer: bool = False
+
+
+DomainRule = Callable[[Node, Sequence[Domain], Graph], Sequence[Domain]]
+CostRule = Callable[[Node, Graph], Cost]
+Reference = Callable[[Node, Sequence[np.ndarray], dict], Sequence[np.ndarray]]
+
+
+@dataclass(frozen=True)
+class OpDef:
+    name: str
+    family: str
+    domain: DomainRule
+    reference: Reference
+    cost: CostRule = field(default=lambda node, graph: Cost())
+    arity: Optional[tuple[int, int]] = None  # (min, max) operands; None = any
+    attrs: tuple[str, ...] = ()  # required attributes
+    doc: str = ""
+
+    def verify(self, node: Node) -> Optional[str]:
+        """Why ``node`` violates this op's operand constraints, or None."""
+        if self.arity is not None:
+            lo, hi = self.arity
+            if not lo <= len(node.inputs) <= hi:
+                return f"{self.name} takes {lo}..{hi} operands, got {len(node.inputs)}"
+        missing = [a for a in self.attrs if a not in node.attrs]
+        if missing:
+            return f"{self.name} needs attribute(s) {', '.join(missing)}"
+        return None
+
+
+_REGISTRY: dict[str, OpDef] = {}
+
+
+def register(opdef: OpDef) -> OpDef:
+    if opdef.name in _REGISTRY:
+        raise ValueError(f"op {opdef.name!r} registered twice")
+    _REGISTRY[opdef.name] = opdef
+    return opdef
+
+
+def op(name: str, family: str, *, domain: DomainRule, cost: CostRule | None = None,
+       arity: Optional[tuple[int, int]] = None, attrs: tuple[str, ...] = ()) -> Callable[[Reference], Reference]:
+    """Decorator form: ``@op("relu", "elementwise", domain=...)`` over the reference function."""
+
+    def wrap(reference: Reference) -> Reference:
+        register(OpDef(name, family, domain, reference, cost or (lambda n, g: Cost()), arity, attrs,
+                       (reference.__doc__ or "").strip()))
+        return reference
+
+    return wrap
+
+
+def get(name: str) -> OpDef:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise KeyError(f"unknown op {name!r}") from None
+
+
+def all_ops() -> dict[str, OpDef]:
+    return dict(_REGISTRY)
+
+
+# -- helpers shared by op declarations -----------------------------------------------------------
+
+def same_as_input(node: Node, domains: Sequence[Domain], graph: Graph) -> list[Domain]:
+    """Domain rule of ops that move or copy elements: output = first input."""
+    return [domains[0]] * len(node.outputs)
+
+
+def joined(node: Node, domains: Sequence[Domain], graph: Graph) -> list[Domain]:
+    """Domain rule of ops that gather elements from several inputs (cat, stack)."""
+    out = domains[0]
+    for d in domains[1:]:
+        out = out.join(d)
+    return [out] * len(node.outputs)
+
+
+def real_output(node: Node, domains: Sequence[Domain], graph: Graph) -> list[Domain]:
+    return [Domain.real()] * len(node.outputs)
+
+
+def input_domain_kind(d: Domain) -> str:
+    """Cost kind of a weight layer fed a tensor of domain ``d``."""
+    if d.is_binary:
+        return "ac"
+    if d.is_integer:
+        return "intmul"
+    return "mac"
+
+
+def shape_of(graph: Graph, value: str) -> tuple[int, ...]:
+    return graph.values[value].shape
+
+
+def attr(node: Node, key: str, default: Any = None) -> Any:
+    return node.attrs.get(key, default)

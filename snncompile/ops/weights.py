@@ -1,0 +1,141 @@
+"""Weight layers (``linear``, ``conv1d``, ``conv2d``) and ``batch_norm``.
+
+A weight layer computes ``y = W ⊛ x + b`` with constant ``W``, ``b``.  Its arithmetic is decided
+by the domain of ``x``: binary → each spike adds a column of ``W`` (accumulates, ACs); a non-binary
+integer → integer × float multiplications; real → MACs.  Structural FLOPs count, per output
+element, the ``K = C_in/groups · Π kernel`` products plus one bias add when there is a bias —
+the convention of the papers' energy logs.
+
+``batch_norm`` (inference) is the per-channel affine map on axis 1:
+``y = (x − μ) / √(σ² + ε) · γ + β``; it folds into an adjacent weight layer or threshold.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
+
+from ..ir.domain import Domain
+from ..ir.graph import Graph, Node
+from .registry import Cost, input_domain_kind, op, real_output
+
+
+def _weight_cost(node: Node, graph: Graph) -> Cost:
+    x, w = graph.values[node.inputs[0]], graph.values[node.inputs[1]]
+    out = graph.values[node.outputs[0]]
+    fan_in = int(np.prod(w.shape[1:]))  # linear: in_features; conv: C_in/groups · kernel
+    bias = 1 if len(node.inputs) > 2 else 0
+    kind = input_domain_kind(x.domain) if x.domain is not None else "mac"
+    return Cost(kind, out.numel * (fan_in + bias), weight_layer=True)
+
+
+def _weight_domain(node: Node, domains: Sequence[Domain], graph: Graph) -> list[Domain]:
+    """``W·x + b`` over bounded x: an interval from the weights' row sums of |W| (sound)."""
+    x = domains[0]
+    w = graph.constants.get(node.inputs[1])
+    if w is None or not np.isfinite([x.lo, x.hi]).all():
+        return [Domain.real()]
+    rows = w.reshape(w.shape[0], -1).astype(np.float64)
+    pos, neg = np.clip(rows, 0, None).sum(1), np.clip(rows, None, 0).sum(1)
+    lo = pos * x.lo + neg * x.hi
+    hi = pos * x.hi + neg * x.lo
+    if len(node.inputs) > 2:
+        b = graph.constants[node.inputs[2]].astype(np.float64).reshape(-1)
+        lo, hi = lo + b, hi + b
+    return [Domain.real(float(lo.min()), float(hi.max()))]
+
+
+@op("linear", "weight", domain=_weight_domain, cost=_weight_cost, arity=(2, 3))
+def linear(node: Node, inputs: Sequence[np.ndarray], state: dict):
+    """``y = x Wᵀ + b`` over the last axis."""
+    x, w = inputs[0], inputs[1]
+    y = np.matmul(x, w.T)
+    if len(inputs) > 2:
+        y = y + inputs[2]
+    return [y.astype(x.dtype, copy=False)]
+
+
+def _pad(x: np.ndarray, pads: Sequence[int], value: float = 0.0) -> np.ndarray:
+    width = [(0, 0)] * (x.ndim - len(pads)) + [(p, p) for p in pads]
+    return np.pad(x, width, constant_values=value) if any(pads) else x
+
+
+def conv_nd(x: np.ndarray, w: np.ndarray, b, stride, padding, dilation, groups: int) -> np.ndarray:
+    """Cross-correlation as torch computes it: x [N, C, *S], w [O, C/groups, *K]."""
+    nd = w.ndim - 2
+    x = _pad(x, padding)
+    k_eff = [dilation[i] * (w.shape[2 + i] - 1) + 1 for i in range(nd)]
+    win = sliding_window_view(x, k_eff, axis=tuple(range(2, 2 + nd)))
+    index = (Ellipsis,) + tuple(slice(None, None, d) for d in dilation)
+    win = win[index]  # [N, C, *S_all, *K]
+    sl = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)
+    win = win[sl]
+    n, c = x.shape[:2]
+    o = w.shape[0]
+    cg, og = c // groups, o // groups
+    outs = []
+    for g in range(groups):
+        xg = win[:, g * cg:(g + 1) * cg]
+        wg = w[g * og:(g + 1) * og]
+        # contract C and kernel axes: result [N, *S_out, O_g]
+        axes_x = [1] + list(range(2 + nd, 2 + 2 * nd))
+        axes_w = [1] + list(range(2, 2 + nd))
+        y = np.tensordot(xg, wg, axes=(axes_x, axes_w))
+        outs.append(np.moveaxis(y, -1, 1))
+    y = np.concatenate(outs, axis=1) if groups > 1 else outs[0]
+    if b is not None:
+        y = y + b.reshape((1, -1) + (1,) * nd)
+    return y.astype(x.dtype, copy=False)
+
+
+def _conv(node: Node, inputs: Sequence[np.ndarray], state: dict):
+    a = node.attrs
+    b = inputs[2] if len(inputs) > 2 else None
+    return [conv_nd(inputs[0], inputs[1], b, a["stride"], a["padding"], a["dilation"], a.get("groups", 1))]
+
+
+for _name in ("conv1d", "conv2d"):
+    op(_name, "weight", domain=_weight_domain, cost=_weight_cost, arity=(2, 3),
+       attrs=("stride", "padding", "dilation"))(_conv)
+
+
+def _bn_domain(node: Node, domains: Sequence[Domain], graph: Graph) -> list[Domain]:
+    x = domains[0]
+    scale, shift = bn_affine(node, [graph.constants.get(v) for v in node.inputs])
+    if scale is None or not np.isfinite([x.lo, x.hi]).all():
+        return [Domain.real()]
+    lo = np.minimum(scale * x.lo, scale * x.hi) + shift
+    hi = np.maximum(scale * x.lo, scale * x.hi) + shift
+    return [Domain.real(float(lo.min()), float(hi.max()))]
+
+
+def bn_affine(node: Node, inputs: Sequence):
+    """Per-channel ``(scale, shift)`` with ``y = scale·x + shift``; inputs = x, μ, σ², γ, β."""
+    _, mean, var, gamma, beta = inputs
+    if mean is None or var is None:
+        return None, None
+    scale = 1.0 / np.sqrt(var.astype(np.float64) + node.attrs.get("eps", 1e-5))
+    if gamma is not None:
+        scale = scale * gamma
+    shift = -mean * scale
+    if beta is not None:
+        shift = shift + beta
+    return scale, shift
+
+
+def _bn_cost(node: Node, graph: Graph) -> Cost:
+    return Cost("none", 0)
+
+
+@op("batch_norm", "norm", domain=_bn_domain, cost=_bn_cost, arity=(5, 5), attrs=("eps",))
+def batch_norm(node: Node, inputs: Sequence[np.ndarray], state: dict):
+    """Inference batch norm over axis 1: ``(x − μ)/√(σ²+ε)·γ + β`` (γ, β may be absent = 1, 0)."""
+    x, mean, var, gamma, beta = inputs
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    y = (x - mean.reshape(shape)) / np.sqrt(var.reshape(shape) + node.attrs["eps"])
+    if gamma is not None and gamma.size:
+        y = y * gamma.reshape(shape)
+    if beta is not None and beta.size:
+        y = y + beta.reshape(shape)
+    return [y.astype(x.dtype, copy=False)]
