@@ -5,7 +5,9 @@ line on stderr; ``--debug`` shows the traceback.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import logging
 import os
 import sys
@@ -102,6 +104,20 @@ def model_options(fn: Callable) -> Callable:
 def load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps,
                    input_shape, input_domain, batch: int = 1):
     """Load MODEL with the shared options and trace it; returns (loaded, graph)."""
+    # model code and its libraries (spikingjelly imports lava-dl, which prints notices) must not
+    # pollute reports on stdout; what they print is shown on stderr with --debug only
+    captured = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(captured):
+            return _load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps,
+                                   input_shape, input_domain, batch)
+    finally:
+        if captured.getvalue() and (click.get_current_context().find_root().params or {}).get("debug"):
+            click.echo(captured.getvalue(), err=True, nl=False)
+
+
+def _load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps,
+                    input_shape, input_domain, batch):
     from snncompile.frontends.torch import trace
     from snncompile.frontends.torch.loading import load_model, parse_model_args
 

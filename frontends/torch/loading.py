@@ -23,6 +23,7 @@ import importlib
 import json
 import os
 import pickle
+import re
 import sys
 import zipfile
 from dataclasses import dataclass, field
@@ -70,11 +71,15 @@ def _safe_load(path: str) -> Any:
     try:
         return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        if "weights_only" in str(e) or "Unsupported global" in str(e) or "GLOBAL" in str(e):
+        match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
+        if match:
             raise UnsafeFileError(
-                f"{path} is a pickled Python object (a whole model), which can run arbitrary code when loaded; "
-                f"re-run with --trust-pickle if you trust this file, or save a state_dict checkpoint instead") from None
-        raise InputError(f"{path}: not a readable PyTorch file ({_reason(e)})") from None
+                f"{path} is a pickled Python object (it needs {match.group(1)}), which can run arbitrary code when "
+                f"loaded; re-run with --trust-pickle if you trust this file, or save a state_dict checkpoint "
+                f"instead") from None
+        detail = re.search(r"WeightsUnpickler error: \s*([^\n]+)", str(e))
+        raise InputError(f"{path}: not a readable PyTorch file"
+                         f" ({detail.group(1).strip() if detail else _reason(e)})") from None
     except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, AttributeError, KeyError) as e:
         raise InputError(f"{path}: not a readable PyTorch file ({_reason(e)})") from None
 

@@ -94,7 +94,7 @@ class Graph:
         return node
 
     def unique_name(self, base: str) -> str:
-        base = base.replace(".", "_") or "v"
+        base = base or "v"
         name, i = base, 1
         while name in self.values or name in self.node_names:
             name = f"{base}_{i}"
@@ -175,6 +175,7 @@ class Graph:
             if any(v in live for v in n.outputs):
                 kept.append(n)
                 live.update(n.inputs)
+                live.update(n.outputs)
         self.nodes = list(reversed(kept))
         self._index = None
         for name in list(self.values):

@@ -65,8 +65,14 @@ def _onnx():
 
 
 def elem_type(dtype: str) -> int:
+    """The ``TensorProto`` element type of an IR dtype string (``"float32"`` → ``FLOAT``)."""
     onnx = _onnx()
-    return getattr(onnx.TensorProto, _ELEM.get(dtype, "FLOAT"))
+    if dtype in _ELEM:
+        return getattr(onnx.TensorProto, _ELEM[dtype])
+    try:
+        return onnx.helper.np_dtype_to_tensor_dtype(np.dtype(dtype))
+    except (TypeError, KeyError, ValueError):
+        raise ValueError(f"no ONNX element type for dtype {dtype!r}") from None
 
 
 def custom_op_type(ir_op: str) -> str:
@@ -88,6 +94,7 @@ class _Builder:
         self.inits: list = []
         self.taken = set(graph.values) | {n.name for n in graph.nodes}
         self.current: Optional[Node] = None
+        self.named: set[str] = set()
 
     def fresh(self, base: str) -> str:
         name, i = base, 1
@@ -109,9 +116,11 @@ class _Builder:
         """Append a node; ``outputs`` default to one fresh temporary.  Returns the output names."""
         n = self.current
         outputs = outputs or [self.fresh(f"{n.name}__{op_type.lower()}")]
-        primary = set(outputs) & set(n.outputs)
-        name = n.name if primary and not any(x.name == n.name for x in self.nodes) else self.fresh(
-            f"{n.name}/{op_type}")
+        if set(outputs) & set(n.outputs) and n.name not in self.named:
+            name = n.name  # the node that defines the IR node's result carries its name
+            self.named.add(name)
+        else:
+            name = self.fresh(f"{n.name}/{op_type}")
         node = self.onnx.helper.make_node(op_type, inputs, outputs, name=name, domain=domain or None,
                                           **{k: v for k, v in attrs.items() if v is not None})
         node.doc_string = _node_doc(self.g, n)

@@ -3,7 +3,7 @@
 Layout::
 
     # model: M (pkg.models.M)
-    # time steps: 4, batch: 1, parameters: 2,054
+    # time steps: 4, batch: 1, parameters: 2,054, nodes: 71
     graph M(%input : f32[1,1,8,8] real) {
       # 3 constants, 2,054 elements
       @conv_weight : f32[16,1,3,3] real[-0.33,0.33]
@@ -14,12 +14,13 @@ Layout::
     }
 
 ``%name`` is a dynamic value, ``@name`` a constant; every value shows its dtype, shape and value
-domain (``?`` before domain inference); ``show_constants`` adds each constant's values (small arrays
-in full, larger ones as their first and last elements).  After ``#`` a node line gives the module path as
-``named_modules()`` spells it (``<root>`` for the model itself) and the source line of the call.
-Scalar (one-element) constants print their value.  Attributes print in their stored order; floats
-with up to 6 significant digits, lists longer than 8 items abbreviated, slice specs as Python
-indexing (``[:,0,...]``), ``neuron_class`` as the bare class name.  The output depends only on the graph: it is deterministic.
+domain (``?`` before domain inference); ``show_constants`` adds each constant's values (small
+arrays in full, larger ones as their first and last elements).  After ``#`` a node line gives the
+module path as ``named_modules()`` spells it (``<root>`` for the model itself) and the source line
+of the call.  Scalar (one-element) constants print their value.  Attributes print in their stored
+order; floats with up to 6 significant digits, lists longer than 8 items abbreviated, slice specs as
+Python indexing (``[:,0,...]``), ``neuron_class`` as the bare class name.  The output depends only
+on the graph: it is deterministic.
 """
 from __future__ import annotations
 

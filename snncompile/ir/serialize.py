@@ -3,7 +3,8 @@
 The file is a zip archive that ``numpy.load`` also opens (an ``.npz``):
 
 * ``graph.json`` — the structure: ``format`` (``"snncompile-ir"``), ``version``, the ``values``
-  (name, shape, dtype, domain, constant flag and, for constants, the member holding the array),
+  (name, shape, dtype, domain — structured, plus ``domain_text`` for reading —, constant flag and,
+  for constants, the member holding the array),
   the ``nodes`` in execution order (name, op, inputs, outputs, attrs, module, source), the graph
   ``inputs``, ``outputs`` and ``meta``;
 * one ``<member>.npy`` per constant, written with ``numpy.save`` (no pickles): dtype, shape and
@@ -129,6 +130,8 @@ def graph_to_json(graph: Graph) -> tuple[dict, dict[str, str]]:
     for v in graph.values.values():
         entry: dict[str, Any] = {"name": v.name, "shape": [int(s) for s in v.shape], "dtype": v.dtype,
                                  "domain": encode_domain(v.domain), "constant": bool(v.constant)}
+        if v.domain is not None:
+            entry["domain_text"] = str(v.domain)  # for people reading graph.json; ignored on load
         if v.constant and v.name not in graph.constants:
             raise GraphError(f"constant value {v.name!r} has no array in graph.constants")
         if v.constant:
@@ -161,12 +164,11 @@ def save_graph(graph: Graph, path: str | os.PathLike) -> None:
     fd, tmp = tempfile.mkstemp(prefix=".snnir-", suffix=".tmp", dir=folder)
     try:
         with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-                zf.writestr(GRAPH_MEMBER, text.encode("utf-8"))
+            with zipfile.ZipFile(fh, "w") as zf:  # arrays stored (as np.savez does), JSON deflated
+                zf.writestr(GRAPH_MEMBER, text.encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED)
                 for name, member in members.items():
-                    buf = io.BytesIO()
-                    np.save(buf, np.asarray(graph.constants[name]), allow_pickle=False)
-                    zf.writestr(member, buf.getvalue())
+                    with zf.open(member, "w", force_zip64=True) as out:
+                        np.save(out, np.asarray(graph.constants[name]), allow_pickle=False)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

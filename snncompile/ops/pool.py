@@ -59,11 +59,17 @@ def _avg_cost(node, g):
 
 
 def _avgpool(node, inputs, state):
-    """Mean over each window (zero padding counted, as torch's default count_include_pad)."""
+    """Mean over each window, zero padding counted (torch's default count_include_pad); with ceil_mode a
+    window overhanging the padded input divides by its size within the padded extent, as torch does."""
     a = node.attrs
-    k = a["kernel"]
-    return [pool_nd(inputs[0], k, a["stride"], a["padding"], [1] * len(k), a.get("ceil_mode", False),
-                    np.mean, 0.0).astype(inputs[0].dtype)]
+    k, s, p, x = a["kernel"], a["stride"], a["padding"], inputs[0]
+    total = pool_nd(x, k, s, p, [1] * len(k), a.get("ceil_mode", False), np.sum, 0.0)
+    nd = len(k)
+    divisor = np.ones(())
+    for i in range(nd):
+        start = np.arange(total.shape[x.ndim - nd + i]) * s[i] - p[i]
+        divisor = np.multiply.outer(divisor, np.minimum(start + k[i], x.shape[x.ndim - nd + i] + p[i]) - start)
+    return [(total / divisor).astype(x.dtype)]
 
 
 for _name in ("avg_pool1d", "avg_pool2d"):

@@ -224,3 +224,22 @@ def test_core_imports_without_onnx(tmp_path):
                          timeout=120)
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("OK ") and "onnx" in out.stdout
+
+
+def test_example_preset_matches_torch():
+    """End to end on an example model (Spikingformer, digits preset, the project's own LIF)."""
+    presets = pytest.importorskip("snncompile.examples.presets")
+    from snncompile.frontends.torch.neurons import reset_states
+
+    torch.manual_seed(0)
+    model = presets.build("spikingformer", "digits").eval()
+    x = torch.rand(1, 1, 16, 16)
+    g = _trace(model, x)
+    m = to_onnx(g)
+    onnx.checker.check_model(m, full_check=True)
+    assert {n.op_type for n in m.graph.node if n.domain == DOMAIN} == {"LIF", "SpikeMatMul"}
+    reset_states(model)
+    with torch.no_grad():
+        want = model(x).numpy()
+    got = reference_evaluator(m).run(None, {g.inputs[0]: x.numpy()})[0]
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)

@@ -1,0 +1,216 @@
+"""The Loihi view of a one-step graph: *units* (what becomes cores and Lava processes) and the terms
+that connect them.
+
+The one-step graph (``snncompile.passes.slice_time`` after the Loihi pass pipeline) is cut at the ops
+that a neuromorphic chip implements as a population:
+
+============  ============================================================================================
+unit kind     IR anchor
+============  ============================================================================================
+``input``     a graph input (the host sends it every step: the analog image, or events)
+``synapse``   ``linear`` / ``conv1d`` / ``conv2d``: the weights and the compartments that accumulate them
+``neuron``    ``lif``: one population of LIF neurons
+``pool``      ``max_pool1d/2d`` of spikes (an OR over each window: a unit-weight, threshold-1 population)
+``attention`` ``matmul(matmul(a, b), c)`` or ``matmul(a, matmul(b, c))`` of spike trains (SSA's
+              ``(QKᵀ)V`` / ``Q(KᵀV)``): no weights, products of spikes
+``readout``   a value the post-time-loop graph reads (e.g. the mean over tokens before the mean over T)
+============  ============================================================================================
+
+Everything between units is a *data move* (reshape, permute, identity, expand, repeat, slice), an
+``add``/``sub`` (several producers summed into one input: Lava sums OutPorts that share an InPort) or a
+multiplication by a constant (kept as a scale on the term).  :func:`build_network` records, for every
+unit input *port*, its **terms**: (producer unit, the chain of IR nodes from the producer's output to
+the port, sign).  Nothing here needs Lava or materialises a weight matrix, so it works for ImageNet-size
+graphs.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+from snncompile.errors import UnsupportedOpError
+from snncompile.ir.graph import Graph, Node
+
+MOVES = ("reshape", "permute", "identity", "expand", "repeat", "slice")
+SUMS = ("add", "sub")
+SCALES = ("mul", "div")
+REDUCES = ("mean", "sum")  # linear reductions over non-time axes (e.g. the readout's mean over tokens)
+WEIGHTS = ("linear", "conv1d", "conv2d")
+POOLS = ("max_pool1d", "max_pool2d")
+UNIT_OPS = WEIGHTS + POOLS + ("lif",)
+
+
+@dataclass
+class Term:
+    source: str  # producer unit name
+    value: str  # the producer's output value
+    chain: list[str]  # IR node names from the producer's output to the port value (moves/sums/scales)
+    sign: float = 1.0
+
+
+@dataclass
+class Port:
+    name: str  # port name on the unit ("in", "a", "b", "c")
+    value: str  # the IR value this port reads
+    terms: list[Term] = field(default_factory=list)
+
+
+@dataclass
+class Unit:
+    name: str
+    kind: str  # input | synapse | neuron | pool | attention | readout
+    node: Optional[str]  # anchor IR node (None for inputs/readouts)
+    module: str
+    output: Optional[str]  # the IR value it produces (None for readouts)
+    ports: list[Port] = field(default_factory=list)
+    attrs: dict = field(default_factory=dict)
+    consumers: list[str] = field(default_factory=list)
+
+    @property
+    def sources(self) -> list[str]:
+        return [t.source for p in self.ports for t in p.terms]
+
+
+@dataclass
+class Network:
+    graph: Graph  # the one-step graph
+    units: dict[str, Unit]
+    order: list[str]  # units in execution (topological) order
+    value_unit: dict[str, str]  # producer value -> unit name
+
+    def of_kind(self, *kinds: str) -> list[Unit]:
+        return [self.units[u] for u in self.order if self.units[u].kind in kinds]
+
+
+def _is_dynamic_matmul(graph: Graph, n: Node) -> bool:
+    return n.op == "matmul" and all(not graph.values[v].constant for v in n.inputs)
+
+
+def build_network(step: Graph, readout_values: Optional[list[str]] = None) -> Network:
+    """Cut the one-step graph into units (see the module docstring)."""
+    units: dict[str, Unit] = {}
+    order: list[str] = []
+    value_unit: dict[str, str] = {}
+    for name in step.inputs:
+        u = Unit(name, "input", None, "", name)
+        units[name], value_unit[name] = u, name
+        order.append(name)
+    inner_matmuls = set()
+    for n in step.nodes:
+        if _is_dynamic_matmul(step, n):
+            inner = _inner_matmul(step, n)
+            if inner is not None:
+                inner_matmuls.add(inner.name)
+    for n in step.nodes:
+        if n.op in UNIT_OPS or (_is_dynamic_matmul(step, n) and n.name not in inner_matmuls):
+            kind = {"lif": "neuron"}.get(n.op, "synapse" if n.op in WEIGHTS else "pool" if n.op in POOLS
+                                        else "attention")
+            u = Unit(n.name, kind, n.name, n.module, n.outputs[0])
+            if kind == "attention":
+                u.ports, u.attrs = _attention_ports(step, n)
+            else:
+                u.ports = [Port("in", n.inputs[0])]
+            units[n.name] = u
+            value_unit[n.outputs[0]] = n.name
+            order.append(n.name)
+    for u in units.values():
+        for p in u.ports:
+            p.terms = _terms(step, p.value, value_unit, u)
+    if readout_values is None:
+        readout_values = list(step.outputs)
+    for v in readout_values:
+        name = f"readout:{v}"
+        u = Unit(name, "readout", None, "", None, [Port("in", v)])
+        u.ports[0].terms = _terms(step, v, value_unit, u)
+        units[name] = u
+        order.append(name)
+    for name in order:
+        for src in units[name].sources:
+            if name not in units[src].consumers:
+                units[src].consumers.append(name)
+    return Network(step, units, order, value_unit)
+
+
+def _inner_matmul(graph: Graph, outer: Node) -> Optional[Node]:
+    """The dynamic matmul feeding one operand of ``outer`` through moves/scales (SSA's chain), if any."""
+    found = None
+    for v in outer.inputs:
+        n = _through_moves(graph, v)
+        if n is not None and _is_dynamic_matmul(graph, n):
+            if found is not None:
+                return None
+            found = n
+    return found
+
+
+def _through_moves(graph: Graph, value: str) -> Optional[Node]:
+    """The first non-move producer of ``value`` (moves and constant scales are skipped)."""
+    while True:
+        p = graph.producer(value) if graph.values[value].producer else None
+        if p is None:
+            return None
+        if p.op in MOVES or (p.op in SCALES and _scale_operand(graph, p) is not None):
+            value = _scale_operand(graph, p) if p.op in SCALES else p.inputs[0]
+            continue
+        return p
+
+
+def _scale_operand(graph: Graph, node: Node) -> Optional[str]:
+    """For ``x·c`` / ``x/c`` with a constant ``c``: the dynamic operand ``x``."""
+    a, b = node.inputs
+    if graph.values[b].constant and not graph.values[a].constant:
+        return a
+    if node.op == "mul" and graph.values[a].constant and not graph.values[b].constant:
+        return b
+    return None
+
+
+def _attention_ports(graph: Graph, outer: Node) -> tuple[list[Port], dict]:
+    inner = _inner_matmul(graph, outer)
+    if inner is None:
+        raise UnsupportedOpError(f"{outer.location}: a product of two dynamic tensors that is not SSA's "
+                                 f"matmul chain (QKᵀ)V or Q(KᵀV); the Loihi backend cannot map it")
+    first = _through_moves(graph, outer.inputs[0])
+    if first is inner:  # (a @ b) @ c
+        order = "ab_c"
+        leaves = [inner.inputs[0], inner.inputs[1], outer.inputs[1]]
+        inner_value = outer.inputs[0]
+    else:  # a @ (b @ c)
+        order = "a_bc"
+        leaves = [outer.inputs[0], inner.inputs[0], inner.inputs[1]]
+        inner_value = outer.inputs[1]
+    ports = [Port(p, v) for p, v in zip("abc", leaves)]
+    return ports, {"order": order, "inner": inner.name, "inner_value": inner_value}
+
+
+def _terms(graph: Graph, value: str, value_unit: dict[str, str], unit: Unit) -> list[Term]:
+    """Producer terms of ``value``: walk back through moves, sums and constant scales."""
+    out: list[Term] = []
+
+    def walk(v: str, chain: list[str], sign: float) -> None:
+        if v in value_unit and value_unit[v] != unit.name:
+            out.append(Term(value_unit[v], v, list(reversed(chain)), sign))
+            return
+        val = graph.values[v]
+        if val.constant:
+            out.append(Term("", v, list(reversed(chain)), sign))  # a constant term (bias-like)
+            return
+        p = graph.producer(v) if val.producer else None
+        if p is None:
+            raise UnsupportedOpError(f"value {v} has no producer")
+        if p.op in MOVES or p.op in REDUCES:
+            walk(p.inputs[0], chain + [p.name], sign)
+        elif p.op in SUMS:
+            walk(p.inputs[0], chain + [p.name], sign)
+            walk(p.inputs[1], chain + [p.name], -sign if p.op == "sub" else sign)
+        elif p.op in SCALES and _scale_operand(graph, p) is not None:
+            walk(_scale_operand(graph, p), chain + [p.name], sign)
+        elif unit.kind == "attention" and p.name == unit.attrs.get("inner"):
+            out.append(Term(unit.name + ":inner", v, list(reversed(chain)), sign))
+        else:
+            raise UnsupportedOpError(
+                f"{p.location}: op {p.op} between two Loihi populations is not supported by the Loihi backend "
+                f"(supported between populations: data moves, add/sub, constant scales)")
+
+    walk(value, [], 1.0)
+    return out

@@ -1,0 +1,23 @@
+"""Graph passes (named, registered, each logging its rewrites and refusals) and the per-step view.
+
+=====================  ==========================================================================
+``drop_identity``      remove identity ops and no-op reshapes/permutes (exact)
+``simplify_shapes``    compose reshape/permute chains, drop the no-ops (exact)
+``fold_batch_norm``    BN(W⊛x+b) = (s·W)⊛x + (s·b+t) (exact algebra; float64 constants)
+``fold_scale``         x·c (c>0 scalar) → next neuron's V_th/c, V_reset/c (identical spikes)
+``fold_tau``           LIF input decay 1/τ → the feeding weights; decay_input=False (Lava's form)
+=====================  ==========================================================================
+
+:data:`LOIHI_PIPELINE` is the order the Loihi backend applies them in.  :mod:`.time` builds the
+one-step graph (:func:`slice_time`); :mod:`.delays` computes Lava's per-layer synapse delays and the
+delay balancing they need.
+"""
+from . import fold_bn, fold_scale, fold_tau, simplify  # noqa: F401 - registers the passes
+from .base import (Pass, PassLog, Refusal, Rewrite, all_passes, get_pass, register_pass,
+                   run_passes)
+from .time import POST, StepProgram, TimeAxis, TimeAxisError, slice_time, time_axes
+
+LOIHI_PIPELINE = ("drop_identity", "fold_batch_norm", "simplify_shapes", "fold_scale", "fold_tau")
+
+__all__ = ["Pass", "PassLog", "Rewrite", "Refusal", "register_pass", "get_pass", "all_passes", "run_passes",
+           "LOIHI_PIPELINE", "slice_time", "time_axes", "StepProgram", "TimeAxis", "TimeAxisError", "POST"]
