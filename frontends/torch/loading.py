@@ -172,7 +172,9 @@ def _from_preset(arch: str, preset: str, neuron: str, overrides: dict) -> Loaded
     except ImportError as e:  # pragma: no cover - examples ship with the package
         raise InputError(f"example presets are not available ({_reason(e)})") from None
     try:
-        model = presets.build(arch, preset, neuron=neuron, **overrides)
+        with torch.random.fork_rng():  # untrained preset weights are seeded: reports are reproducible
+            torch.manual_seed(0)
+            model = presets.build(arch, preset, neuron=neuron, **overrides)
     except (KeyError, ValueError) as e:
         raise InputError(f"unknown preset {arch}:{preset} ({_reason(e)}); see `snncompile presets`") from None
     return _describe_example(model, f"{arch}-{preset}")

@@ -47,6 +47,8 @@ class Domain:
         arr = np.asarray(values)
         if arr.size == 0:
             return Domain(0, 0, True)
+        if np.isnan(arr).any():
+            return Domain.real()
         lo, hi = float(arr.min()), float(arr.max())
         is_int = bool(np.all(np.mod(arr, 1) == 0)) and math.isfinite(lo) and math.isfinite(hi)
         if is_int:

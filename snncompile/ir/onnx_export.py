@@ -503,25 +503,14 @@ def _version() -> str:
 
 def save_onnx(graph: Graph, path: str | os.PathLike, *, check: bool = True) -> None:
     """Export ``graph`` and write it to ``path`` atomically (checked with ``onnx.checker`` first)."""
-    import tempfile
+    from .serialize import atomic_write
 
     onnx = _onnx()
     model = to_onnx(graph)
     if check:
         onnx.checker.check_model(model)
     data = model.SerializeToString()
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".onnx-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    atomic_write(path, lambda fh: fh.write(data))
 
 
 # -- reference execution of the custom domain ------------------------------------------------------

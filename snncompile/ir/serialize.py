@@ -34,7 +34,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 
@@ -135,9 +135,9 @@ def graph_to_json(graph: Graph) -> tuple[dict, dict[str, str]]:
         if v.constant and v.name not in graph.constants:
             raise GraphError(f"constant value {v.name!r} has no array in graph.constants")
         if v.constant:
-            member = f"{v.name}.npy"
-            if not _SAFE_MEMBER.match(v.name) or member in used:
-                member = f"const_{len(members):05d}.npy"
+            member, i = f"{v.name}.npy", 0
+            while not _SAFE_MEMBER.match(member) or member in used:
+                member, i = f"const_{i:05d}.npy", i + 1
             used.add(member)
             members[v.name] = member
             entry["array"] = member
@@ -159,18 +159,33 @@ def save_graph(graph: Graph, path: str | os.PathLike) -> None:
     """
     doc, members = graph_to_json(graph)
     text = json.dumps(doc, allow_nan=False, ensure_ascii=False, indent=1)
+
+    def write(fh) -> None:
+        with zipfile.ZipFile(fh, "w") as zf:  # arrays stored (as np.savez does), JSON deflated
+            zf.writestr(GRAPH_MEMBER, text.encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED)
+            for name, member in members.items():
+                with zf.open(member, "w", force_zip64=True) as out:
+                    np.save(out, np.asarray(graph.constants[name]), allow_pickle=False)
+
+    atomic_write(path, write)
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
+    """Call ``write(fh)`` on a temporary file beside ``path``, then rename it over ``path``.
+
+    On any error the temporary file is removed and ``path`` is left as it was.  The new file gets
+    the permissions an ordinary ``open(path, "wb")`` would give it.
+    """
     path = os.fspath(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".snnir-", suffix=".tmp", dir=folder)
+    fd, tmp = tempfile.mkstemp(prefix=".snncompile-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path)))
     try:
         with os.fdopen(fd, "wb") as fh:
-            with zipfile.ZipFile(fh, "w") as zf:  # arrays stored (as np.savez does), JSON deflated
-                zf.writestr(GRAPH_MEMBER, text.encode("utf-8"), compress_type=zipfile.ZIP_DEFLATED)
-                for name, member in members.items():
-                    with zf.open(member, "w", force_zip64=True) as out:
-                        np.save(out, np.asarray(graph.constants[name]), allow_pickle=False)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         try:

@@ -129,9 +129,10 @@ def run_passes(graph: Graph, names: Sequence[str | Pass]) -> tuple[Graph, list[P
 # -- graph surgery helpers shared by passes --------------------------------------------------------
 
 def clone(graph: Graph) -> Graph:
-    """A deep copy of the structure; constant arrays are copied too (passes may rewrite them)."""
+    """A deep copy of the structure.  Constant arrays are shared: passes never write into an array,
+    they add new constants (:func:`new_constant`) and drop the unused ones."""
     g = Graph(values=copy.deepcopy(graph.values), nodes=copy.deepcopy(graph.nodes),
-              constants={k: np.array(v, copy=True) for k, v in graph.constants.items()},
+              constants=dict(graph.constants),
               inputs=list(graph.inputs), outputs=list(graph.outputs), meta=copy.deepcopy(graph.meta))
     g._index = None
     return g

@@ -268,7 +268,9 @@ def time_axes(graph: Graph, input_axes: Optional[dict] = None, T: Optional[int] 
         a = (input_axes or {}).get(name)
         if a is None and input_axes is None:
             dom = graph.values[name].domain
-            if dom is not None and dom.is_binary and len(shape) > 1 and shape[1] == T:
+            if T == 1 and shape:  # one step: every input is "timed" trivially on its batch axis
+                a = 0
+            elif dom is not None and dom.is_binary and len(shape) > 1 and shape[1] == T:
                 a = 1
         axes[name] = None if a is None else TimeAxis(a, shape[a])
     for node in graph.nodes:

@@ -45,7 +45,7 @@ def test_spiking_export_checks_and_has_custom_ops(traced, tmp_path):
     assert a["fire"] == b"ge" and a["style"] == b"charge-fire-reset" and a["step_mode"] == b"multi"
     assert a["decay_input"] == 1 and a["ir_op"] == b"lif"
     assert json.loads(a["ir_attrs"])["neuron_class"] == "spikingjelly.clock_driven.neuron.MultiStepLIFNode"
-    attn = next(n for n in lifs if n.name == "block_0_attn_lif__lif")
+    attn = next(n for n in lifs if "module: block.0.attn_lif\n" in n.doc_string)
     assert _attrs(attn)["v_threshold"] == 0.5
     assert "module: block.0.attn_lif" in attn.doc_string and "conftest.py:" in attn.doc_string
     # q @ kᵀ of two spike trains is a SpikeMatMul; (int @ spikes) too, as one operand is binary
@@ -243,3 +243,37 @@ def test_example_preset_matches_torch():
         want = model(x).numpy()
     got = reference_evaluator(m).run(None, {g.inputs[0]: x.numpy()})[0]
     np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+
+
+def test_single_step_neurons_share_state():
+    """snnTorch ``Leaky`` called once per step: one ``LIF`` node per call, explicit membrane passed on."""
+    snn = pytest.importorskip("snntorch")
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = nn.Linear(4, 3)
+            self.lif = snn.Leaky(beta=0.9)
+
+        def forward(self, x):
+            mem = self.lif.init_leaky()
+            out = 0
+            for t in range(x.shape[0]):
+                spk, mem = self.lif(self.fc(x[t]), mem)
+                out = out + spk
+            return out
+
+    torch.manual_seed(0)
+    net = Net().eval()
+    x = torch.rand(5, 2, 4) * 3
+    g = _trace(net, x)
+    m = to_onnx(g)
+    onnx.checker.check_model(m, full_check=True)
+    lifs = _nodes(m, "LIF", DOMAIN)
+    assert len(lifs) == 5 and _attrs(lifs[0])["state_key"] == b"lif" and _attrs(lifs[0])["reset"] == b"soft"
+    assert "v_reset" not in _attrs(lifs[0])  # None: soft reset
+    with torch.no_grad():
+        want = net(x).numpy()
+    assert want.sum() > 0
+    got = reference_evaluator(m).run(None, {g.inputs[0]: x.numpy()})[0]
+    np.testing.assert_allclose(got, want)

@@ -82,8 +82,10 @@ def test_traced_model_dump(traced, tmp_path):
     assert text == format_graph(traced)  # deterministic
     for needle in ("# model: Tiny", "block.0.q_lif", "block.0.q_linear", "block.0.attn_lif", "  # bn  ",
                    " binary = lif(", " = matmul(", "int[0,", "real[", "conftest.py:",
-                   "@block_0_q_linear_weight : f32[8,8] real[", "return %"):
+                   "return %"):
         assert needle in text, needle
+    weight = traced.nodes[next(i for i, n in enumerate(traced.nodes) if n.module == "block.0.q_linear")].inputs[1]
+    assert f"\n  @{weight} : f32[8,8] real[" in text
     lif_line = next(line for line in text.splitlines() if "# block.0.k_lif" in line)
     assert "tau=2" in lif_line and 'neuron_class="MultiStepLIFNode"' in lif_line
     # a saved and reloaded graph prints identically

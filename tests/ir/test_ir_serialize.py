@@ -125,6 +125,31 @@ def test_save_is_atomic(tmp_path):
     with pytest.raises(TypeError):
         save_graph(bad, tmp_path / "new.snnir")
     assert sorted(os.listdir(tmp_path)) == ["g.snnir"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_failure_mid_write_leaves_nothing(tmp_path, monkeypatch):
+    path = tmp_path / "g.snnir"
+    save_graph(small_graph(), path)
+    before = path.read_bytes()
+    calls = []
+
+    def failing_save(fh, arr, allow_pickle=False):
+        calls.append(1)
+        if len(calls) == 2:
+            fh.write(b"partial")
+            raise OSError("disk full")
+        np.lib.format.write_array(fh, np.asarray(arr), allow_pickle=allow_pickle)
+
+    monkeypatch.setattr(np, "save", failing_save)
+    with pytest.raises(OSError, match="disk full"):
+        save_graph(small_graph(), path)
+    with pytest.raises(OSError, match="disk full"):
+        calls.clear()
+        save_graph(small_graph(), tmp_path / "other.snnir")
+    assert path.read_bytes() == before and sorted(os.listdir(tmp_path)) == ["g.snnir"]
 
 
 # -- bad files -------------------------------------------------------------------------------------

@@ -1,0 +1,433 @@
+"""Partitioning a network over Loihi cores under a limits table (no simulation; works at ImageNet size).
+
+Every on-chip unit of :mod:`.network` becomes a *layer* whose compartments are split into rectangular
+**tiles**, one tile per core:
+
+* a ``synapse`` unit (Linear / Conv) holds its weights on the cores of its output compartments (on
+  Loihi a synapse lives on the core of its postsynaptic compartment).  When its only consumer is one LIF
+  population fed by nothing else, that population *is* those compartments (merged);
+* a ``neuron`` unit fed by several synapse units (Spikingformer's residual "membrane" stream) gets its
+  own compartments, each receiving the dendritic currents as graded messages through one relay synapse
+  per input unit;
+* a ``pool`` unit (max-pool of spikes) is a depthwise unit-weight population;
+* an ``attention`` unit (SSA's spike matmul chain) has no stored weights.  **Assumed mapping** (not a
+  published one): the intermediate product (``QKᵀ`` rows, or the whole ``KᵀV``) is held as compartments
+  (Loihi 2 programmable neurons), the output rows as the compartments of the following ``attn_lif``;
+  each tile reads the ``q`` rows it needs and all ``k``/``v`` of its head.
+* inputs (the image) and readouts (the head) are on the host.
+
+Tiles: Conv/pool — blocks of (output channels × rows × columns); Linear — (tokens × output features);
+attention — (heads × output rows); relay neurons — contiguous blocks.  For each layer every block size
+is tried (vectorised with numpy) and the feasible one with the fewest cores wins (then the fewest input
+axons).  Per core, the checks are: compartments ≤ ``neurons_per_core``; input axons (distinct
+presynaptic elements the tile reads) ≤ ``input_axons_per_core``; synapses ≤ ``synapses_per_core``; synapse
+memory (nengo-loihi's model, see :mod:`.limits`) ≤ ``synapse_bits_per_core``; output axons (compartments ×
+the consumer tiles each one reaches) ≤ ``output_axons_per_core`` — the last needs the consumers' tiling, so
+layers are tiled twice.  Synapse counts are structural upper bounds (border windows counted full).
+
+Chips needed = max(⌈cores / cores_per_chip⌉, ⌈neurons / neurons_per_chip⌉, ⌈synapses / synapses_per_chip⌉).
+A layer whose single compartment already exceeds a limit raises :class:`DoesNotFitError`.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from snncompile.errors import SnnCompileError
+from snncompile.ir.graph import Graph
+
+from .limits import BLOCK_HEADER_BITS, INDEX_BITS, SYNAPSES_PER_BLOCK, WORD_BITS, Limits
+from .network import Network, Unit
+
+
+class DoesNotFitError(SnnCompileError):
+    """A layer cannot be placed on Loihi cores under the limits, however it is split."""
+
+
+@dataclass
+class Geometry:
+    kind: str  # conv | linear | attention | relay
+    batch: int = 1
+    c_out: int = 1
+    h_out: int = 1
+    w_out: int = 1
+    c_in: int = 1
+    h_in: int = 1
+    w_in: int = 1
+    kh: int = 1
+    kw: int = 1
+    sh: int = 1
+    sw: int = 1
+    ph: int = 0
+    pw: int = 0
+    dh: int = 1
+    dw: int = 1
+    groups: int = 1
+    # linear: tokens = h_out (rows), c_in features; attention: heads = c_out, rows = h_out
+    inner_per_row: int = 0  # attention: intermediate compartments per output row
+    inner_shared: int = 0  # attention: intermediate compartments shared by all rows of a head
+    a_per_row: int = 0  # attention: inputs read per output row (q row)
+    bc_per_head: int = 0  # attention: inputs read by every tile of a head (k, v)
+    out_per_row: int = 0  # attention: output compartments per row
+    relay_inputs: int = 0  # relay neurons: incoming dendrite units
+    fan_in: int = 0
+
+
+@dataclass
+class Tile:
+    """A block shape: (batch? no) channels × rows × cols (conv), tokens × features (linear), heads × rows."""
+
+    cb: int
+    rb: int
+    wb: int
+    cores: int
+    neurons: int
+    axons: int
+    synapses: int
+    synapse_bits: int
+
+
+@dataclass
+class LayerPlan:
+    name: str  # the unit's name (the anchor IR node)
+    module: str
+    kind: str
+    merged: list[str]  # LIF units whose compartments these are
+    geometry: Geometry
+    tile: Tile
+    neurons: int  # compartments of the whole layer
+    synapses: int
+    first_core: int = 0
+    output_axons: int = 0  # per core (worst case)
+    routes_per_neuron: int = 0
+    assumed: str = ""
+
+    @property
+    def cores(self) -> int:
+        return self.tile.cores
+
+    def core_of(self, flat_index: np.ndarray) -> np.ndarray:
+        """Global core id of each output element (flat index in the anchor's per-step output layout)."""
+        g, t = self.geometry, self.tile
+        idx = np.asarray(flat_index, dtype=np.int64)
+        if g.kind == "conv":
+            b, rest = np.divmod(idx, g.c_out * g.h_out * g.w_out)
+            c, rest = np.divmod(rest, g.h_out * g.w_out)
+            h, w = np.divmod(rest, g.w_out)
+            nc, nh, nw = -(-g.c_out // t.cb), -(-g.h_out // t.rb), -(-g.w_out // t.wb)
+            local = ((b * nc + c // t.cb) * nh + h // t.rb) * nw + w // t.wb
+        elif g.kind == "linear":
+            tok, o = np.divmod(idx, g.c_out)
+            no = -(-g.c_out // t.wb)
+            local = (tok // t.rb) * no + o // t.wb
+        elif g.kind == "attention":
+            head, rest = np.divmod(idx, g.h_out * g.out_per_row)
+            row = rest // g.out_per_row
+            nr = -(-g.h_out // t.rb)
+            local = (head // t.cb) * nr + row // t.rb if t.rb < g.h_out else head // t.cb
+        else:  # relay
+            local = idx // t.rb
+        return self.first_core + local
+
+    def to_dict(self) -> dict:
+        d = {"name": self.name, "module": self.module, "kind": self.kind, "merged_neurons": self.merged,
+             "compartments": self.neurons, "synapses": self.synapses, "cores": self.cores,
+             "first_core": self.first_core, "tile": asdict(self.tile),
+             "output_axons_per_core": self.output_axons}
+        if self.assumed:
+            d["assumed_mapping"] = self.assumed
+        return d
+
+
+@dataclass
+class Partition:
+    limits: Limits
+    layers: list[LayerPlan]
+    host: list[str] = field(default_factory=list)  # units kept on the host (inputs, readouts)
+
+    @property
+    def cores(self) -> int:
+        return sum(layer.cores for layer in self.layers)
+
+    @property
+    def neurons(self) -> int:
+        return sum(layer.neurons for layer in self.layers)
+
+    @property
+    def synapses(self) -> int:
+        return sum(layer.synapses for layer in self.layers)
+
+    @property
+    def chips(self) -> int:
+        lim = self.limits
+        need = [math.ceil(self.cores / lim.cores_per_chip)]
+        if lim.neurons_per_chip:
+            need.append(math.ceil(self.neurons / lim.neurons_per_chip))
+        if lim.synapses_per_chip:
+            need.append(math.ceil(self.synapses / lim.synapses_per_chip))
+        return max(need)
+
+    def layer(self, name: str) -> LayerPlan:
+        for layer in self.layers:
+            if layer.name == name or name in layer.merged:
+                return layer
+        raise KeyError(name)
+
+    def to_dict(self) -> dict:
+        return {"limits": self.limits.to_dict(), "cores": self.cores, "chips": self.chips,
+                "compartments": self.neurons, "synapses": self.synapses,
+                "layers": [layer.to_dict() for layer in self.layers], "host": self.host}
+
+    def table(self) -> str:
+        rows = [f"{'layer':44s} {'kind':9s} {'compart.':>9s} {'synapses':>11s} {'cores':>6s} {'tile':>14s} "
+                f"{'n/core':>7s} {'axons/core':>10s}"]
+        for layer in self.layers:
+            t = layer.tile
+            rows.append(f"{(layer.module or layer.name)[:44]:44s} {layer.kind:9s} {layer.neurons:9d} "
+                        f"{layer.synapses:11d} {layer.cores:6d} {f'{t.cb}x{t.rb}x{t.wb}':>14s} {t.neurons:7d} "
+                        f"{t.axons:10d}")
+        rows.append(f"total: {self.cores} cores, {self.chips} chip(s) of {self.limits.cores_per_chip} cores "
+                    f"({self.limits.name}); {self.neurons} compartments, {self.synapses} synapses")
+        return "\n".join(rows)
+
+
+# -- geometry of units ---------------------------------------------------------------------------
+
+def _pair(x, n=2):
+    x = list(x) if isinstance(x, (list, tuple)) else [x] * n
+    return x if len(x) == n else [1] * (n - len(x)) + x
+
+
+def geometry_of(net: Network, unit: Unit) -> Geometry:
+    g: Graph = net.graph
+    if unit.kind in ("synapse", "pool"):
+        node = g.node(unit.node)
+        x = g.values[node.inputs[0]].shape
+        y = g.values[node.outputs[0]].shape
+        if node.op == "linear":
+            w = g.values[node.inputs[1]].shape
+            tokens = int(np.prod(x[:-1]))
+            return Geometry("linear", h_out=tokens, c_out=w[0], c_in=w[1], fan_in=w[1])
+        a = node.attrs
+        if node.op in ("conv1d", "conv2d"):
+            w = g.values[node.inputs[1]].shape
+            k = list(w[2:])
+            groups = int(a.get("groups", 1))
+            c_out, c_in = w[0], w[1] * groups
+        else:  # pools: depthwise, unit weights
+            k = list(a["kernel"])
+            c_out = c_in = x[1]
+            groups = x[1]
+        nd = len(k)
+        (kh, kw), (sh, sw) = _pair(k), _pair(a["stride"])
+        (ph, pw), (dh, dw) = _pair(a["padding"], 2) if nd == 2 else [0, a["padding"][0]], \
+            _pair(a.get("dilation", [1] * nd))
+        hi, wi = (x[2], x[3]) if nd == 2 else (1, x[2])
+        ho, wo = (y[2], y[3]) if nd == 2 else (1, y[2])
+        if nd == 1:
+            ph = 0
+        return Geometry("conv", batch=x[0], c_out=c_out, h_out=ho, w_out=wo, c_in=c_in, h_in=hi, w_in=wi,
+                        kh=kh, kw=kw, sh=sh, sw=sw, ph=ph, pw=pw, dh=dh, dw=dw, groups=groups,
+                        fan_in=(c_in // groups) * kh * kw)
+    if unit.kind == "attention":
+        shapes = [g.values[p.value].shape for p in unit.ports]
+        out = g.values[unit.output].shape
+        inner = g.values[unit.attrs["inner_value"]].shape
+        heads = int(np.prod(out[:-2]))
+        rows = out[-2]
+        a_rows = shapes[0][-1]  # a row has K elements
+        if unit.attrs["order"] == "ab_c":  # inner rows follow output rows
+            inner_per_row, inner_shared = inner[-1], 0
+            bc = int(np.prod(shapes[1][-2:]) + np.prod(shapes[2][-2:]))
+        else:  # a @ (b @ c): the whole inner product is needed by every row
+            inner_per_row, inner_shared = 0, int(np.prod(inner[-2:]))
+            bc = int(np.prod(shapes[1][-2:]) + np.prod(shapes[2][-2:]))
+        return Geometry("attention", c_out=heads, h_out=rows, inner_per_row=inner_per_row,
+                        inner_shared=inner_shared, a_per_row=a_rows, bc_per_head=bc, out_per_row=out[-1])
+    if unit.kind == "neuron":
+        n = int(np.prod(g.values[unit.output].shape))
+        m = sum(1 for p in unit.ports for t in p.terms if t.source)
+        return Geometry("relay", h_out=n, relay_inputs=max(m, 1), fan_in=max(m, 1))
+    raise ValueError(unit.kind)
+
+
+# -- tiling ------------------------------------------------------------------------------------------
+
+def _blocks(n: int) -> np.ndarray:
+    """Every distinct block size ⌈n/m⌉ (m = 1..n): all distinct tile counts along one axis."""
+    return np.unique(-(-n // np.arange(1, n + 1)))
+
+
+def _bits(axons, per_axon_syn, neurons, weight_bits):
+    """nengo-loihi synapse memory: axons × bits of one axon driving ``per_axon_syn`` synapses."""
+    need = np.maximum(1, np.ceil(np.log2(np.maximum(neurons, 1)))).astype(np.int64)
+    idx = np.array(INDEX_BITS)
+    pos = np.searchsorted(idx[1:], need)
+    idx_bits = np.where(pos < len(idx) - 1, idx[1:][np.minimum(pos, len(idx) - 2)], need)
+    per = weight_bits + idx_bits
+    full, rem = np.divmod(per_axon_syn, SYNAPSES_PER_BLOCK)
+    word = lambda n: -WORD_BITS * (-(n * per + BLOCK_HEADER_BITS) // WORD_BITS)  # noqa: E731
+    return axons * (full * word(SYNAPSES_PER_BLOCK) + np.where(rem > 0, word(rem), 0))
+
+
+def _span(block, stride, k, dil, size_in):
+    return np.minimum(size_in, (block - 1) * stride + (k - 1) * dil + 1)
+
+
+def candidate_tiles(g: Geometry, lim: Limits):
+    """Arrays (cb, rb, wb, cores, neurons, axons, synapses) over every block shape."""
+    if g.kind == "conv":
+        cb, rb, wb = np.meshgrid(_blocks(g.c_out), _blocks(g.h_out), _blocks(g.w_out), indexing="ij")
+        cb, rb, wb = cb.ravel(), rb.ravel(), wb.ravel()
+        cores = g.batch * (-(-g.c_out // cb)) * (-(-g.h_out // rb)) * (-(-g.w_out // wb))
+        neurons = cb * rb * wb
+        og, cg = g.c_out // g.groups, g.c_in // g.groups
+        cin = g.c_in if g.groups == 1 else np.minimum(g.c_in, (-(-cb // og) + 1) * cg)
+        axons = cin * _span(rb, g.sh, g.kh, g.dh, g.h_in) * _span(wb, g.sw, g.kw, g.dw, g.w_in)
+        synapses = neurons * g.fan_in
+    elif g.kind == "linear":
+        rb, wb = np.meshgrid(_blocks(g.h_out), _blocks(g.c_out), indexing="ij")
+        rb, wb = rb.ravel(), wb.ravel()
+        cb = np.ones_like(rb)
+        cores = (-(-g.h_out // rb)) * (-(-g.c_out // wb))
+        neurons = rb * wb
+        axons = rb * g.c_in
+        synapses = neurons * g.c_in
+    elif g.kind == "attention":
+        hb = _blocks(g.c_out)
+        whole = g.h_out * (g.inner_per_row + g.out_per_row) + g.inner_shared
+        cb1, rb1 = hb, np.full_like(hb, g.h_out)
+        rows = _blocks(g.h_out)
+        cb2, rb2 = np.ones_like(rows), rows
+        cb, rb = np.concatenate([cb1, cb2]), np.concatenate([rb1, rb2])
+        wb = np.ones_like(cb)
+        cores = (-(-g.c_out // cb)) * (-(-g.h_out // rb))
+        neurons = cb * (rb * (g.inner_per_row + g.out_per_row) + g.inner_shared)
+        neurons = np.where(rb == g.h_out, cb * whole, neurons)
+        axons = cb * (rb * g.a_per_row + g.bc_per_head)
+        synapses = np.zeros_like(cb)
+    else:  # relay
+        rb = _blocks(g.h_out)
+        cb = wb = np.ones_like(rb)
+        cores = -(-g.h_out // rb)
+        neurons = rb
+        axons = rb * g.relay_inputs
+        synapses = rb * g.relay_inputs
+    per_axon = np.where(axons > 0, -(-synapses // np.maximum(axons, 1)), 0)
+    bits = _bits(axons, per_axon, neurons, lim.weight_bits)
+    return cb, rb, wb, cores, neurons, axons, synapses, bits
+
+
+def best_tile(name: str, g: Geometry, lim: Limits, max_neurons: Optional[int] = None) -> Tile:
+    cb, rb, wb, cores, neurons, axons, synapses, bits = candidate_tiles(g, lim)
+    ok = neurons <= min(lim.neurons_per_core, max_neurons or lim.neurons_per_core)
+    if lim.input_axons_per_core is not None:
+        ok &= axons <= lim.input_axons_per_core
+    if lim.synapses_per_core is not None:
+        ok &= synapses <= lim.synapses_per_core
+    if lim.synapse_bits_per_core is not None:
+        ok &= bits <= lim.synapse_bits_per_core
+    if not ok.any():
+        i = int(np.argmin(neurons))
+        raise DoesNotFitError(
+            f"layer {name} does not fit on {lim.name} cores even one compartment per core: "
+            f"{int(axons[i])} input axons, {int(synapses[i])} synapses ({int(bits[i])} bits) per compartment "
+            f"(limits: {lim.input_axons_per_core} axons, {lim.synapses_per_core} synapses, "
+            f"{lim.synapse_bits_per_core} bits per core)")
+    idx = np.flatnonzero(ok)
+    key = np.lexsort((axons[idx], cores[idx]))
+    i = int(idx[key[0]])
+    return Tile(int(cb[i]), int(rb[i]), int(wb[i]), int(cores[i]), int(neurons[i]), int(axons[i]),
+                int(synapses[i]), int(bits[i]))
+
+
+# -- the partition ---------------------------------------------------------------------------------------
+
+def _merged_into(net: Network) -> dict[str, str]:
+    """LIF unit -> the synapse/attention unit whose compartments it shares."""
+    merged = {}
+    for u in net.of_kind("neuron"):
+        terms = [t for p in u.ports for t in p.terms if t.source]
+        if len(terms) != 1:
+            continue
+        src = net.units[terms[0].source]
+        if src.kind in ("synapse", "attention") and src.consumers == [u.name]:
+            merged[u.name] = src.name
+    return merged
+
+
+def _routes(net: Network, plans: dict[str, LayerPlan], merged: dict[str, str], unit: Unit) -> int:
+    """Consumer tiles a spike of ``unit`` reaches (worst case over its elements), summed over consumers."""
+    total = 0
+    spikers = [unit.name] + [n for n, m in merged.items() if m == unit.name]
+    consumers = {c for s in spikers for c in net.units[s].consumers if c not in spikers}
+    for c in consumers:
+        cu = net.units[c]
+        plan = plans.get(merged.get(c, c))
+        if plan is None:  # readout on the host: one route off chip
+            total += 1
+            continue
+        g, t = plan.geometry, plan.tile
+        if g.kind == "linear":
+            total += -(-g.c_out // t.wb)
+        elif g.kind == "conv":
+            ch = -(-g.c_out // t.cb) if g.groups == 1 else 2
+            rows = min(-(-g.h_out // t.rb), -(-(-(-((g.kh - 1) * g.dh + 1) // g.sh)) // t.rb) + 1)
+            cols = min(-(-g.w_out // t.wb), -(-(-(-((g.kw - 1) * g.dw + 1) // g.sw)) // t.wb) + 1)
+            total += ch * rows * cols
+        elif g.kind == "attention":
+            total += max(1, -(-g.h_out // t.rb)) if cu.kind == "attention" else 1
+        else:
+            total += 1
+    return max(total, 1)
+
+
+def partition(net: Network, lim: Limits) -> Partition:
+    """Tile every on-chip unit of ``net`` under ``lim`` (see the module docstring)."""
+    merged = _merged_into(net)
+    plans: dict[str, LayerPlan] = {}
+    order = [u for u in net.order if net.units[u].kind in ("synapse", "pool", "attention", "neuron")
+             and u not in merged]
+    for name in order:
+        u = net.units[name]
+        g = geometry_of(net, u)
+        tile = best_tile(u.module or name, g, lim)
+        assumed = ("attention: intermediate products held as compartments of programmable neurons, no stored "
+                   "weights (not a published Loihi mapping)") if u.kind == "attention" else ""
+        kind = {"synapse": g.kind, "pool": "pool", "attention": "attention", "neuron": "neuron"}[u.kind]
+        plans[name] = LayerPlan(name, u.module, kind, [n for n, m in merged.items() if m == name], g, tile,
+                                _count(g, "neurons"), _count(g, "synapses"), assumed=assumed)
+    if lim.output_axons_per_core is not None:  # second pass: cap compartments by their output routes
+        for name in order:
+            plan = plans[name]
+            routes = _routes(net, plans, merged, net.units[name])
+            cap = max(1, lim.output_axons_per_core // routes)
+            if plan.tile.neurons > cap:
+                plan.tile = best_tile(plan.module or name, plan.geometry, lim, max_neurons=cap)
+            plan.routes_per_neuron = routes
+    first = 0
+    for name in order:
+        plan = plans[name]
+        plan.first_core = first
+        first += plan.cores
+        routes = plan.routes_per_neuron or _routes(net, plans, merged, net.units[name])
+        plan.routes_per_neuron = routes
+        plan.output_axons = plan.tile.neurons * routes
+    host = [u.name for u in net.of_kind("input", "readout")]
+    return Partition(lim, [plans[n] for n in order], host)
+
+
+def _count(g: Geometry, what: str) -> int:
+    if g.kind == "conv":
+        n = g.batch * g.c_out * g.h_out * g.w_out
+        return n if what == "neurons" else n * g.fan_in
+    if g.kind == "linear":
+        n = g.h_out * g.c_out
+        return n if what == "neurons" else n * g.c_in
+    if g.kind == "attention":
+        n = g.c_out * (g.h_out * (g.inner_per_row + g.out_per_row) + g.inner_shared)
+        return n if what == "neurons" else 0
+    return g.h_out if what == "neurons" else g.h_out * g.relay_inputs
