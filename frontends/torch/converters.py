@@ -278,7 +278,7 @@ def _split(tr, args, kwargs, out):
     x = args[0]
     pieces = list(out)
     dim = None
-    for d in range(x.dim()):
+    for d in range(x.dim() if all(p.dim() == x.dim() for p in pieces) else 0):
         if sum(p.shape[d] for p in pieces) == x.shape[d] and all(
                 p.shape[:d] == x.shape[:d] for p in pieces):
             dim = d

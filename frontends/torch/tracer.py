@@ -119,7 +119,8 @@ class Tracer:
             self.bind(t, name)
             return name
         name = self.graph.unique_name(hint)
-        self.graph.add_constant(name, np.asarray(t, dtype=np.float32))
+        # Python numbers are doubles: keep them exact (the executor casts to the run's dtype)
+        self.graph.add_constant(name, np.asarray(t, dtype=np.float64))
         return name
 
     def constant_value(self, t: torch.Tensor, hint: str = "const") -> str:

@@ -152,18 +152,9 @@ CASES = [
 ]
 
 
-# Known bugs outside the reference executor, reported to the lead; strict=False so a fix turns them green.
-KNOWN = {
-    "unbind": "tracer: converters._split reads p.shape[d] past the rank of unbind's pieces (IndexError)",
-    "scalar-precision": "tracer: Tracer.value() stores Python scalars as float32 (0.1 -> 0.100000001), "
-                        "so float64 runs differ from torch by ~1e-8",
-}
-
-
 def _params():
     for case in CASES:
-        marks = [pytest.mark.xfail(reason=KNOWN[case[0]], strict=False)] if case[0] in KNOWN else []
-        yield pytest.param(*case, id=case[0], marks=marks)
+        yield pytest.param(*case, id=case[0])
 
 
 def _inputs(specs):
