@@ -10,7 +10,9 @@ JSON schema (``schema_version`` 1)::
                    "region", "file", "line", "fix"}],
      "layers": [{"module", "op", "node", "input_domain", "cost", "region", "allowed", "flops",
                  "file", "line"}],
-     "verify_domains": null | {"samples": int, "values_checked": int, "violations": [...]}}
+     "verify_domains": null | {"samples": int, "checked": int, "ok": bool,
+                               "violations": [{"value", "node", "static_domain",
+                                               "observed": {"min", "max", "integral", "nan"}, "reason"}]}}
 """
 from __future__ import annotations
 
@@ -129,9 +131,11 @@ def to_text(result: CheckResult, *, color: bool = False, verbose: bool = False,
     if verify is not None:
         lines.append("")
         status = "ok" if not verify["violations"] else f"{len(verify['violations'])} violation(s)"
-        lines.append(f"verify-domains: {verify['samples']} sample(s), {verify['values_checked']} values: {status}")
+        lines.append(f"verify-domains: {verify['samples']} sample(s), {verify['checked']} values: {status}")
         for v in verify["violations"][:20]:
-            lines.append(f"  {v['location']}: static {v['static']} but observed {v['observed']}")
+            o = v["observed"]
+            lines.append(f"  {v['node']}: {v['value']} static {v['static_domain']} but observed "
+                         f"[{o['min']:.6g}, {o['max']:.6g}]{' integral' if o['integral'] else ''}: {v['reason']}")
     lines.append("")
     counts = ", ".join(f"{k} {v}" for k, v in sm["by_cost"].items())
     mx = sm["max_integer_into_weights"]
