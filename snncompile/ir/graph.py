@@ -53,6 +53,19 @@ class Node:
         return f"{self.name} ({self.op} in {where}{' at ' + self.source if self.source else ''})"
 
 
+EXACT_DOMAIN_LIMIT = 4096  # constants up to this size get their exact domain; larger ones a bound
+
+
+def constant_domain(array: np.ndarray) -> Domain:
+    """Exact domain of small constants (scalars, scales); ``[min, max]`` (integer only for integer
+    dtypes) for large ones, such as weights, whose rules read the array itself — a sound bound
+    that avoids scanning every weight for integrality."""
+    if array.size <= EXACT_DOMAIN_LIMIT or array.dtype.kind in "biu":
+        return Domain.of_array(array)
+    lo, hi = float(np.min(array)), float(np.max(array))
+    return Domain.real(lo, hi) if np.isfinite([lo, hi]).all() else Domain.real()
+
+
 class GraphError(ValueError):
     """A malformed graph: dangling value, duplicate name, cycle."""
 
@@ -77,7 +90,7 @@ class Graph:
 
     def add_constant(self, name: str, array: np.ndarray) -> Value:
         array = np.asarray(array)
-        value = Value(name, tuple(array.shape), str(array.dtype), Domain.of_array(array), True)
+        value = Value(name, tuple(array.shape), str(array.dtype), constant_domain(array), True)
         self.constants[name] = array
         return self.add_value(value)
 
@@ -91,14 +104,22 @@ class Graph:
             self.values[v].producer = node.name
         self.nodes.append(node)
         self._index = None
+        if getattr(self, "_names_cache", None) is not None:
+            self._names_cache.add(node.name)
+            self._names_len = len(self.nodes)
         return node
 
     def unique_name(self, base: str) -> str:
         base = base or "v"
+        taken = getattr(self, "_names_cache", None)
+        if taken is None or getattr(self, "_names_len", -1) != len(self.nodes):  # nodes edited directly
+            taken = self._names_cache = self.node_names
+            self._names_len = len(self.nodes)
         name, i = base, 1
-        while name in self.values or name in self.node_names:
+        while name in self.values or name in taken:
             name = f"{base}_{i}"
             i += 1
+        taken.add(name)
         return name
 
     # -- queries ------------------------------------------------------------------------------------

@@ -1,0 +1,182 @@
+"""The per-core ledger of a Lava run: synaptic ops, spikes and neuron updates of every Loihi core.
+
+Counted the way the reference executor counts (``snncompile.backends.reference.counts``), so totals match
+exactly:
+
+* **synaptic ops** of a weight layer: for every model step, each *nonzero* element of the layer's input
+  (a spike, a graded spike-count of the residual stream, an analog pixel) times the synapses it drives;
+  synapses are structural (zero weights count, border windows do not).  Per core: the synapses it drives
+  *on that core* — the static fan-out of every presynaptic element into every core of the layer's tiling
+  (``snncompile.loihi.partition``), times the recorded activity.  The layer's input is rebuilt from the
+  recorded spike trains of its producers and the exact term matrices;
+* **spike matmuls** (SSA): counted inside the ``SpikeAttention`` process (products with both factors
+  nonzero, inner and outer product), attributed to the core of each head's first row tile;
+* **spikes** and **neuron updates** (one per neuron per valid step) of every LIF population, on the cores
+  its compartments occupy;
+* the **readout** (the head after the mean over T) runs on the host: its ops are counted by the reference
+  counting rules on the host's own computation and reported under ``host``.
+
+Energy: the papers' 45 nm model (0.9 pJ/AC, 4.6 pJ/MAC; integer×weight and real×weight layers count as
+MACs) and, when the limits table has one, the chip's energy per synaptic op (Loihi 1: 23.6 pJ).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import scipy.sparse as sp
+
+from snncompile import ops
+from snncompile.ir.graph import Graph
+from snncompile.loihi.limits import PAPER_PJ_PER_AC, PAPER_PJ_PER_MAC
+from snncompile.loihi.network import Network
+from snncompile.loihi.partition import Partition
+
+from .affine import synapse_matrix, term_matrix
+
+
+@dataclass
+class CoreEntry:
+    core: int
+    layer: str
+    module: str
+    kind: str  # conv | linear | pool | attention | neuron
+    synaptic_ops: int = 0
+    spikes: int = 0
+    neuron_updates: int = 0
+    op_kind: str = ""  # ac | intmul | mac (from the IR cost rule of the layer's weights)
+
+    def to_dict(self) -> dict:
+        return dict(self.__dict__)
+
+
+@dataclass
+class Ledger:
+    cores: list[CoreEntry]
+    host: dict = field(default_factory=dict)  # name -> {"synaptic_ops", "kind"}
+    samples: int = 0
+    per_step_ops: Optional[np.ndarray] = None  # [steps] synaptic ops on chip
+
+    def totals(self) -> dict:
+        on_chip = {k: sum(getattr(c, k) for c in self.cores) for k in ("synaptic_ops", "spikes", "neuron_updates")}
+        by_kind: dict[str, int] = {}
+        for c in self.cores:
+            if c.synaptic_ops:
+                by_kind[c.op_kind] = by_kind.get(c.op_kind, 0) + c.synaptic_ops
+        host = sum(h["synaptic_ops"] for h in self.host.values())
+        for h in self.host.values():
+            by_kind[h["kind"]] = by_kind.get(h["kind"], 0) + h["synaptic_ops"]
+        return {"on_chip": on_chip, "host_synaptic_ops": host, "synaptic_ops": on_chip["synaptic_ops"] + host,
+                "by_kind": by_kind, "cores_used": sum(1 for c in self.cores if c.neuron_updates or c.synaptic_ops),
+                "cores": len(self.cores)}
+
+    def energy(self, pj_per_synop: Optional[float] = None) -> dict:
+        by_kind = self.totals()["by_kind"]
+        acs = by_kind.get("ac", 0)
+        macs = sum(v for k, v in by_kind.items() if k != "ac")
+        out = {"paper_45nm_pJ": acs * PAPER_PJ_PER_AC + macs * PAPER_PJ_PER_MAC,
+               "paper_model": f"{PAPER_PJ_PER_AC} pJ/AC, {PAPER_PJ_PER_MAC} pJ/MAC (Horowitz 2014, 45 nm)"}
+        if pj_per_synop:
+            out["chip_pJ"] = self.totals()["on_chip"]["synaptic_ops"] * pj_per_synop
+            out["chip_model"] = f"{pj_per_synop} pJ per synaptic op"
+        return out
+
+    def to_dict(self) -> dict:
+        return {"samples": self.samples, "totals": self.totals(), "cores": [c.to_dict() for c in self.cores],
+                "host": self.host}
+
+
+def _op_kind(original: Optional[Graph], step: Graph, node_name: str) -> str:
+    for g in (original, step):
+        if g is not None and node_name in g.node_names:
+            node = g.node(node_name)
+            if g.values[node.inputs[0]].domain is not None:
+                return ops.get(node.op).cost(node, g).kind
+    return "mac"
+
+
+def fanout_by_core(step: Graph, node_name: str, core_of: np.ndarray, n_cores: int) -> sp.csr_matrix:
+    """``F[i, k]`` = synapses that input element ``i`` drives on local core ``k`` (structural)."""
+    A = synapse_matrix(step, step.node(node_name), structural=True).tocsc()
+    onehot = sp.csr_matrix((np.ones(core_of.size), (np.arange(core_of.size), core_of)),
+                           shape=(core_of.size, n_cores))
+    return (A.T @ onehot).tocsr()
+
+
+def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: Optional[Graph] = None,
+                 host_counts: Optional[dict] = None) -> Ledger:
+    """The ledger of a run (``rec``: :class:`~.simulate.Recordings` or anything with the same fields)."""
+    step = net.graph
+    entries: dict[int, CoreEntry] = {}
+    for layer in part.layers:
+        for k in range(layer.cores):
+            entries[layer.first_core + k] = CoreEntry(layer.first_core + k, layer.name, layer.module, layer.kind)
+
+    def source_rows(unit: str) -> np.ndarray:
+        u = net.units[unit]
+        if u.kind == "input":
+            return rec.inputs[unit]
+        return rec.spikes[unit]
+
+    per_step = np.zeros(rec.steps)
+    for u in net.of_kind("synapse"):
+        layer = part.layer(u.name)
+        x = None
+        for t in u.ports[0].terms:
+            if not t.source:
+                continue
+            M = term_matrix(step, t)
+            part_x = (M @ source_rows(t.source).T.astype(np.float64)).T
+            x = part_x if x is None else x + part_x
+        nz = sp.csr_matrix((x != 0).astype(np.float64))
+        core_of = layer.core_of(np.arange(int(np.prod(step.values[u.output].shape)))) - layer.first_core
+        F = fanout_by_core(step, u.node, core_of, layer.cores)
+        ops_steps = (nz @ F).toarray()  # [steps, cores]
+        kind = _op_kind(original, step, u.node)
+        for k in range(layer.cores):
+            e = entries[layer.first_core + k]
+            e.synaptic_ops += int(round(ops_steps[:, k].sum()))
+            e.op_kind = kind
+        per_step += ops_steps.sum(1)
+    for u in net.of_kind("attention"):
+        layer = part.layer(u.name)
+        ops_rec = rec.attention_ops[u.name]  # [steps, 2, heads]
+        heads = ops_rec.shape[2]
+        per_head = ops_rec.sum(axis=(0, 1))
+        g = layer.geometry
+        first_elem = np.arange(heads) * g.h_out * g.out_per_row
+        cores = layer.core_of(first_elem)
+        for h in range(heads):
+            e = entries[int(cores[h])]
+            e.synaptic_ops += int(per_head[h])
+            e.op_kind = "ac"
+        per_step += ops_rec.sum(axis=(1, 2))
+    for u in net.of_kind("neuron", "pool"):
+        if u.name not in rec.spikes:
+            continue
+        layer = part.layer(u.name)
+        spikes = rec.spikes[u.name]
+        n = spikes.shape[1]
+        core_of = _neuron_cores(net, part, u, n)
+        counts = np.bincount(core_of, weights=spikes.sum(0), minlength=layer.first_core + layer.cores)
+        sizes = np.bincount(core_of, minlength=layer.first_core + layer.cores)
+        for k in range(layer.first_core, layer.first_core + layer.cores):
+            e = entries[k]
+            e.spikes += int(counts[k])
+            if u.kind == "neuron":
+                e.neuron_updates += int(sizes[k]) * rec.steps
+    return Ledger([entries[k] for k in sorted(entries)], host_counts or {}, samples, per_step)
+
+
+def _neuron_cores(net: Network, part: Partition, u, n: int) -> np.ndarray:
+    """Global core of every element (natural order) of a neuron or pool population."""
+    layer = part.layer(u.name)
+    if layer.name == u.name:  # own compartments (relay neurons, pools)
+        return layer.core_of(np.arange(n))
+    # merged into a synapse/attention layer: element i of the neuron is element j of that layer's output
+    t = next(t for t in u.ports[0].terms if t.source == layer.name)
+    M = term_matrix(net.graph, t).tocsr()
+    if layer.kind == "attention":
+        return layer.core_of(M.indices)
+    return layer.core_of(M.indices)

@@ -1,0 +1,380 @@
+"""The Lava plan: every process, its parameters and every connection, computed without importing Lava.
+
+:func:`make_plan` turns the unit network of a one-step graph (``snncompile.loihi.network``) into
+
+* one ``StepSource`` per graph input (the host replays the per-step input vectors);
+* per ``synapse`` unit, one lava-nc ``Sparse`` per group of input terms with the same matrix (the group's
+  producers connect to the one ``s_in`` InPort, which sums them: a residual stream of spike trains arrives
+  as graded integers), weights ``A·M`` (``A`` the layer, ``M`` the moves from the producers);
+* per ``neuron`` unit one ``LIFStep`` (its input current sums every incoming ``a_out``; constant terms and
+  the synapses' biases become the neuron's bias);
+* per ``pool`` / ``attention`` unit one ``SpikeMaxPool`` / ``SpikeAttention`` (gathers instead of moves);
+* per readout value one ``StepReadout`` per group of terms;
+* ``StepDelay`` processes where paths of unequal synapse depth meet (delay balancing).
+
+**Emission orders.**  A population may emit its elements in any order (it is elementwise), and a Sparse
+may order its rows freely.  Sources that are summed with others (the residual stream) emit in the
+stream's order so that all terms of a sum have the *same* matrix and share one InPort; synapse and
+attention outputs emit in the order of the neuron they feed, so currents arrive element-aligned.  The
+plan records every unit's emission order; recordings are mapped back to the IR's natural order.
+
+**Lags.**  ``lag(unit)`` is the Lava step (minus one) at which the unit emits model step 0 of the first
+image: inputs 0; a Sparse adds 1 (it sends what it computed the step before); neurons, pools, attention
+and readouts add 0.  Every InPort's producers are delayed to the latest of them.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+import scipy.sparse as sp
+
+from snncompile.errors import UnsupportedOpError
+from snncompile.ir.graph import Graph
+from snncompile.loihi.network import Network, Term, Unit
+
+from .affine import (constant_vector, fingerprint, is_permutation, is_selection, numel, pool_windows,
+                     synapse_bias, synapse_matrix, term_matrix)
+
+GRADED_BITS = 24
+
+
+@dataclass
+class ProcSpec:
+    name: str
+    type: str  # source | sparse | neuron | pool | attention | delay | readout
+    unit: str
+    lag: int
+    params: dict = field(default_factory=dict)
+
+
+@dataclass
+class Conn:
+    src: str
+    src_port: str
+    dst: str
+    dst_port: str
+
+
+@dataclass
+class LavaPlan:
+    mode: str
+    T: int
+    procs: dict[str, ProcSpec]
+    conns: list[Conn]
+    emission: dict[str, np.ndarray]  # unit -> natural index of each emitted element
+    unit_sizes: dict[str, int]
+    inputs: dict[str, str]  # graph input value -> source proc
+    readouts: dict[str, list[str]]  # readout value -> readout procs (their recordings are summed)
+    sparse_of: dict[str, list[str]]  # synapse unit -> its Sparse procs
+    max_lag: int = 0
+
+    @property
+    def process_count(self) -> int:
+        return len(self.procs)
+
+    def summary(self) -> dict:
+        kinds: dict[str, int] = {}
+        for p in self.procs.values():
+            kinds[p.type] = kinds.get(p.type, 0) + 1
+        return {"processes": len(self.procs), "by_type": kinds, "connections": len(self.conns),
+                "pipeline_depth": self.max_lag}
+
+
+class _Builder:
+    def __init__(self, net: Network, mode: str, T: int):
+        self.net, self.g, self.mode, self.T = net, net.graph, mode, T
+        self.M: dict[tuple, sp.csr_matrix] = {}
+        self.procs: dict[str, ProcSpec] = {}
+        self.conns: list[Conn] = []
+        self.lag: dict[str, int] = {}
+        self.emission: dict[str, np.ndarray] = {}
+        self.out_port: dict[str, tuple[str, str]] = {}  # unit -> (proc, port) of its emitted output
+        self.delays: dict[tuple, str] = {}
+        self.sparse_of: dict[str, list[str]] = {}
+
+    # -- matrices -------------------------------------------------------------------------------------
+    def tm(self, unit: Unit, port_i: int, term_i: int) -> sp.csr_matrix:
+        key = (unit.name, port_i, term_i)
+        if key not in self.M:
+            self.M[key] = term_matrix(self.g, unit.ports[port_i].terms[term_i])
+        return self.M[key]
+
+    def size(self, unit: str) -> int:
+        u = self.net.units[unit]
+        return numel(self.g, u.output)
+
+    def em(self, unit: str) -> np.ndarray:
+        e = self.emission.get(unit)
+        return np.arange(self.size(unit)) if e is None else e
+
+    def inv(self, unit: str) -> np.ndarray:
+        e = self.em(unit)
+        inv = np.empty_like(e)
+        inv[e] = np.arange(e.size)
+        return inv
+
+    def in_emitted(self, unit: Unit, pi: int, ti: int) -> sp.csr_matrix:
+        """Term matrix with columns in the producer's emission order."""
+        t = unit.ports[pi].terms[ti]
+        return self.tm(unit, pi, ti)[:, self.em(t.source)].tocsr()
+
+    # -- emission orders -------------------------------------------------------------------------------
+    def choose_emissions(self) -> None:
+        spike_kinds = ("input", "neuron", "pool")
+        for name in self.net.order:  # spike sources that are summed with others emit in the sum's order
+            u = self.net.units[name]
+            for pi, p in enumerate(u.ports):
+                terms = [t for t in p.terms if t.source]
+                if len(terms) < 2:
+                    continue
+                for ti, t in enumerate(p.terms):
+                    src = self.net.units.get(t.source)
+                    if src is None or src.kind not in spike_kinds or t.source in self.emission:
+                        continue
+                    M = self.tm(u, pi, ti)
+                    if is_permutation(M):
+                        self.emission[t.source] = M.indices.copy()
+        for name in self.net.order:  # currents emit in the order of the neuron they feed
+            u = self.net.units[name]
+            if u.kind != "neuron":
+                continue
+            e_n = self.em(name)
+            for ti, t in enumerate(u.ports[0].terms):
+                src = self.net.units.get(t.source)
+                if src is None or src.kind not in ("synapse", "attention") or t.source in self.emission:
+                    continue
+                M = self.tm(u, 0, ti)
+                if is_selection(M) and M.shape[0] == M.shape[1]:
+                    self.emission[t.source] = M.indices[e_n].copy()
+
+    # -- processes -------------------------------------------------------------------------------------
+    def add(self, spec: ProcSpec) -> ProcSpec:
+        self.procs[spec.name] = spec
+        return spec
+
+    def connect(self, src: tuple[str, str], dst: str, dst_port: str, delay: int = 0, n: int = 0) -> None:
+        if delay > 0:
+            key = (src, delay)
+            if key not in self.delays:
+                name = f"delay{len(self.delays)}:{src[0]}"
+                self.add(ProcSpec(name, "delay", src[0], self.procs[src[0]].lag + delay,
+                                  {"n": n, "delay": delay}))
+                self.conns.append(Conn(src[0], src[1], name, "a_in"))
+                self.delays[key] = name
+            src = (self.delays[key], "a_out")
+        self.conns.append(Conn(src[0], src[1], dst, dst_port))
+
+    def build(self) -> None:
+        self.choose_emissions()
+        for name in self.net.order:
+            u = self.net.units[name]
+            getattr(self, f"_unit_{u.kind}")(u)
+
+    def _unit_input(self, u: Unit) -> None:
+        p = self.add(ProcSpec(f"source:{u.name}", "source", u.name, 0, {"n": self.size(u.name)}))
+        self.lag[u.name] = 0
+        self.out_port[u.name] = (p.name, "s_out")
+
+    def _term_lag(self, t: Term) -> int:
+        return self.lag[t.source]
+
+    def _unit_synapse(self, u: Unit) -> None:
+        node = self.g.node(u.node)
+        terms = [(ti, t) for ti, t in enumerate(u.ports[0].terms) if t.source]
+        if any(not t.source for t in u.ports[0].terms):
+            raise UnsupportedOpError(f"{node.location}: a constant added to a weight layer's input is not "
+                                     f"supported on Loihi")
+        for _, t in terms:
+            if self.net.units[t.source].kind in ("synapse", "attention"):
+                raise UnsupportedOpError(f"{node.location}: its input is a synaptic current, not spikes: two "
+                                         f"weight layers without a neuron between them")
+        A = synapse_matrix(self.g, node)
+        groups: dict[tuple, list] = {}
+        for ti, t in terms:
+            Me = self.in_emitted(u, 0, ti)
+            groups.setdefault(fingerprint(Me), []).append((ti, t, Me))
+        lag_in = max(self._term_lag(t) for _, t in terms)
+        e_out = self.em(u.name)
+        self.lag[u.name] = lag_in + 1
+        self.sparse_of[u.name] = []
+        for gi, members in enumerate(groups.values()):
+            Me = members[0][2]
+            W = (A @ Me).tocsr()[e_out]
+            binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool")
+            name = f"sparse:{u.name}" + (f":{gi}" if len(groups) > 1 else "")
+            self.add(ProcSpec(name, "sparse", u.name, lag_in + 1,
+                              {"weights": W.tocsr(), "num_message_bits": 0 if binary else GRADED_BITS}))
+            self.sparse_of[u.name].append(name)
+            for ti, t, _ in members:
+                self.connect(self.out_port[t.source], name, "s_in", lag_in - self._term_lag(t),
+                             self.size(t.source))
+        self.out_port[u.name] = None  # several Sparse procs: consumers connect to each
+
+    def _current_sources(self, unit: str) -> list[tuple[str, str]]:
+        if self.net.units[unit].kind == "synapse":
+            return [(s, "a_out") for s in self.sparse_of[unit]]
+        return [self.out_port[unit]]
+
+    def _unit_neuron(self, u: Unit) -> None:
+        node = self.g.node(u.node)
+        n = self.size(u.name)
+        e_n = self.em(u.name)
+        bias = np.zeros(n)
+        inputs = []  # (list of (proc, port), lag, size)
+        for ti, t in enumerate(u.ports[0].terms):
+            if not t.source:
+                bias += constant_vector(self.g, t)
+                continue
+            src = self.net.units[t.source]
+            M = self.tm(u, 0, ti)
+            if src.kind == "synapse":
+                bias += M @ synapse_bias(self.g, self.g.node(src.node))
+                Me = M[e_n][:, self.em(t.source)]
+                if Me.shape[0] == Me.shape[1] and is_permutation(Me) and np.array_equal(Me.indices, np.arange(n)):
+                    inputs.append((self._current_sources(t.source), self.lag[t.source]))
+                else:  # a dedicated copy of the synapse with the rows this neuron needs
+                    inputs.append(self._dedicated_copy(u, ti, M[e_n]))
+            elif src.kind == "attention":
+                Me = M[e_n][:, self.em(t.source)]
+                if not (is_permutation(Me) and np.array_equal(Me.indices, np.arange(n))):
+                    raise UnsupportedOpError(f"{node.location}: the attention output reaches it through a "
+                                             f"non-trivial map")
+                inputs.append((self._current_sources(t.source), self.lag[t.source]))
+            else:  # spikes straight into a neuron: a unit-weight synapse
+                W = (M[e_n][:, self.em(t.source)]).tocsr()
+                name = f"sparse:{u.name}:from:{t.source}"
+                self.add(ProcSpec(name, "sparse", u.name, self.lag[t.source] + 1,
+                                  {"weights": W, "num_message_bits": GRADED_BITS}))
+                self.connect(self.out_port[t.source], name, "s_in", 0, self.size(t.source))
+                inputs.append(([(name, "a_out")], self.lag[t.source] + 1))
+        lag = max(l for _, l in inputs)
+        self.lag[u.name] = lag
+        p = self.add(ProcSpec(f"neuron:{u.name}", "neuron", u.name, lag,
+                              {"n": n, "attrs": dict(node.attrs), "bias": bias[e_n]}))
+        for srcs, l in inputs:
+            for s in srcs:
+                self.connect(s, p.name, "a_in", lag - l, n)
+        self.out_port[u.name] = (p.name, "s_out")
+
+    def _dedicated_copy(self, u: Unit, ti: int, Mrows: sp.csr_matrix):
+        t = u.ports[0].terms[ti]
+        src = self.net.units[t.source]
+        node = self.g.node(src.node)
+        A = synapse_matrix(self.g, node)
+        procs = []
+        for si, sname in enumerate(self.sparse_of[t.source]):
+            base = self.procs[sname]
+            # rows of the base are the synapse's emission order; map back to natural, then select
+            W_nat = base.params["weights"][self.inv(t.source)]  # rows back in natural order
+            W = (Mrows @ W_nat).tocsr()
+            name = f"{sname}:for:{u.name}"
+            self.add(ProcSpec(name, "sparse", src.name, base.lag, {"weights": W, "num_message_bits":
+                                                                   base.params["num_message_bits"]}))
+            for c in [c for c in self.conns if c.dst == sname]:
+                self.conns.append(Conn(c.src, c.src_port, name, "s_in"))
+            procs.append((name, "a_out"))
+        return procs, self.lag[t.source]
+
+    def _single_spike_term(self, u: Unit, pi: int) -> tuple[Term, sp.csr_matrix]:
+        p = u.ports[pi]
+        terms = [t for t in p.terms if t.source]
+        if len(terms) != 1 or len(p.terms) != 1:
+            raise UnsupportedOpError(f"{u.name}: input {p.name} must come from one spiking population")
+        t = p.terms[0]
+        if self.net.units[t.source].kind not in ("neuron", "pool", "input"):
+            raise UnsupportedOpError(f"{u.name}: input {p.name} is not a spike train")
+        M = self.tm(u, pi, 0)
+        if not is_selection(M):
+            raise UnsupportedOpError(f"{u.name}: input {p.name} is not a plain rearrangement of spikes")
+        return t, M
+
+    def _unit_pool(self, u: Unit) -> None:
+        node = self.g.node(u.node)
+        t, M = self._single_spike_term(u, 0)
+        win = pool_windows(self.g, node)  # natural out × k, entries: natural port index
+        src_inv = self.inv(t.source)
+        mapped = np.where(win >= 0, src_inv[M.indices[np.maximum(win, 0)]], -1)
+        e = self.em(u.name)
+        lag = self.lag[t.source]
+        self.lag[u.name] = lag
+        p = self.add(ProcSpec(f"pool:{u.name}", "pool", u.name, lag,
+                              {"n_in": self.size(t.source), "windows": mapped[e]}))
+        self.connect(self.out_port[t.source], p.name, "s_in", 0)
+        self.out_port[u.name] = (p.name, "s_out")
+
+    def _unit_attention(self, u: Unit) -> None:
+        terms, gathers, shapes = [], [], []
+        for pi in range(3):
+            t, M = self._single_spike_term(u, pi)
+            terms.append(t)
+            gathers.append(self.inv(t.source)[M.indices])
+            s = self.g.values[u.ports[pi].value].shape
+            shapes.append((int(np.prod(s[:-2])),) + tuple(s[-2:]))
+        consumers = [self.net.units[c] for c in u.consumers]
+        if len(consumers) != 1 or consumers[0].kind != "neuron":
+            raise UnsupportedOpError(f"{u.name}: the spike matmul must feed exactly one neuron population")
+        cons = consumers[0]
+        ti = next(i for i, t in enumerate(cons.ports[0].terms) if t.source == u.name)
+        M = self.tm(cons, 0, ti)[self.em(cons.name)]
+        vals = np.unique(M.data)
+        if not (np.all(np.diff(M.indptr) == 1) and vals.size == 1 and vals[0] > 0 and M.shape[0] == M.shape[1]):
+            raise UnsupportedOpError(f"{u.name}: its output reaches {cons.name} through a non-trivial map")
+        gout = M.indices.copy()
+        self.emission[u.name] = gout
+        self.M[(cons.name, 0, ti)] = sp.csr_matrix(self.tm(cons, 0, ti) / vals[0])
+        lag = max(self.lag[t.source] for t in terms)
+        self.lag[u.name] = lag
+        p = self.add(ProcSpec(f"attention:{u.name}", "attention", u.name, lag, {
+            "n_a": self.size(terms[0].source), "n_b": self.size(terms[1].source), "n_c": self.size(terms[2].source),
+            "ga": gathers[0], "gb": gathers[1], "gc": gathers[2], "shape_a": shapes[0], "shape_b": shapes[1],
+            "shape_c": shapes[2], "order": u.attrs["order"], "gout": gout, "mult": float(vals[0])}))
+        for port, t in zip("abc", terms):
+            self.connect(self.out_port[t.source], p.name, port, lag - self.lag[t.source], self.size(t.source))
+        self.out_port[u.name] = (p.name, "out")
+
+    def _unit_readout(self, u: Unit) -> None:
+        value = u.ports[0].value
+        c = np.zeros(numel(self.g, value))
+        groups: dict[tuple, list] = {}
+        lags = []
+        for ti, t in enumerate(u.ports[0].terms):
+            if not t.source:
+                c += constant_vector(self.g, t)
+                continue
+            src = self.net.units[t.source]
+            M = self.tm(u, 0, ti)
+            if src.kind == "synapse":
+                c += M @ synapse_bias(self.g, self.g.node(src.node))
+            Me = M[:, self.em(t.source)].tocsr()
+            groups.setdefault(fingerprint(Me), []).append((t, Me))
+            lags.append(self.lag[t.source])
+        lag = max(lags)
+        procs = []
+        for gi, members in enumerate(groups.values()):
+            name = f"readout:{value}" + (f":{gi}" if len(groups) > 1 else "")
+            G = members[0][1]
+            self.add(ProcSpec(name, "readout", u.name, lag, {"n_in": G.shape[1], "G": G,
+                                                             "c": c if gi == 0 else None}))
+            for t, _ in members:
+                for s in self._source_ports(t.source):
+                    self.connect(s, name, "a_in", lag - self.lag[t.source], self.size(t.source))
+            procs.append(name)
+        self.readouts[value] = procs
+
+    def _source_ports(self, unit: str) -> list[tuple[str, str]]:
+        if self.net.units[unit].kind == "synapse":
+            return self._current_sources(unit)
+        return [self.out_port[unit]]
+
+
+def make_plan(net: Network, T: int, mode: str = "float") -> LavaPlan:
+    b = _Builder(net, mode, T)
+    b.readouts = {}
+    b.build()
+    sizes = {u: numel(net.graph, net.units[u].output) for u in net.order if net.units[u].output}
+    emission = {u: b.em(u) for u in sizes}
+    inputs = {u.name: f"source:{u.name}" for u in net.of_kind("input")}
+    return LavaPlan(mode, T, b.procs, b.conns, emission, sizes, inputs, b.readouts, b.sparse_of,
+                    max(p.lag for p in b.procs.values()))

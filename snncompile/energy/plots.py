@@ -1,0 +1,71 @@
+"""PNG plots of a report (matplotlib, Agg backend): firing rates, energy per layer, per-core load."""
+from __future__ import annotations
+
+import os
+
+from .report import Report
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg", force=True)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _short(name: str, width: int = 34) -> str:
+    return name if len(name) <= width else "…" + name[-(width - 1):]
+
+
+def write_plots(report: Report, folder: str) -> list[str]:
+    """Write the plots into ``folder`` (created); returns the files written."""
+    os.makedirs(folder, exist_ok=True)
+    plt = _plt()
+    written = []
+    if report.neurons:
+        names = [_short(n.module or n.node) for n in report.neurons]
+        fig, ax = plt.subplots(figsize=(max(6, 0.28 * len(names) + 2), 4.5))
+        ax.bar(range(len(names)), [100 * n.firing_rate for n in report.neurons], color="#3b75af")
+        ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+        ax.set_ylabel("firing rate (%)")
+        ax.set_title(f"{report.model}: firing rate per neuron layer ({report.samples} image(s))")
+        fig.tight_layout()
+        path = os.path.join(folder, "firing_rate.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    rows = [r for r in report.rows if r.e45 is not None or r.e_loihi is not None]
+    if rows:
+        names = [_short(f"{r.module} {r.label if r.label != r.op else ''}".strip()) for r in rows]
+        x = range(len(rows))
+        fig, ax = plt.subplots(figsize=(max(6, 0.3 * len(rows) + 2), 4.8))
+        w = 0.4
+        ax.bar([i - w / 2 for i in x], [(r.e45 or 0) / 1e6 for r in rows], w, label="45 nm exact (Horowitz 2014)",
+               color="#3b75af")
+        ax.bar([i + w / 2 for i in x], [(r.e_loihi or 0) / 1e6 for r in rows], w,
+               label="Loihi 23.6 pJ/SOP (Davies 2018)", color="#ef8636")
+        ax.set_xticks(list(x), names, rotation=90, fontsize=7)
+        ax.set_ylabel("energy per image (µJ)")
+        ax.set_yscale("log")
+        ax.legend(fontsize=8)
+        ax.set_title(f"{report.model}: energy per layer")
+        fig.tight_layout()
+        path = os.path.join(folder, "energy_per_layer.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    if report.ledger and any(c["synaptic_ops"] is not None for c in report.ledger["cores"]):
+        cores = report.ledger["cores"]
+        fig, ax = plt.subplots(figsize=(max(6, 0.15 * len(cores) + 2), 4))
+        ax.bar(range(len(cores)), [c["synaptic_ops"] or 0 for c in cores], color="#519e3e")
+        ax.set_xlabel("core")
+        ax.set_ylabel("synaptic ops per image")
+        ax.set_title(f"{report.model}: per-core load")
+        fig.tight_layout()
+        path = os.path.join(folder, "per_core_load.png")
+        fig.savefig(path, dpi=110)
+        plt.close(fig)
+        written.append(path)
+    return written
