@@ -71,7 +71,7 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch_size: int
 
 def train_model(arch: str, preset: str = "digits", epochs: Optional[int] = None, batch_size: Optional[int] = None,
                 lr: Optional[float] = None, weight_decay: Optional[float] = None, seed: int = 0,
-                neuron: str = "own", threads: int = 2, progress: bool = True):
+                neuron: str = "own", threads: int = 1, progress: bool = True):
     """Train ``arch``/``preset`` with AdamW, a cosine learning-rate schedule and cross-entropy; return
     ``(model in eval mode, split, info dict)``."""
     hp = dict(TRAIN_DEFAULTS[preset])
@@ -184,7 +184,8 @@ def main(argv=None) -> int:
     p.add_argument("--lr", type=float)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--neuron", choices=["own", "spikingjelly"], default="own")
-    p.add_argument("--threads", type=int, default=min(2, os.cpu_count() or 1))
+    p.add_argument("--threads", type=int, default=1,
+                   help="torch intra-op threads (1 is fastest on a shared 2-core machine)")
     p.add_argument("--n-samples", type=int, default=32, help="test inputs saved to inputs.npy")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)

@@ -152,7 +152,7 @@ def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: 
             e.synaptic_ops += int(per_head[h])
             e.op_kind = "ac"
         per_step += ops_rec.sum(axis=(1, 2))
-    for u in net.of_kind("neuron", "pool"):
+    for u in net.of_kind("neuron"):
         if u.name not in rec.spikes:
             continue
         layer = part.layer(u.name)
@@ -161,11 +161,12 @@ def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: 
         core_of = _neuron_cores(net, part, u, n)
         counts = np.bincount(core_of, weights=spikes.sum(0), minlength=layer.first_core + layer.cores)
         sizes = np.bincount(core_of, minlength=layer.first_core + layer.cores)
+        if u.kind != "neuron":  # pool outputs are not neuron spikes in the executor's counts
+            continue
         for k in range(layer.first_core, layer.first_core + layer.cores):
             e = entries[k]
             e.spikes += int(counts[k])
-            if u.kind == "neuron":
-                e.neuron_updates += int(sizes[k]) * rec.steps
+            e.neuron_updates += int(sizes[k]) * rec.steps
     return Ledger([entries[k] for k in sorted(entries)], host_counts or {}, samples, per_step)
 
 

@@ -204,8 +204,15 @@ class _Builder:
             W = (A @ Me).tocsr()[e_out]
             binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool")
             name = f"sparse:{u.name}" + (f":{gi}" if len(groups) > 1 else "")
-            self.add(ProcSpec(name, "sparse", u.name, lag_in + 1,
-                              {"weights": W.tocsr(), "num_message_bits": 0 if binary else GRADED_BITS}))
+            params = {"weights": W.tocsr(), "num_message_bits": 0 if binary else GRADED_BITS}
+            if self.mode == "fixed":
+                W = W.tocsr()
+                if not np.all(np.mod(W.data, 1) == 0):
+                    raise UnsupportedOpError(f"{node.location}: non-integer weights in fixed point")
+                params["weights"] = sp.csr_matrix((W.data.astype(np.int32), W.indices, W.indptr), shape=W.shape)
+                params["weight_exp"] = int(node.attrs["fixed_exp"])
+                params["num_weight_bits"] = 8
+            self.add(ProcSpec(name, "sparse", u.name, lag_in + 1, params))
             self.sparse_of[u.name].append(name)
             for ti, t, _ in members:
                 self.connect(self.out_port[t.source], name, "s_in", lag_in - self._term_lag(t),
@@ -243,6 +250,9 @@ class _Builder:
                                              f"non-trivial map")
                 inputs.append((self._current_sources(t.source), self.lag[t.source]))
             else:  # spikes straight into a neuron: a unit-weight synapse
+                if self.mode == "fixed":
+                    raise UnsupportedOpError(f"{node.location}: spikes added straight to a membrane are not "
+                                             f"supported in fixed point")
                 W = (M[e_n][:, self.em(t.source)]).tocsr()
                 name = f"sparse:{u.name}:from:{t.source}"
                 self.add(ProcSpec(name, "sparse", u.name, self.lag[t.source] + 1,
@@ -251,8 +261,13 @@ class _Builder:
                 inputs.append(([(name, "a_out")], self.lag[t.source] + 1))
         lag = max(l for _, l in inputs)
         self.lag[u.name] = lag
-        p = self.add(ProcSpec(f"neuron:{u.name}", "neuron", u.name, lag,
-                              {"n": n, "attrs": dict(node.attrs), "bias": bias[e_n]}))
+        params = {"n": n, "attrs": {k: v for k, v in node.attrs.items() if k != "fixed"}, "bias": bias[e_n]}
+        if self.mode == "fixed":
+            fx = dict(node.attrs["fixed"])
+            b = np.asarray(fx["bias"], dtype=np.int64).reshape(-1)
+            fx["bias"] = b[e_n] if b.size == n else b
+            params["fixed"] = fx
+        p = self.add(ProcSpec(f"neuron:{u.name}", "neuron", u.name, lag, params))
         for srcs, l in inputs:
             for s in srcs:
                 self.connect(s, p.name, "a_in", lag - l, n)
@@ -270,8 +285,10 @@ class _Builder:
             W_nat = base.params["weights"][self.inv(t.source)]  # rows back in natural order
             W = (Mrows @ W_nat).tocsr()
             name = f"{sname}:for:{u.name}"
-            self.add(ProcSpec(name, "sparse", src.name, base.lag, {"weights": W, "num_message_bits":
-                                                                   base.params["num_message_bits"]}))
+            params = dict(base.params, weights=W)
+            if self.mode == "fixed":
+                params["weights"] = sp.csr_matrix((W.data.astype(np.int32), W.indices, W.indptr), shape=W.shape)
+            self.add(ProcSpec(name, "sparse", src.name, base.lag, params))
             for c in [c for c in self.conns if c.dst == sname]:
                 self.conns.append(Conn(c.src, c.src_port, name, "s_in"))
             procs.append((name, "a_out"))
@@ -329,7 +346,8 @@ class _Builder:
         p = self.add(ProcSpec(f"attention:{u.name}", "attention", u.name, lag, {
             "n_a": self.size(terms[0].source), "n_b": self.size(terms[1].source), "n_c": self.size(terms[2].source),
             "ga": gathers[0], "gb": gathers[1], "gc": gathers[2], "shape_a": shapes[0], "shape_b": shapes[1],
-            "shape_c": shapes[2], "order": u.attrs["order"], "gout": gout, "mult": float(vals[0])}))
+            "shape_c": shapes[2], "order": u.attrs["order"], "gout": gout,
+            "mult": int(self.g.node(u.node).attrs["fixed_mult"]) if self.mode == "fixed" else float(vals[0])}))
         for port, t in zip("abc", terms):
             self.connect(self.out_port[t.source], p.name, port, lag - self.lag[t.source], self.size(t.source))
         self.out_port[u.name] = (p.name, "out")
@@ -355,8 +373,12 @@ class _Builder:
         for gi, members in enumerate(groups.values()):
             name = f"readout:{value}" + (f":{gi}" if len(groups) > 1 else "")
             G = members[0][1]
-            self.add(ProcSpec(name, "readout", u.name, lag, {"n_in": G.shape[1], "G": G,
-                                                             "c": c if gi == 0 else None}))
+            params = {"n_in": G.shape[1], "G": G, "c": c if gi == 0 else None}
+            if self.mode == "fixed":
+                ro = self.g.meta["fixed"]["readouts"][value]
+                params["scale"] = float(ro["scale"])
+                params["c"] = np.asarray(ro["c"], dtype=np.float64) if gi == 0 else None
+            self.add(ProcSpec(name, "readout", u.name, lag, params))
             for t, _ in members:
                 for s in self._source_ports(t.source):
                     self.connect(s, name, "a_in", lag - self.lag[t.source], self.size(t.source))

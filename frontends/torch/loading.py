@@ -19,6 +19,7 @@ A ``meta.json`` beside the file may give ``input_shape`` and ``input_domain``; a
 """
 from __future__ import annotations
 
+import argparse
 import importlib
 import json
 import os
@@ -34,6 +35,8 @@ import torch
 
 from snncompile.errors import InputError, UnsafeFileError
 from snncompile.ir.domain import Domain
+
+from .compat import cpu_constructible_neurons
 
 STATE_DICT_KEYS = ("state_dict", "model", "model_state", "model_state_dict", "net")
 
@@ -67,9 +70,15 @@ def _with_import_paths(paths: Sequence[str]):
             sys.path.insert(0, p)
 
 
+# Plain data containers that checkpoints of common trainers hold (timm's saver stores the
+# argparse Namespace of the run): unpickling them sets attributes and runs no code.
+SAFE_GLOBALS = [argparse.Namespace]
+
+
 def _safe_load(path: str) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        with torch.serialization.safe_globals(SAFE_GLOBALS):
+            return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
         match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
         if match:
@@ -86,7 +95,8 @@ def _safe_load(path: str) -> Any:
 
 def _unsafe_load(path: str) -> Any:
     try:
-        return torch.load(path, map_location="cpu", weights_only=False)
+        with cpu_constructible_neurons():
+            return torch.load(path, map_location="cpu", weights_only=False)
     except (ModuleNotFoundError, AttributeError) as e:
         raise InputError(f"{path} needs a class that is not importable ({_reason(e)}); add its folder with "
                          f"--import-path DIR or run from the project that defines it") from None
@@ -242,7 +252,13 @@ def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> Loaded
     if state is None:
         raise InputError(f"{path} holds a {type(obj).__name__}, neither a model nor a state dict")
     if factory:
-        model = resolve_factory(factory)(**factory_args)
+        build = resolve_factory(factory)
+        try:
+            with cpu_constructible_neurons():
+                model = build(**factory_args)
+        except TypeError as e:
+            raise InputError(f"--model {factory} cannot be called with {factory_args or 'no arguments'} "
+                             f"({_reason(e)}); pass --model-arg KEY=VALUE") from None
         loaded = LoadedModel(model, _folder_name(path, name))
     elif isinstance(obj, dict) and "arch" in obj and "config" in obj:
         from snncompile.examples import presets
@@ -256,11 +272,24 @@ def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> Loaded
         loaded = _describe_example(model, _folder_name(path, name))
     else:
         raise InputError(f"{path} is a state dict without its architecture; pass --model package.module:factory")
-    missing, unexpected = loaded.model.load_state_dict(state, strict=False)
+    state = _strip_wrapper_prefix(state, loaded.model)
+    try:
+        missing, unexpected = loaded.model.load_state_dict(state, strict=False)
+    except RuntimeError as e:  # shape mismatches
+        detail = next((ln.strip() for ln in str(e).splitlines() if "size mismatch" in ln), _reason(e))
+        raise InputError(f"{path} does not fit the model: {detail}") from None
     if missing or unexpected:
         raise InputError(f"{path} does not fit the model: {len(missing)} missing keys (e.g. "
                          f"{(missing or ['-'])[0]}), {len(unexpected)} unexpected (e.g. {(unexpected or ['-'])[0]})")
     return _sidecars(path, loaded)
+
+
+def _strip_wrapper_prefix(state: dict, model: torch.nn.Module) -> dict:
+    """Drop the ``module.`` prefix DataParallel/DistributedDataParallel checkpoints carry."""
+    own = set(model.state_dict())
+    if state and not (set(state) & own) and all(k.startswith("module.") for k in state):
+        return {k[len("module."):]: v for k, v in state.items()}
+    return state
 
 
 def _folder_name(path: str, name: str) -> str:

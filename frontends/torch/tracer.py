@@ -26,6 +26,7 @@ from snncompile.ir.domain import Domain
 from snncompile.ir.graph import Graph, Node, Value
 
 from . import neurons as neuron_table
+from .compat import use_cpu_backends
 
 
 def _library_roots() -> tuple[str, ...]:
@@ -241,6 +242,7 @@ def trace(model: torch.nn.Module, example_inputs: Sequence[torch.Tensor] | torch
         example_inputs = (example_inputs,)
     example_inputs = tuple(example_inputs)
     model.eval()
+    use_cpu_backends(model)
     neuron_table.reset_states(model)
     tracer = Tracer(model)
     g = tracer.graph

@@ -13,9 +13,11 @@ JSON schema (``schema_version`` 1)::
      "totals": {"all" | "encoding" | "body" | "readout": {"flops", "macs", "sops", "acs", "intmuls",
                 "realmuls", "synops", "e45", "e45_papers", "e_loihi", "layers",
                 "neuron_updates", "spikes", "firing_rate"}},
-     "ledger": null | {"path", "images", "synaptic_ops", "e_loihi",
-                       "cores": [{"core", "units", "synaptic_ops", "spikes", "neuron_updates", "neurons",
-                                  "synapses", "e_loihi"}]},
+     "ledger": null | {"path", "images", "synaptic_ops", "on_chip_synaptic_ops", "cores_used", "e_loihi",
+                       "by_module": {module: synaptic_ops},
+                       "cores": [{"core", "units", "module", "kind", "synaptic_ops", "spikes",
+                                  "neuron_updates", "e_loihi"}],
+                       "host": {name: {"synaptic_ops", "kind"}}},
      "notes": [str]}
 
 Every count is per image; energies are picojoules per image; measured fields are null without a run.
@@ -183,14 +185,32 @@ def to_text(report: Report) -> str:
 
 def ledger_text(report: Report) -> list[str]:
     led = report.ledger
-    lines = [f"Per-core ledger ({led['path']}, {led['images']} image(s)), per image:"]
+    lines = [f"Per-core ledger ({led['path']}, {led['images']} image(s); {led['cores_used']} of "
+             f"{len(led['cores'])} cores active), per image:"]
     rows = []
     for c in led["cores"]:
-        units = ", ".join(c["units"][:3]) + (" ..." if len(c["units"]) > 3 else "")
-        rows.append([str(c["core"]), _count(c["synaptic_ops"]), _count(c["spikes"]), _count(c["neuron_updates"]),
-                     _energy(c["e_loihi"]), units])
-    lines += _table(["core", "synaptic ops", "spikes", "neuron updates", "Loihi uJ", "units"], rows, "rrrrrl")
-    ex = report.totals["all"].get("synops")
-    lines.append(f"ledger total synaptic ops {_count(led['synaptic_ops'])} vs executor {_count(ex)}"
-                 + (f" (ratio {led['synaptic_ops'] / ex:.4f})" if ex and led["synaptic_ops"] is not None else ""))
+        units = ", ".join(c["units"][:2]) + (" ..." if len(c["units"]) > 2 else "")
+        rows.append([str(c["core"]), units, c["kind"] or "-", _count(c["synaptic_ops"]), _count(c["spikes"]),
+                     _count(c["neuron_updates"]), _energy(c["e_loihi"])])
+    for name, h in led["host"].items():
+        rows.append(["host", name, h["kind"] or "-", _count(h["synaptic_ops"]), "-", "-", "-"])
+    lines += _table(["core", "layer", "kind", "synaptic ops", "spikes", "neuron updates", "Loihi uJ"], rows,
+                    "rllrrrr")
+    if led["by_module"] and report.measured:
+        ex: dict = {}
+        for r in report.rows:
+            ex[r.module] = ex.get(r.module, 0.0) + (r.synops or 0)
+        lines.append("")
+        lines.append("Side by side, synaptic ops per image (executor vs ledger):")
+        mrows = []
+        for module in sorted(set(ex) | set(led["by_module"]), key=lambda m: (m not in ex, m)):
+            a, b = ex.get(module), led["by_module"].get(module)
+            ratio = f"{b / a:.4f}" if a and b is not None else "-"
+            mrows.append([module or "<root>", _count(a), _count(b), ratio])
+        lines += _table(["module", "executor", "ledger", "ratio"], mrows, "lrrr")
+    ex_total = report.totals["all"].get("synops")
+    total = led["synaptic_ops"]
+    lines.append(f"total synaptic ops: ledger {_count(total)} (on chip {_count(led['on_chip_synaptic_ops'])}) vs "
+                 f"executor {_count(ex_total)}"
+                 + (f" (ratio {total / ex_total:.4f})" if ex_total and total is not None else ""))
     return lines

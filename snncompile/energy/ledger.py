@@ -1,20 +1,19 @@
 """Per-core ledgers of a lowered model, read for the report's side-by-side view.
 
-A ledger is a JSON file (``--ledger FILE``, or a lowering directory holding ``ledger.json``) that says
-what each core did.  The reader accepts::
+A ledger is a JSON file (``--ledger FILE``, or a lowering folder holding ``ledger.json``) that says what
+each core did.  The reader takes the Lava backend's ``Ledger.to_dict()`` (``backends/lava/ledger.py``)::
 
-    {"images": N,                                   # or "samples"; counts below are sums over them
-     "cores": [{"core": 0,                          # or "id"
-                "units": ["block.0.attn.q_conv", ...],   # or "layers"/"modules" (optional)
-                "synaptic_ops": int,                # or "synops"/"sops"
-                "spikes": int,                      # optional
-                "neuron_updates": int,              # optional
-                "neurons": int, "synapses": int}]}  # optional static load
+    {"samples": N,                        # counts below are sums over N images ("images" also read)
+     "cores": [{"core": 0, "layer": str, "module": str, "kind": str, "op_kind": "ac" | "intmul" | "mac",
+                "synaptic_ops": int, "spikes": int, "neuron_updates": int}],
+     "host": {name: {"synaptic_ops": int, "kind": str}}}     # work done off-chip (the readout)
 
-``images`` defaults to 1 (counts already per image).  Anything else is ignored.
+and, more loosely, ``units``/``layers``/``modules`` lists per core and ``synops``/``sops`` for the count.
+Everything is normalised to per-image figures.
 """
 from __future__ import annotations
 
+import glob
 import json
 import os
 from typing import Optional
@@ -39,8 +38,13 @@ def find_ledger(path: str) -> Optional[str]:
             p = os.path.join(path, name)
             if os.path.isfile(p):
                 return p
-        return None
+        found = sorted(glob.glob(os.path.join(path, "*ledger*.json")))
+        return found[0] if found else None
     return path if os.path.isfile(path) else None
+
+
+def _per(x, images: int) -> Optional[float]:
+    return None if x is None else float(x) / images
 
 
 def read_ledger(path: str) -> dict:
@@ -53,26 +57,40 @@ def read_ledger(path: str) -> dict:
             doc = json.load(f)
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as e:
         raise InputError(f"{found}: not a readable ledger ({type(e).__name__})") from None
+    if isinstance(doc, dict) and isinstance(doc.get("ledger"), dict):
+        doc = doc["ledger"]
     cores = doc.get("cores") if isinstance(doc, dict) else doc
     if not isinstance(cores, list) or not all(isinstance(c, dict) for c in cores):
         raise InputError(f"{found}: a ledger needs a 'cores' list of objects")
-    images = int(_first(doc, ("images", "samples"), 1)) if isinstance(doc, dict) else 1
-    images = max(images, 1)
-    out = []
-    for i, c in enumerate(cores):
-        syn = _first(c, _SYN_KEYS)
-        row = {
-            "core": _first(c, ("core", "id", "index"), i),
-            "units": list(_first(c, ("units", "layers", "modules"), []) or []),
-            "synaptic_ops": None if syn is None else float(syn) / images,
-            "spikes": None if c.get("spikes") is None else float(c["spikes"]) / images,
-            "neuron_updates": None if c.get("neuron_updates") is None else float(c["neuron_updates"]) / images,
-            "neurons": c.get("neurons"),
-            "synapses": c.get("synapses"),
-        }
-        row["e_loihi"] = None if row["synaptic_ops"] is None else row["synaptic_ops"] * LOIHI_SOP.pj_per_sop
-        out.append(row)
+    try:
+        images = max(int(_first(doc, ("samples", "images"), 1)) if isinstance(doc, dict) else 1, 1)
+    except (TypeError, ValueError):
+        raise InputError(f"{found}: 'samples' must be an integer") from None
+    out, by_module = [], {}
+    try:
+        for i, c in enumerate(cores):
+            units = _first(c, ("units", "layers", "modules"))
+            if units is None:
+                units = [u for u in (c.get("module"), c.get("layer")) if u][:1]
+            syn = _per(_first(c, _SYN_KEYS), images)
+            row = {"core": _first(c, ("core", "id", "index"), i), "units": [str(u) for u in units],
+                   "module": c.get("module"), "kind": c.get("op_kind") or c.get("kind"),
+                   "synaptic_ops": syn, "spikes": _per(c.get("spikes"), images),
+                   "neuron_updates": _per(c.get("neuron_updates"), images),
+                   "e_loihi": None if syn is None else syn * LOIHI_SOP.pj_per_sop}
+            out.append(row)
+            if syn and row["module"] is not None:
+                by_module[row["module"]] = by_module.get(row["module"], 0.0) + syn
+        host = {}
+        for name, h in ((doc.get("host") or {}) if isinstance(doc, dict) else {}).items():
+            if isinstance(h, dict):
+                host[name] = {"synaptic_ops": _per(_first(h, _SYN_KEYS), images), "kind": h.get("kind")}
+    except (TypeError, ValueError) as e:
+        raise InputError(f"{found}: malformed ledger entry ({e})") from None
     known = [r["synaptic_ops"] for r in out if r["synaptic_ops"] is not None]
-    return {"path": found, "images": images, "cores": out,
-            "synaptic_ops": sum(known) if known else None,
-            "e_loihi": sum(known) * LOIHI_SOP.pj_per_sop if known else None}
+    on_chip = sum(known) if known else None
+    host_ops = sum(h["synaptic_ops"] or 0 for h in host.values())
+    return {"path": found, "images": images, "cores": out, "host": host, "by_module": by_module,
+            "synaptic_ops": None if on_chip is None else on_chip + host_ops, "on_chip_synaptic_ops": on_chip,
+            "cores_used": sum(1 for r in out if r["synaptic_ops"] or r["neuron_updates"]),
+            "e_loihi": None if on_chip is None else on_chip * LOIHI_SOP.pj_per_sop}

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from snncompile.loihi.limits import LOIHI1, PAPER_PJ_PER_AC, PAPER_PJ_PER_MAC
+
 
 @dataclass(frozen=True)
 class EnergyModel:
@@ -31,12 +33,12 @@ class EnergyModel:
 
 HOROWITZ_45NM = EnergyModel(
     "45nm", "Horowitz, ISSCC 2014 (as used by Spikformer/Spikingformer): E = 4.6 pJ x MACs + 0.9 pJ x ACs",
-    pj_per_mac=4.6, pj_per_ac=0.9,
+    pj_per_mac=PAPER_PJ_PER_MAC, pj_per_ac=PAPER_PJ_PER_AC,
     note="integer x float multiplications and dynamic real x real products are priced as MACs (4.6 pJ)")
 
 LOIHI_SOP = EnergyModel(
     "loihi", "Davies et al., IEEE Micro 38(1) 2018: 23.6 pJ per synaptic op (Loihi 1, minimum)",
-    pj_per_sop=23.6,
+    pj_per_sop=LOIHI1.pj_per_synop or 23.6,
     note="every nonzero input element x synapse it drives (graded inputs included); neuron updates not priced")
 
 MODELS = (HOROWITZ_45NM, LOIHI_SOP)

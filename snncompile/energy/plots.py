@@ -15,7 +15,7 @@ def _plt():
     return plt
 
 
-def _short(name: str, width: int = 34) -> str:
+def _short(name: str, width: int = 44) -> str:
     return name if len(name) <= width else "…" + name[-(width - 1):]
 
 

@@ -41,8 +41,9 @@ class _Base(PyLoihiProcessModel):
         m = self.clock.model_step(self.time_step)
         if not self.clock.valid(m):
             return
-        y = self.G @ (x * self.scale) if self.scale != 1.0 else self.G @ x
-        y = np.asarray(y).reshape(-1)
+        y = np.asarray(self.G @ x).reshape(-1)
+        if self.scale != 1.0:
+            y = y * self.scale
         if self.c is not None:
             y = y + self.c
         self.rec.write(m, y)

@@ -1,0 +1,467 @@
+"""Loihi fixed point: the bit-exact semantics of a quantised network, the quantiser, and a fixed-point run.
+
+Semantics (integers; what the Lava ``fixed_pt`` run computes and :class:`FixedStepExecutor` specifies)
+------------------------------------------------------------------------------------------------------
+* **Inputs** (analog pixels) are sent as graded messages ``x_q = round(x·S_in)`` (``S_in`` a power of two
+  chosen so that the calibration data fits 8 bits).
+* **Synapses** (lava-nc ``Sparse``, Loihi bit-accurate model): weights are integers ``w`` in Lava's final
+  form (mixed sign: even numbers in [−256, 254], i.e. an 8-bit mantissa × 2; one sign: [0, 255] or
+  [−255, 0]) with one exponent ``e`` per layer: ``a = (Σ w·x) << e`` for ``e ≥ 0``, ``>> −e`` (floor) for
+  ``e < 0``.  ``x`` is a spike (1), a graded spike count (the residual stream) or ``x_q``.  No bias: a
+  layer's bias becomes its neurons' bias.
+* **Neurons** (:class:`LIFFixed`): 24-bit membrane, 12-bit decay ``dv``, the activation shifted by 6 bits
+  (Lava's ``act_shift``), a bias ``bias_mant << bias_exp`` (13-bit mantissa, 3-bit exponent):
+
+      v' = sign(v)·((|v|·(4096 − dv)) >> 12) + (a << 6) + bias,   clipped to ±(2²³ − 1)
+      spike = v' ≥ vth;   v = 0 on a spike (hard reset) or v' − vth (soft reset)
+
+  ``vth = vth_mant << 6`` (a 17-bit mantissa, as Loihi's threshold register).  spikingjelly fires at
+  ``≥``, Lava's LIF at ``>``: on integers ``v ≥ vth ⇔ v > vth − 1``, so this is exactly Lava's comparison
+  against ``vth − 1``; the custom neuron process implements it directly (Loihi 2 neurons are programmable).
+* **Spike matmuls** (SSA) are integer counts; their output is multiplied by an integer ``mult``.
+* **Readouts** dequantise: ``real = value·scale + c`` (float64, on the host).
+
+Scales.  A neuron's membrane scale ``S_v`` (integer units per 1.0 of the float membrane) and its input
+decay ``k`` (1/τ if the neuron applies it, 1 if ``fold_tau`` moved it into the weights) combine into the
+*activation scale* ``K = k·S_v``: a synaptic current ``X`` arrives as ``a = X·K/64``.  Neurons fed by the
+same synapses (Spikingformer's residual stream) must share ``K``: scale classes are found by union-find
+over the network's terms.  ``K = 64·2^j`` with the largest ``j`` such that ``max(|X|max, θ)·S_v < 2²²``
+(the value-domain bounds give ``|X|max``), so spike-matmul outputs (integer counts) stay exact
+(``mult = K/64``).  Thresholds, biases, decays and weights are rounded to their registers; every
+rounding is reported per layer (:class:`QuantReport`).
+"""
+from __future__ import annotations
+
+import copy
+import math
+from dataclasses import dataclass, field
+from typing import Optional
+
+import numpy as np
+
+from snncompile.errors import SnnCompileError
+from snncompile.ir.graph import Graph, Node
+
+V_BITS = 24
+V_MAX = 2 ** (V_BITS - 1) - 1
+ACT_SHIFT = 6
+DECAY_BITS = 12
+BIAS_MANT_BITS = 13
+BIAS_EXP_MAX = 7
+VTH_MANT_BITS = 17
+
+
+class QuantisationError(SnnCompileError):
+    """The network cannot be expressed in Loihi fixed point."""
+
+
+# -- semantics ----------------------------------------------------------------------------------------
+
+def shift(acc: np.ndarray, e: int) -> np.ndarray:
+    """Lava's weight exponent: ``acc << e`` or ``acc >> −e`` (arithmetic, i.e. floor)."""
+    acc = np.asarray(acc, dtype=np.int64)
+    return np.left_shift(acc, e) if e > 0 else np.right_shift(acc, -e)
+
+
+def decay(v: np.ndarray, dv: int) -> np.ndarray:
+    """Lava LIF's decay: sign-magnitude, truncated toward zero."""
+    d = np.asarray(v, dtype=np.int64) * (2 ** DECAY_BITS - dv)
+    return np.sign(d) * np.right_shift(np.abs(d), DECAY_BITS)
+
+
+@dataclass
+class LIFFixed:
+    dv: int
+    vth: int  # effective threshold (vth_mant << 6)
+    bias: np.ndarray  # effective bias per neuron (bias_mant << bias_exp), natural order
+    soft_reset: bool = False
+
+    def step(self, a: np.ndarray, v: np.ndarray):
+        """One step: returns (spikes int64 0/1, new membrane, H before the reset)."""
+        h = decay(v, self.dv) + np.left_shift(np.asarray(a, dtype=np.int64), ACT_SHIFT) + self.bias
+        h = np.clip(h, -V_MAX, V_MAX)
+        s = (h >= self.vth).astype(np.int64)  # == (h > vth - 1): Lava's strict comparison on vth - 1
+        v_new = h - s * self.vth if self.soft_reset else np.where(s == 1, 0, h)
+        return s, v_new, h
+
+    def to_dict(self) -> dict:
+        return {"dv": int(self.dv), "vth": int(self.vth), "bias": np.asarray(self.bias, dtype=np.int64),
+                "soft_reset": bool(self.soft_reset)}
+
+    @staticmethod
+    def from_dict(d: dict, n: Optional[int] = None) -> "LIFFixed":
+        bias = np.asarray(d["bias"], dtype=np.int64)
+        if n is not None and bias.size == 1:
+            bias = np.full(n, int(bias.reshape(-1)[0]), dtype=np.int64)
+        return LIFFixed(int(d["dv"]), int(d["vth"]), bias, bool(d.get("soft_reset", False)))
+
+
+def quantise_weights(w: np.ndarray) -> tuple[np.ndarray, int, str]:
+    """Integer weights in Lava's final form and the exponent: ``w ≈ w_int · 2^e``."""
+    w = np.asarray(w, dtype=np.float64)
+    m = float(np.abs(w).max()) if w.size else 0.0
+    if m == 0.0:
+        return np.zeros_like(w), 0, "null"
+    if w.min() >= 0:
+        mode, top = "excitatory", 255
+    elif w.max() <= 0:
+        mode, top = "inhibitory", 255
+    else:
+        mode, top = "mixed", 254
+    e = math.ceil(math.log2(m / top))
+    while True:
+        if mode == "mixed":  # even numbers: an 8-bit mantissa times 2
+            q = 2 * np.round(w / 2 ** (e + 1))
+        else:
+            q = np.round(w / 2 ** e)
+        if np.abs(q).max() <= (256 if mode == "mixed" and q.min() < 0 else top):
+            break
+        e += 1
+    q = np.clip(q, -256 if mode == "mixed" else -255, top)
+    return q, int(e), mode
+
+
+def quantise_bias(b: np.ndarray) -> tuple[np.ndarray, int]:
+    """``bias ≈ mant << exp`` with a 13-bit signed mantissa and one 3-bit exponent per population."""
+    b = np.asarray(b, dtype=np.float64)
+    m = float(np.abs(b).max()) if b.size else 0.0
+    lim = 2 ** (BIAS_MANT_BITS - 1) - 1
+    e = 0 if m <= lim else min(BIAS_EXP_MAX, math.ceil(math.log2(m / lim)))
+    mant = np.clip(np.round(b / 2 ** e), -lim - 1, lim)
+    return (mant * 2 ** e).astype(np.int64), e
+
+
+# -- quantisation of a unit network ------------------------------------------------------------------------
+
+@dataclass
+class LayerError:
+    name: str
+    module: str
+    kind: str
+    detail: dict = field(default_factory=dict)
+
+
+@dataclass
+class QuantReport:
+    input_scale: dict
+    classes: list[dict]
+    layers: list[LayerError]
+    agreement: dict = field(default_factory=dict)  # filled by measure_agreement
+
+    def to_dict(self) -> dict:
+        return {"input_scale": self.input_scale, "classes": self.classes,
+                "layers": [{"name": l.name, "module": l.module, "kind": l.kind, **l.detail} for l in self.layers],
+                "spike_agreement": self.agreement}
+
+    def table(self) -> str:
+        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>5s} {'w rel.err':>9s} {'K':>8s} {'vth err':>9s} "
+                f"{'bias err':>9s} {'spike agree':>11s}"]
+        for l in self.layers:
+            d = l.detail
+            agree = self.agreement.get(l.name)
+            rows.append(f"{(l.module or l.name)[:44]:44s} {l.kind:8s} {str(d.get('weight_exp', '')):>5s} "
+                        f"{_f(d.get('weight_rel_error')):>9s} {str(d.get('K', '')):>8s} "
+                        f"{_f(d.get('threshold_rel_error')):>9s} {_f(d.get('bias_max_abs_error')):>9s} "
+                        f"{_f(agree):>11s}")
+        return "\n".join(rows)
+
+
+def _f(x) -> str:
+    return "" if x is None else f"{x:.2e}" if isinstance(x, float) and x and abs(x) < 1e-2 else \
+        (f"{x:.4f}" if isinstance(x, float) else str(x))
+
+
+def _union_find(items):
+    parent = {i: i for i in items}
+
+    def find(i):
+        while parent[i] != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    def union(a, b):
+        ra, rb = find(a), find(b)
+        if ra != rb:
+            parent[rb] = ra
+
+    return find, union
+
+
+def input_decay(attrs: dict) -> float:
+    from snncompile.passes.fold_tau import input_decay as k
+
+    v = k(attrs)
+    return 1.0 if v is None else v
+
+
+def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8):
+    """A fixed-point copy of the one-step graph of ``net`` and the quantisation report.
+
+    Returns ``(fixed_step_graph, report)``.  The copy has integer weights (``attrs['fixed_exp']``), no
+    weight-layer biases, ``attrs['fixed']`` on every ``lif`` (see :class:`LIFFixed`), ``attrs['fixed_mult']``
+    on every spike matmul and ``meta['fixed']`` with the input scales and readout dequantisation."""
+    from snncompile.backends.lava.affine import constant_vector, synapse_bias, term_matrix
+
+    g: Graph = net.graph
+    fg = _copy_graph(g)
+    units = net.units
+    # scale classes: a neuron port and every synapse/attention unit feeding it; readouts join them too
+    keys = [u for u in net.order if units[u].kind in ("neuron", "synapse", "attention", "readout")]
+    find, union = _union_find(keys)
+    for name in keys:
+        u = units[name]
+        if u.kind in ("neuron", "readout"):
+            for t in u.ports[0].terms:
+                if t.source and units[t.source].kind in ("synapse", "attention"):
+                    union(name, t.source)
+    classes: dict[str, list[str]] = {}
+    for name in keys:
+        classes.setdefault(find(name), []).append(name)
+    # per class: K from thresholds, input decays and bounds of the input currents
+    K_of: dict[str, int] = {}
+    class_info = []
+    for root, members in classes.items():
+        neurons = [units[m] for m in members if units[m].kind == "neuron"]
+        if not neurons:
+            continue
+        ks = {input_decay(g.node(n.node).attrs) for n in neurons}
+        if len(ks) != 1:
+            raise QuantisationError(f"neurons {', '.join(n.module for n in neurons)} share synapses but decay "
+                                    f"their input differently")
+        k = ks.pop()
+        bound = 0.0
+        for n in neurons:
+            a = g.node(n.node).attrs
+            if a.get("v_reset") not in (None, 0.0):
+                raise QuantisationError(f"{n.module}: a nonzero reset potential is not supported in fixed point")
+            d = g.values[n.ports[0].value].domain
+            xmax = max(abs(d.lo), abs(d.hi)) if d is not None and math.isfinite(d.lo) and math.isfinite(d.hi) \
+                else None
+            if xmax is None:
+                raise QuantisationError(f"{n.module}: its input current has no finite bound (run domain "
+                                        f"inference first)")
+            bound = max(bound, xmax, abs(a["v_threshold"]))
+        j = math.floor(math.log2(2 ** (V_BITS - 2) * k / (64 * bound)))
+        K = 64 * 2 ** max(j, 0)
+        for m in members:
+            K_of[m] = K
+        class_info.append({"members": [units[m].module or m for m in members], "K": K, "input_decay": k,
+                           "bound": bound})
+    report_layers: list[LayerError] = []
+    # inputs
+    in_scale = {}
+    for u in net.of_kind("input"):
+        top = (calibration_max or {}).get(u.name, 1.0) or 1.0
+        in_scale[u.name] = float(2 ** math.floor(math.log2((2 ** input_bits - 1) / top)))
+    # synapse units: integer weights in the consumer class's activation units
+    for u in net.of_kind("synapse"):
+        node = fg.node(u.node)
+        if u.name not in K_of:
+            raise QuantisationError(f"{u.module}: its output feeds no neuron")
+        K = K_of[u.name]
+        srcs = {units[t.source].kind for t in u.ports[0].terms if t.source}
+        s_x = in_scale[next(t.source for t in u.ports[0].terms)] if srcs == {"input"} else 1.0
+        if "input" in srcs and len(srcs) > 1:
+            raise QuantisationError(f"{u.module}: mixes the analog input with spikes")
+        w = g.constants[node.inputs[1]].astype(np.float64)
+        target = w * K / (64 * s_x)
+        q, e, mode = quantise_weights(target)
+        err = float(np.linalg.norm(q * 2.0 ** e - target) / max(np.linalg.norm(target), 1e-300))
+        name = fg.unique_name(f"{node.name}_wfixed")
+        fg.add_constant(name, q)
+        node.inputs = [node.inputs[0], name]
+        node.attrs = dict(node.attrs, fixed_exp=e, fixed_sign_mode=mode)
+        report_layers.append(LayerError(u.name, u.module, "synapse", {"weight_exp": e, "sign_mode": mode, "K": K,
+                                                                      "weight_rel_error": err}))
+    # spike matmuls
+    for u in net.of_kind("attention"):
+        K = K_of.get(u.name)
+        if K is None:
+            raise QuantisationError(f"{u.module}: its output feeds no neuron")
+        cons = units[u.consumers[0]]
+        t = next(t for t in cons.ports[0].terms if t.source == u.name)
+        M = term_matrix(g, t)
+        c = float(np.unique(M.data)[0])
+        mult = c * K / 64
+        if not float(mult).is_integer():
+            raise QuantisationError(f"{u.module}: the scale {c} times K/64 = {mult} is not an integer")
+        fg.node(u.node).attrs = dict(fg.node(u.node).attrs, fixed_mult=int(mult))
+        report_layers.append(LayerError(u.name, u.module, "matmul", {"mult": int(mult), "K": K,
+                                                                     "weight_rel_error": 0.0}))
+    # neurons
+    for u in net.of_kind("neuron"):
+        node = fg.node(u.node)
+        a = node.attrs
+        K = K_of[u.name]
+        k = input_decay(a)
+        S_v = K / k
+        tau = a.get("tau")
+        if a.get("inv_tau") is not None:
+            leak = float(a["inv_tau"])
+        elif tau is None or not math.isfinite(tau):
+            leak = 0.0
+        else:
+            leak = 1.0 / float(tau)
+        dv = int(round(leak * 2 ** DECAY_BITS))
+        vth_mant = int(round(a["v_threshold"] * S_v / 2 ** ACT_SHIFT))
+        if not 0 < vth_mant < 2 ** VTH_MANT_BITS:
+            raise QuantisationError(f"{u.module}: threshold mantissa {vth_mant} outside 17 bits")
+        vth = vth_mant << ACT_SHIFT
+        c = np.zeros(int(np.prod(g.values[u.output].shape)))
+        for ti, t in enumerate(u.ports[0].terms):
+            if not t.source:
+                raise QuantisationError(f"{u.module}: a constant added to its input current is not supported in "
+                                        f"fixed point (fold it into the weights' bias)")
+            elif units[t.source].kind == "synapse":
+                c += term_matrix(g, t) @ synapse_bias(g, g.node(units[t.source].node))
+        bias, bexp = quantise_bias(c * K)
+        soft = a.get("v_reset") is None
+        node.attrs = dict(a, fixed={"dv": dv, "vth": vth, "bias": bias, "soft_reset": soft, "K": K})
+        report_layers.append(LayerError(u.name, u.module, "neuron", {
+            "K": K, "dv": dv, "decay_rel_error": abs(dv / 2 ** DECAY_BITS - leak) / leak if leak else 0.0,
+            "vth": vth, "threshold_rel_error": abs(vth / S_v - a["v_threshold"]) / abs(a["v_threshold"]),
+            "bias_exp": bexp, "bias_max_abs_error": float(np.abs(bias / S_v - c * k).max()) if c.size else 0.0}))
+    # drop weight-layer biases (they live in the neurons now)
+    for u in net.of_kind("synapse"):
+        node = fg.node(u.node)
+        node.inputs = node.inputs[:2]
+    # readouts: dequantisation of what they receive
+    readouts = {}
+    for u in net.of_kind("readout"):
+        value = u.ports[0].value
+        kinds = {units[t.source].kind for t in u.ports[0].terms if t.source}
+        if kinds <= {"neuron", "pool", "input"}:
+            scale = 1.0
+        else:
+            Ks = {K_of[t.source] for t in u.ports[0].terms if t.source and units[t.source].kind in ("synapse",
+                                                                                                    "attention")}
+            if len(Ks) != 1 or kinds & {"neuron", "pool", "input"}:
+                raise QuantisationError(f"readout {value} mixes spikes and currents of different scales")
+            scale = 64.0 / Ks.pop()
+        c = np.zeros(int(np.prod(g.values[value].shape)))
+        for t in u.ports[0].terms:
+            if not t.source:
+                c += constant_vector(g, t)
+            elif units[t.source].kind == "synapse":
+                c += term_matrix(g, t) @ synapse_bias(g, g.node(units[t.source].node))
+        readouts[value] = {"scale": scale, "c": c}
+    fg.meta["fixed"] = {"inputs": in_scale, "readouts": readouts}
+    _drop_unused(fg)
+    return fg, QuantReport(in_scale, class_info, report_layers)
+
+
+def _copy_graph(g: Graph) -> Graph:
+    out = Graph(values=copy.deepcopy(g.values), nodes=copy.deepcopy(g.nodes), constants=dict(g.constants),
+                inputs=list(g.inputs), outputs=list(g.outputs), meta=copy.deepcopy(g.meta))
+    out._index = None
+    return out
+
+
+def _drop_unused(g: Graph) -> None:
+    used = {v for n in g.nodes for v in n.inputs} | set(g.outputs)
+    for name in [c for c in g.constants if c not in used]:
+        del g.constants[name]
+        g.values.pop(name, None)
+
+
+# -- the fixed-point run -----------------------------------------------------------------------------------
+
+class FixedStepExecutor:
+    """Runs a fixed-point one-step graph step by step: the specification of the Lava ``fixed_pt`` run.
+
+    Weight layers, neurons and spike matmuls use the semantics above; data moves, sums and pools use the
+    ops' own reference functions on int64 arrays; readout values are dequantised."""
+
+    def __init__(self, step: Graph):
+        from snncompile.backends.reference import ReferenceExecutor
+
+        self.step = step
+        outer = self
+        self.states: dict[str, dict] = {}
+
+        class _Ex(ReferenceExecutor):
+            def run_node(self, graph, node, args, state):
+                return outer.run_node(graph, node, args, super().run_node)
+
+        self._ex = _Ex()
+
+    def reset(self):
+        self.states = {}
+
+    def run_node(self, graph: Graph, node: Node, args, base):
+        a = node.attrs
+        if node.op in ("linear", "conv1d", "conv2d"):
+            x = np.asarray(args[0]).astype(np.int64)
+            w = np.asarray(args[1]).astype(np.int64)
+            acc = base(graph, node, [x, w], {})[0]
+            return [shift(acc, int(a["fixed_exp"]))]
+        if node.op == "lif":
+            st = self.states.setdefault(node.name, {})
+            lif = LIFFixed.from_dict(a["fixed"])
+            x = np.asarray(args[0]).astype(np.int64)
+            v = st.get("v")
+            if v is None:
+                v = np.zeros(x.shape, dtype=np.int64)
+            bias = np.asarray(lif.bias).reshape(x.shape) if np.size(lif.bias) == x.size else lif.bias
+            lif.bias = bias
+            s, st["v"], st["h"] = lif.step(x, v)
+            return [s] + ([st["v"]] if len(node.outputs) > 1 else [])
+        if node.op == "matmul" and all(not graph.values[v].constant for v in node.inputs):
+            out = np.matmul(np.asarray(args[0]).astype(np.int64), np.asarray(args[1]).astype(np.int64))
+            if "fixed_mult" in a:
+                out = out * int(a["fixed_mult"])
+            return [out]
+        if node.op in ("mean", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d"):  # readout side: real
+            return base(graph, node, [np.asarray(x, dtype=np.float64) for x in args], {})
+        if node.op in ("mul", "div"):
+            raise QuantisationError(f"{node.location}: a constant scale left on the spike path cannot run in "
+                                    f"fixed point (fold it first)")
+        return base(graph, node, [np.asarray(x) for x in args], {})
+
+    def run(self, inputs, *, record=()):
+        """One step: ``inputs`` already quantised (integers).  Returns the executor's result."""
+        fx = self.step.meta["fixed"]
+        res = self._ex.run(self.step, [np.asarray(x, dtype=np.int64) for x in inputs], dtype=np.int64,
+                           record=sorted(set(record) | set(self.step.outputs)))
+        out = {}
+        for v in self.step.outputs:
+            arr = res.values[v] if v in res.values else res.outputs[self.step.outputs.index(v)]
+            ro = fx["readouts"].get(v)
+            if ro is not None:
+                arr = np.asarray(arr, dtype=np.float64) * ro["scale"] + np.asarray(ro["c"]).reshape(arr.shape)
+            out[v] = arr
+        return res, out
+
+
+def quantise_input(x: np.ndarray, scale: float) -> np.ndarray:
+    return np.clip(np.round(np.asarray(x, dtype=np.float64) * scale), -V_MAX, V_MAX).astype(np.int64)
+
+
+def run_fixed(program, fixed_step: Graph, samples: np.ndarray, *, record=()):
+    """Fixed-point run of ``samples`` through the step program (T steps each, then the post graph).
+
+    Returns (per-image outputs, per-step recorded values {value: [images·T, ...]}, readouts {value: rows})."""
+    from snncompile.backends.reference import ReferenceExecutor
+
+    ex = FixedStepExecutor(fixed_step)
+    scale = fixed_step.meta["fixed"]["inputs"]
+    name = fixed_step.inputs[0]
+    post_ex = ReferenceExecutor()
+    outs, rows, readouts = [], {v: [] for v in record}, {v: [] for v in fixed_step.outputs}
+    full = tuple(program.full_shapes[name])
+    for i in range(len(samples)):
+        ex.reset()
+        x = np.asarray(samples[i:i + 1], dtype=np.float64).reshape(full)
+        per_step = {v: [] for v in program.post.inputs}
+        for t in range(program.T):
+            xi = quantise_input(program.step_inputs([x], t)[0], scale[name])
+            res, vals = ex.run([xi], record=record)
+            for v in record:
+                rows[v].append(np.asarray(res.values[v]))
+            for v in fixed_step.outputs:
+                readouts[v].append(vals[v].reshape(-1))
+            for v in program.post.inputs:
+                per_step[v].append(vals[v])
+        outs.append(post_ex.run(program.post, program.stack(per_step), dtype=np.float64).outputs)
+    return outs, {v: np.stack(r) for v, r in rows.items()}, {v: np.stack(r) for v, r in readouts.items()}
