@@ -399,7 +399,7 @@ def build_report(graph: Graph, counts=None, *, data: str = "", ledger: Optional[
 def _int_if_whole(x):
     if x is None:
         return None
-    return int(round(x)) if abs(x - round(x)) < 1e-9 * max(1.0, abs(x)) else float(x)
+    return int(round(x)) if abs(x - round(x)) < 1e-6 else float(x)
 
 
 def summarize(rows: Iterable[LayerRow], neurons: Sequence[NeuronRow], measured: bool) -> dict:

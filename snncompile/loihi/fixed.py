@@ -196,6 +196,7 @@ def input_decay(attrs: dict) -> float:
 
 
 def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8):
+    # calibration_max: graph input -> its largest magnitude, or a (lo, hi) range, over calibration data
     """A fixed-point copy of the one-step graph of ``net`` and the quantisation report.
 
     Returns ``(fixed_step_graph, report)``.  The copy has integer weights (``attrs['fixed_exp']``), no
@@ -206,6 +207,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
     g: Graph = net.graph
     fg = _copy_graph(g)
     units = net.units
+    bounds = _bounded_domains(g, calibration_max or {})
     # scale classes: a neuron port and every synapse/attention unit feeding it; readouts join them too
     keys = [u for u in net.order if units[u].kind in ("neuron", "synapse", "attention", "readout")]
     find, union = _union_find(keys)
@@ -235,7 +237,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
             a = g.node(n.node).attrs
             if a.get("v_reset") not in (None, 0.0):
                 raise QuantisationError(f"{n.module}: a nonzero reset potential is not supported in fixed point")
-            d = g.values[n.ports[0].value].domain
+            d = bounds.values[n.ports[0].value].domain
             xmax = max(abs(d.lo), abs(d.hi)) if d is not None and math.isfinite(d.lo) and math.isfinite(d.hi) \
                 else None
             if xmax is None:
@@ -243,6 +245,9 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
                                         f"inference first)")
             bound = max(bound, xmax, abs(a["v_threshold"]))
         j = math.floor(math.log2(2 ** (V_BITS - 2) * k / (64 * bound)))
+        cmax = max(float(np.abs(_port_constant(g, units, n)).max(initial=0.0)) for n in neurons)
+        if cmax > 0:  # the bias register: 13-bit mantissa << at most 7
+            j = min(j, math.floor(math.log2((2 ** (BIAS_MANT_BITS - 1) - 1) * 2 ** BIAS_EXP_MAX / (64 * cmax))))
         K = 64 * 2 ** max(j, 0)
         for m in members:
             K_of[m] = K
@@ -252,7 +257,8 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
     # inputs
     in_scale = {}
     for u in net.of_kind("input"):
-        top = (calibration_max or {}).get(u.name, 1.0) or 1.0
+        r = (calibration_max or {}).get(u.name, 1.0)
+        top = (max(abs(float(r[0])), abs(float(r[1]))) if not np.isscalar(r) else abs(float(r))) or 1.0
         in_scale[u.name] = float(2 ** math.floor(math.log2((2 ** input_bits - 1) / top)))
     # synapse units: integer weights in the consumer class's activation units
     for u in net.of_kind("synapse"):
@@ -308,13 +314,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
         if not 0 < vth_mant < 2 ** VTH_MANT_BITS:
             raise QuantisationError(f"{u.module}: threshold mantissa {vth_mant} outside 17 bits")
         vth = vth_mant << ACT_SHIFT
-        c = np.zeros(int(np.prod(g.values[u.output].shape)))
-        for ti, t in enumerate(u.ports[0].terms):
-            if not t.source:
-                raise QuantisationError(f"{u.module}: a constant added to its input current is not supported in "
-                                        f"fixed point (fold it into the weights' bias)")
-            elif units[t.source].kind == "synapse":
-                c += term_matrix(g, t) @ synapse_bias(g, g.node(units[t.source].node))
+        c = _port_constant(g, units, u)
         bias, bexp = quantise_bias(c * K)
         soft = a.get("v_reset") is None
         node.attrs = dict(a, fixed={"dv": dv, "vth": vth, "bias": bias, "soft_reset": soft, "K": K})
@@ -349,6 +349,35 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
     fg.meta["fixed"] = {"inputs": in_scale, "readouts": readouts}
     _drop_unused(fg)
     return fg, QuantReport(in_scale, class_info, report_layers)
+
+
+def _port_constant(g: Graph, units: dict, u) -> np.ndarray:
+    """The constant part of a neuron's input current: the feeding layers' biases (natural order)."""
+    from snncompile.backends.lava.affine import synapse_bias, term_matrix
+
+    c = np.zeros(int(np.prod(g.values[u.output].shape)))
+    for t in u.ports[0].terms:
+        if not t.source:
+            raise QuantisationError(f"{u.module}: a constant added to its input current is not supported in "
+                                    f"fixed point (fold it into the weights' bias)")
+        if units[t.source].kind == "synapse":
+            c += term_matrix(g, t) @ synapse_bias(g, g.node(units[t.source].node))
+    return c
+
+
+def _bounded_domains(g: Graph, ranges: dict) -> Graph:
+    """A copy of ``g`` whose analog inputs have the calibration range, with domains re-inferred."""
+    from snncompile.analysis import infer_domains
+    from snncompile.ir.domain import Domain
+
+    h = _copy_graph(g)
+    for name in h.inputs:
+        r = ranges.get(name)
+        if r is not None and not h.values[name].domain.is_binary:
+            lo, hi = (min(0.0, -float(r)), float(r)) if np.isscalar(r) else (float(r[0]), float(r[1]))
+            h.values[name].domain = Domain.real(lo, hi)
+    infer_domains(h)
+    return h
 
 
 def _copy_graph(g: Graph) -> Graph:
@@ -412,6 +441,8 @@ class FixedStepExecutor:
             if "fixed_mult" in a:
                 out = out * int(a["fixed_mult"])
             return [out]
+        if node.op in ("max_pool1d", "max_pool2d"):  # exact on small integers; padding is -inf
+            return [base(graph, node, [np.asarray(args[0], dtype=np.float64)], {})[0].astype(np.int64)]
         if node.op in ("mean", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d"):  # readout side: real
             return base(graph, node, [np.asarray(x, dtype=np.float64) for x in args], {})
         if node.op in ("mul", "div"):

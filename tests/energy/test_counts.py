@@ -13,9 +13,13 @@ def inputs_of(model, modules, x):
     """The input tensor of each module in ``modules`` during a float64 forward on ``x``."""
     seen, handles = {}, []
     named = dict(model.named_modules())
+    def hook(name):
+        def keep(module, args, out):
+            seen[name] = args[0].detach().clone()  # returns None: the output is unchanged
+        return keep
+
     for name in modules:
-        handles.append(named[name].register_forward_hook(
-            lambda m, args, out, name=name: seen.setdefault(name, args[0].detach().clone())))
+        handles.append(named[name].register_forward_hook(hook(name)))
     with torch.no_grad():
         model(torch.as_tensor(x, dtype=torch.float64))
     for h in handles:
