@@ -32,7 +32,7 @@ NEURON_BACKENDS = ("own", "spikingjelly")
 
 
 class SigmoidSpike(torch.autograd.Function):
-    """Forward: ``Θ(z) = (z >= 0)``; backward: ``α·σ(αz)·(1 - σ(αz))`` (spikingjelly's ``surrogate.Sigmoid``)."""
+    """Forward ``Θ(z) = (z >= 0)``; backward ``α·σ(αz)·(1 - σ(αz))`` (spikingjelly's ``surrogate.Sigmoid``)."""
 
     @staticmethod
     def forward(ctx, z: torch.Tensor, alpha: float) -> torch.Tensor:

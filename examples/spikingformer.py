@@ -15,6 +15,9 @@ LIF is ``neurons.make_lif`` with tau = ``tau``, V_th = 1 unless stated):
 * Output: ``head(mean over tokens, then mean over T)`` on the real-valued stream; static images are repeated T
   times (``input='static'``), events ``[B, T, C, H, W]`` are permuted to ``[T, B, C, H, W]``.
 
+Spatial sizes in the stem reshapes follow the input (the authors' DVS files hard-code 64, 32, 16 for 128×128
+input).
+
 Module names follow the authors: the CIFAR tokenizer (pooling only in some stages) names its layers
 ``block{i}_conv/bn/lif/mp``; the ImageNet / DVS tokenizer (pooling in every stage) ``proj_conv``, ``proj_bn``,
 ``proj{i}_lif``, ``maxpool{i}``, ``proj{i}_conv``, ``proj{i}_bn``. The authors' never-called LayerNorms
@@ -88,17 +91,20 @@ class SpikingSelfAttention(nn.Module):
         q_conv_out = self.q_conv(x_for_qkv)
         q_conv_out = self.q_bn(q_conv_out).reshape(T, B, C, N).contiguous()
         q_conv_out = self.q_lif(q_conv_out)
-        q = q_conv_out.transpose(-1, -2).reshape(T, B, N, self.num_heads, C // self.num_heads).permute(0, 1, 3, 2, 4).contiguous()
+        q = q_conv_out.transpose(-1, -2).reshape(T, B, N, self.num_heads, C // self.num_heads)
+        q = q.permute(0, 1, 3, 2, 4).contiguous()
 
         k_conv_out = self.k_conv(x_for_qkv)
         k_conv_out = self.k_bn(k_conv_out).reshape(T, B, C, N).contiguous()
         k_conv_out = self.k_lif(k_conv_out)
-        k = k_conv_out.transpose(-1, -2).reshape(T, B, N, self.num_heads, C // self.num_heads).permute(0, 1, 3, 2, 4).contiguous()
+        k = k_conv_out.transpose(-1, -2).reshape(T, B, N, self.num_heads, C // self.num_heads)
+        k = k.permute(0, 1, 3, 2, 4).contiguous()
 
         v_conv_out = self.v_conv(x_for_qkv)
         v_conv_out = self.v_bn(v_conv_out).reshape(T, B, C, N).contiguous()
         v_conv_out = self.v_lif(v_conv_out)
-        v = v_conv_out.transpose(-1, -2).reshape(T, B, N, self.num_heads, C // self.num_heads).permute(0, 1, 3, 2, 4).contiguous()
+        v = v_conv_out.transpose(-1, -2).reshape(T, B, N, self.num_heads, C // self.num_heads)
+        v = v.permute(0, 1, 3, 2, 4).contiguous()
 
         if self.attn_order == "qk_v":
             attn = q @ k.transpose(-2, -1)

@@ -16,7 +16,6 @@ same command gives the same weights. Each model directory receives:
 """
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 from typing import Dict, Iterable, Optional
@@ -34,9 +33,11 @@ __all__ = ["TRAIN_DEFAULTS", "DEFAULT_MODELS", "load_dataset", "train_model", "e
 
 #: Per-preset training hyper-parameters (overridable from the CLI / keyword arguments).
 TRAIN_DEFAULTS = {
-    "digits": dict(epochs=20, batch_size=32, lr=2e-3, weight_decay=1e-2),
-    "dvs-small": dict(epochs=12, batch_size=32, lr=2e-3, weight_decay=1e-2),
+    "digits": dict(epochs=8, batch_size=32, lr=2e-3, weight_decay=1e-2),
+    "dvs-small": dict(epochs=8, batch_size=32, lr=2e-3, weight_decay=1e-2),
 }
+#: Test inputs saved per model (event clips are large: 64 KiB each as float32).
+N_SAMPLES = {"digits": 32, "dvs-small": 8}
 #: (arch, preset) pairs produced by :func:`ensure_trained` by default.
 DEFAULT_MODELS = (("spikformer", "digits"), ("spikingformer", "digits"))
 ARTIFACTS = ("model.pt", "checkpoint.pth", "inputs.npy", "labels.npy", "meta.json")
@@ -113,8 +114,11 @@ def train_model(arch: str, preset: str = "digits", epochs: Optional[int] = None,
     return model, split, info
 
 
-def write_artifacts(model: nn.Module, split: _data.Split, info: dict, out_dir, n_samples: int = 32) -> Path:
-    """Write the five artifact files (module docstring) into ``out_dir``."""
+def write_artifacts(model: nn.Module, split: _data.Split, info: dict, out_dir, n_samples: Optional[int] = None) -> Path:
+    """Write the five artifact files (module docstring) into ``out_dir``; ``n_samples`` defaults to
+    :data:`N_SAMPLES` of the preset."""
+    if n_samples is None:
+        n_samples = N_SAMPLES.get(info["preset"], 32)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
@@ -186,7 +190,7 @@ def main(argv=None) -> int:
     p.add_argument("--neuron", choices=["own", "spikingjelly"], default="own")
     p.add_argument("--threads", type=int, default=1,
                    help="torch intra-op threads (1 is fastest on a shared 2-core machine)")
-    p.add_argument("--n-samples", type=int, default=32, help="test inputs saved to inputs.npy")
+    p.add_argument("--n-samples", type=int, help="test inputs saved to inputs.npy (default: 32 digits, 8 clips)")
     p.add_argument("--no-progress", action="store_true")
     a = p.parse_args(argv)
     archs = ["spikformer", "spikingformer"] if a.arch == "all" else [a.arch]

@@ -10,15 +10,12 @@ does.
 """
 from __future__ import annotations
 
-import math
-from typing import Optional
-
 import numpy as np
 import scipy.sparse as sp
 
 from snncompile import ops
 from snncompile.ir.graph import Graph, Node
-from snncompile.loihi.network import MOVES, REDUCES, SCALES, SUMS, Term, _scale_operand
+from snncompile.loihi.network import MOVES, REDUCES, SCALES, SUMS, Term
 
 
 def numel(graph: Graph, value: str) -> int:

@@ -96,12 +96,74 @@ def _op_kind(original: Optional[Graph], step: Graph, node_name: str) -> str:
     return "mac"
 
 
-def fanout_by_core(step: Graph, node_name: str, core_of: np.ndarray, n_cores: int) -> sp.csr_matrix:
-    """``F[i, k]`` = synapses that input element ``i`` drives on local core ``k`` (structural)."""
+def fanout_by_core_matrix(step: Graph, node_name: str, core_of: np.ndarray, n_cores: int) -> sp.csr_matrix:
+    """``F[i, k]`` = synapses that input element ``i`` drives on local core ``k``, from the structural
+    synapse matrix (the definition; :func:`fanout_by_core` computes the same without the matrix)."""
     A = synapse_matrix(step, step.node(node_name), structural=True).tocsc()
     onehot = sp.csr_matrix((np.ones(core_of.size), (np.arange(core_of.size), core_of)),
                            shape=(core_of.size, n_cores))
     return (A.T @ onehot).tocsr()
+
+
+def fanout_by_core(step: Graph, node_name: str, core_of: np.ndarray, n_cores: int) -> np.ndarray:
+    """``F[i, k]`` = synapses that input element ``i`` drives on local core ``k`` (dense ``[n_in, cores]``).
+
+    Linear: every output of the input's token.  Conv: a transposed convolution of each core's output mask
+    with an all-ones kernel (windows never reach into the zero padding) — exactly the counting rule of
+    ``snncompile.backends.reference.counts.conv_synops``, per core."""
+    node = step.node(node_name)
+    x = step.values[node.inputs[0]].shape
+    y = step.values[node.outputs[0]].shape
+    w = step.values[node.inputs[1]].shape
+    if node.op == "linear":
+        tok, c_out, c_in = int(np.prod(y[:-1])), y[-1], x[-1]
+        cores = core_of.reshape(tok, c_out)
+        counts = np.zeros((tok, n_cores))
+        for k in range(n_cores):
+            counts[:, k] = (cores == k).sum(1)
+        return np.repeat(counts, c_in, axis=0)
+    a = node.attrs
+    if node.op == "conv1d":
+        x, y = (x[0], x[1], 1, x[2]), (y[0], y[1], 1, y[2])
+        kh, kw = 1, w[2]
+        stride, pad, dil = (1, a["stride"][0]), (0, a["padding"][0]), (1, a["dilation"][0])
+    else:
+        kh, kw = w[2], w[3]
+        stride, pad, dil = tuple(a["stride"]), tuple(a["padding"]), tuple(a["dilation"])
+    B, C_in, H, W = x
+    _, C_out, Ho, Wo = y
+    g = int(a.get("groups", 1))
+    og, cg = C_out // g, C_in // g
+    cores = core_of.reshape(B, g, og, Ho, Wo)
+    F = np.zeros((B, g, cg, H, W, n_cores))
+
+    def span(n_out, s, off, n_in):
+        """Outputs [lo, hi) whose input index o·s + off lies inside [0, n_in)."""
+        lo = 0
+        while lo < n_out and lo * s + off < 0:
+            lo += 1
+        hi = lo
+        while hi < n_out and hi * s + off < n_in:
+            hi += 1
+        return lo, hi
+
+    for k in range(n_cores):
+        S = (cores == k).sum(2).astype(np.float64)  # [B, g, Ho, Wo]
+        cnt = np.zeros((B, g, H, W))
+        for i in range(kh):
+            oh = i * dil[0] - pad[0]
+            h0, h1 = span(Ho, stride[0], oh, H)
+            if h0 >= h1:
+                continue
+            for j in range(kw):
+                ow = j * dil[1] - pad[1]
+                w0, w1 = span(Wo, stride[1], ow, W)
+                if w0 >= w1:
+                    continue
+                cnt[:, :, h0 * stride[0] + oh:(h1 - 1) * stride[0] + oh + 1:stride[0],
+                    w0 * stride[1] + ow:(w1 - 1) * stride[1] + ow + 1:stride[1]] += S[:, :, h0:h1, w0:w1]
+        F[..., k] = cnt[:, :, None]
+    return F.reshape(B * C_in * H * W, n_cores)
 
 
 def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: Optional[Graph] = None,
@@ -129,10 +191,10 @@ def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: 
             M = term_matrix(step, t)
             part_x = (M @ source_rows(t.source).T.astype(np.float64)).T
             x = part_x if x is None else x + part_x
-        nz = sp.csr_matrix((x != 0).astype(np.float64))
+        nz = (x != 0).astype(np.float64)
         core_of = layer.core_of(np.arange(int(np.prod(step.values[u.output].shape)))) - layer.first_core
         F = fanout_by_core(step, u.node, core_of, layer.cores)
-        ops_steps = (nz @ F).toarray()  # [steps, cores]
+        ops_steps = nz @ F  # [steps, cores]
         kind = _op_kind(original, step, u.node)
         for k in range(layer.cores):
             e = entries[layer.first_core + k]

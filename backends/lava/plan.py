@@ -25,13 +25,10 @@ and readouts add 0.  Every InPort's producers are delayed to the latest of them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
-
 import numpy as np
 import scipy.sparse as sp
 
 from snncompile.errors import UnsupportedOpError
-from snncompile.ir.graph import Graph
 from snncompile.loihi.network import Network, Term, Unit
 
 from .affine import (constant_vector, fingerprint, is_permutation, is_selection, numel, pool_windows,
@@ -43,7 +40,7 @@ GRADED_BITS = 24
 @dataclass
 class ProcSpec:
     name: str
-    type: str  # source | sparse | neuron | pool | attention | delay | readout
+    type: str  # source | sparse | shared | neuron | pool | attention | delay | readout
     unit: str
     lag: int
     params: dict = field(default_factory=dict)
@@ -83,8 +80,9 @@ class LavaPlan:
 
 
 class _Builder:
-    def __init__(self, net: Network, mode: str, T: int):
+    def __init__(self, net: Network, mode: str, T: int, shared_above: int = 4_000_000):
         self.net, self.g, self.mode, self.T = net, net.graph, mode, T
+        self.shared_above = shared_above
         self.M: dict[tuple, sp.csr_matrix] = {}
         self.procs: dict[str, ProcSpec] = {}
         self.conns: list[Conn] = []
@@ -190,7 +188,10 @@ class _Builder:
             if self.net.units[t.source].kind in ("synapse", "attention"):
                 raise UnsupportedOpError(f"{node.location}: its input is a synaptic current, not spikes: two "
                                          f"weight layers without a neuron between them")
-        A = synapse_matrix(self.g, node)
+        n_out = numel(self.g, node.outputs[0])
+        fan_in = int(np.prod(self.g.values[node.inputs[1]].shape[1:]))
+        shared = n_out * fan_in > self.shared_above
+        A = None if shared else synapse_matrix(self.g, node)
         groups: dict[tuple, list] = {}
         for ti, t in terms:
             Me = self.in_emitted(u, 0, ti)
@@ -201,6 +202,9 @@ class _Builder:
         self.sparse_of[u.name] = []
         for gi, members in enumerate(groups.values()):
             Me = members[0][2]
+            if shared:
+                self._shared(u, node, gi, len(groups), members, lag_in, e_out)
+                continue
             W = (A @ Me).tocsr()[e_out]
             binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool")
             name = f"sparse:{u.name}" + (f":{gi}" if len(groups) > 1 else "")
@@ -218,6 +222,24 @@ class _Builder:
                 self.connect(self.out_port[t.source], name, "s_in", lag_in - self._term_lag(t),
                              self.size(t.source))
         self.out_port[u.name] = None  # several Sparse procs: consumers connect to each
+
+    def _shared(self, u: Unit, node, gi: int, n_groups: int, members, lag_in: int, e_out) -> None:
+        """A weight-shared synapse process (layers too large for a Sparse matrix)."""
+        Me = members[0][2]
+        if not is_selection(Me):
+            raise UnsupportedOpError(f"{node.location}: its input is not a plain rearrangement of its producers")
+        a = node.attrs
+        params = {"op": node.op, "attrs": {k: a[k] for k in ("stride", "padding", "dilation", "groups") if k in a},
+                  "weight": np.asarray(self.g.constants[node.inputs[1]]),
+                  "in_shape": tuple(self.g.values[node.inputs[0]].shape), "gather": Me.indices.copy(),
+                  "out_perm": np.asarray(e_out), "n_in": Me.shape[1]}
+        if self.mode == "fixed":
+            params["weight_exp"] = int(node.attrs["fixed_exp"])
+        name = f"shared:{u.name}" + (f":{gi}" if n_groups > 1 else "")
+        self.add(ProcSpec(name, "shared", u.name, lag_in + 1, params))
+        self.sparse_of[u.name].append(name)
+        for ti, t, _ in members:
+            self.connect(self.out_port[t.source], name, "s_in", lag_in - self._term_lag(t), self.size(t.source))
 
     def _current_sources(self, unit: str) -> list[tuple[str, str]]:
         if self.net.units[unit].kind == "synapse":
@@ -263,7 +285,9 @@ class _Builder:
         self.lag[u.name] = lag
         params = {"n": n, "attrs": {k: v for k, v in node.attrs.items() if k != "fixed"}, "bias": bias[e_n]}
         if self.mode == "fixed":
-            fx = dict(node.attrs["fixed"])
+            from snncompile.loihi.fixed import fixed_lif
+
+            fx = fixed_lif(self.g, node)
             b = np.asarray(fx["bias"], dtype=np.int64).reshape(-1)
             fx["bias"] = b[e_n] if b.size == n else b
             params["fixed"] = fx
@@ -281,6 +305,8 @@ class _Builder:
         procs = []
         for si, sname in enumerate(self.sparse_of[t.source]):
             base = self.procs[sname]
+            if base.type != "sparse":
+                raise UnsupportedOpError(f"{u.name}: a weight-shared synapse feeding neurons in two orders")
             # rows of the base are the synapse's emission order; map back to natural, then select
             W_nat = base.params["weights"][self.inv(t.source)]  # rows back in natural order
             W = (Mrows @ W_nat).tocsr()
@@ -391,8 +417,10 @@ class _Builder:
         return [self.out_port[unit]]
 
 
-def make_plan(net: Network, T: int, mode: str = "float") -> LavaPlan:
-    b = _Builder(net, mode, T)
+def make_plan(net: Network, T: int, mode: str = "float", *, shared_above: int = 4_000_000) -> LavaPlan:
+    """The Lava plan of ``net``.  Weight layers with more than ``shared_above`` synapses (structural) use the
+    weight-shared ``SharedSynapse`` process instead of lava-nc's ``Sparse``."""
+    b = _Builder(net, mode, T, shared_above)
     b.readouts = {}
     b.build()
     sizes = {u: numel(net.graph, net.units[u].output) for u in net.order if net.units[u].output}

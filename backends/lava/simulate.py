@@ -30,7 +30,14 @@ class Recordings:
     inputs: dict[str, np.ndarray] = field(default_factory=dict)  # input unit -> [steps, n] (as sent)
     wall_s: float = 0.0
     lava_steps: int = 0
-    compile_s: float = 0.0
+    compile_s: float = 0.0  # the first chunk: compilation, process start-up and its steps
+    first_chunk_steps: int = 0
+
+    @property
+    def step_s(self) -> float:
+        """Mean wall time of one Lava step after the first chunk (NaN if there was only one chunk)."""
+        rest = self.lava_steps - self.first_chunk_steps
+        return (self.wall_s - self.compile_s) / rest if rest > 0 else float("nan")
 
 
 def _natural(plan: LavaPlan, unit: str, arr: np.ndarray) -> np.ndarray:
@@ -42,7 +49,7 @@ def _natural(plan: LavaPlan, unit: str, arr: np.ndarray) -> np.ndarray:
 
 def simulate(plan: LavaPlan, step_inputs: dict[str, np.ndarray], workdir: str, *, record_membrane: bool = False,
              channel_size: int = 4, progress: Optional[Callable[[int, int], None]] = None,
-             chunk: Optional[int] = None, loglevel: int = logging.ERROR) -> Recordings:
+             chunk: Optional[int] = None, loglevel: int = logging.ERROR, T: Optional[int] = None) -> Recordings:
     """Run ``plan`` on ``step_inputs`` (graph input -> ``[steps, n]`` per-step vectors, natural order)."""
     require_lava()
     from lava.magma.core.run_conditions import RunSteps
@@ -59,7 +66,7 @@ def simulate(plan: LavaPlan, step_inputs: dict[str, np.ndarray], workdir: str, *
 
     os.makedirs(workdir, exist_ok=True)
     steps = int(next(iter(step_inputs.values())).shape[0])
-    T = plan.T
+    T = T or plan.T
     fixed = plan.mode == "fixed"
     vdtype = np.int64 if fixed else np.float64
     recs: dict[str, tuple] = {}
@@ -77,6 +84,10 @@ def simulate(plan: LavaPlan, step_inputs: dict[str, np.ndarray], workdir: str, *
         elif spec.type == "sparse":
             kw = {k: v for k, v in p.items() if k not in ("weights", "num_message_bits")}
             procs[name] = Sparse(weights=p["weights"], num_message_bits=p["num_message_bits"], name=name, **kw)
+        elif spec.type == "shared":
+            from .procs.synapse.process import SharedSynapse
+
+            procs[name] = SharedSynapse(name=name, **p)
         elif spec.type == "neuron":
             rec = recs[f"spikes:{spec.unit}"] = create(os.path.join(workdir, f"{safe}.spk"), (steps, p["n"]),
                                                       np.uint8)
@@ -122,6 +133,7 @@ def simulate(plan: LavaPlan, step_inputs: dict[str, np.ndarray], workdir: str, *
                        compile_config={"pypy_channel_size": channel_size})
             if done == 0:
                 out.compile_s = time.perf_counter() - t0
+                out.first_chunk_steps = k
             done += k
             if progress:
                 progress(done, total)

@@ -7,9 +7,23 @@ energy under the papers' 45 nm model and a Loihi per-synaptic-op model.
 * :mod:`.formats` — text, JSON (documented schema), CSV;
 * :mod:`.plots` — PNG plots; :mod:`.ledger` — per-core ledgers of a lowered model;
 * :mod:`.cli` — the ``report`` command.
-"""
-from .models import HOROWITZ_45NM, LOIHI_SOP, EnergyModel
-from .report import LayerRow, NeuronRow, Report, Samples, build_report, load_samples, stream_counts
 
-__all__ = ["build_report", "stream_counts", "load_samples", "Samples", "Report", "LayerRow", "NeuronRow",
-           "EnergyModel", "HOROWITZ_45NM", "LOIHI_SOP"]
+Names are imported lazily so that registering the CLI command stays cheap.
+"""
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "build_report": "report", "stream_counts": "report", "load_samples": "report", "Samples": "report",
+    "Report": "report", "LayerRow": "report", "NeuronRow": "report",
+    "EnergyModel": "models", "HOROWITZ_45NM": "models", "LOIHI_SOP": "models",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f".{_EXPORTS[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -17,7 +17,7 @@ JSON schema (``schema_version`` 1)::
                        "by_module": {module: synaptic_ops},
                        "cores": [{"core", "units", "module", "kind", "synaptic_ops", "spikes",
                                   "neuron_updates", "e_loihi"}],
-                       "host": {name: {"synaptic_ops", "kind"}}},
+                       "host": {name: {"synaptic_ops", "kind", "module"}}},
      "notes": [str]}
 
 Every count is per image; energies are picojoules per image; measured fields are null without a run.

@@ -6,7 +6,7 @@ each core did.  The reader takes the Lava backend's ``Ledger.to_dict()`` (``back
     {"samples": N,                        # counts below are sums over N images ("images" also read)
      "cores": [{"core": 0, "layer": str, "module": str, "kind": str, "op_kind": "ac" | "intmul" | "mac",
                 "synaptic_ops": int, "spikes": int, "neuron_updates": int}],
-     "host": {name: {"synaptic_ops": int, "kind": str}}}     # work done off-chip (the readout)
+     "host": {name: {"synaptic_ops": int, "kind": str, "module": str}}}   # off-chip work (the readout)
 
 and, more loosely, ``units``/``layers``/``modules`` lists per core and ``synops``/``sops`` for the count.
 Everything is normalised to per-image figures.
@@ -84,7 +84,10 @@ def read_ledger(path: str) -> dict:
         host = {}
         for name, h in ((doc.get("host") or {}) if isinstance(doc, dict) else {}).items():
             if isinstance(h, dict):
-                host[name] = {"synaptic_ops": _per(_first(h, _SYN_KEYS), images), "kind": h.get("kind")}
+                host[name] = {"synaptic_ops": _per(_first(h, _SYN_KEYS), images), "kind": h.get("kind"),
+                              "module": h.get("module")}
+                if host[name]["synaptic_ops"] and h.get("module") is not None:
+                    by_module[h["module"]] = by_module.get(h["module"], 0.0) + host[name]["synaptic_ops"]
     except (TypeError, ValueError) as e:
         raise InputError(f"{found}: malformed ledger entry ({e})") from None
     known = [r["synaptic_ops"] for r in out if r["synaptic_ops"] is not None]

@@ -317,7 +317,9 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
         c = _port_constant(g, units, u)
         bias, bexp = quantise_bias(c * K)
         soft = a.get("v_reset") is None
-        node.attrs = dict(a, fixed={"dv": dv, "vth": vth, "bias": bias, "soft_reset": soft, "K": K})
+        bname = fg.unique_name(f"{node.name}_fixed_bias")
+        fg.add_constant(bname, bias.astype(np.int64))
+        node.attrs = dict(a, fixed={"dv": dv, "vth": vth, "bias": bname, "soft_reset": soft, "K": K})
         report_layers.append(LayerError(u.name, u.module, "neuron", {
             "K": K, "dv": dv, "decay_rel_error": abs(dv / 2 ** DECAY_BITS - leak) / leak if leak else 0.0,
             "vth": vth, "threshold_rel_error": abs(vth / S_v - a["v_threshold"]) / abs(a["v_threshold"]),
@@ -345,7 +347,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
                 c += constant_vector(g, t)
             elif units[t.source].kind == "synapse":
                 c += term_matrix(g, t) @ synapse_bias(g, g.node(units[t.source].node))
-        readouts[value] = {"scale": scale, "c": c}
+        readouts[value] = {"scale": scale, "c": [float(v) for v in c]}
     fg.meta["fixed"] = {"inputs": in_scale, "readouts": readouts}
     _drop_unused(fg)
     return fg, QuantReport(in_scale, class_info, report_layers)
@@ -387,8 +389,17 @@ def _copy_graph(g: Graph) -> Graph:
     return out
 
 
+def fixed_lif(graph: Graph, node: Node) -> dict:
+    """The fixed-point registers of a quantised ``lif`` node (its bias array resolved)."""
+    fx = dict(node.attrs["fixed"])
+    if isinstance(fx["bias"], str):
+        fx["bias"] = np.asarray(graph.constants[fx["bias"]], dtype=np.int64)
+    return fx
+
+
 def _drop_unused(g: Graph) -> None:
     used = {v for n in g.nodes for v in n.inputs} | set(g.outputs)
+    used |= {n.attrs["fixed"]["bias"] for n in g.nodes if isinstance(n.attrs.get("fixed"), dict)}
     for name in [c for c in g.constants if c not in used]:
         del g.constants[name]
         g.values.pop(name, None)
@@ -427,7 +438,7 @@ class FixedStepExecutor:
             return [shift(acc, int(a["fixed_exp"]))]
         if node.op == "lif":
             st = self.states.setdefault(node.name, {})
-            lif = LIFFixed.from_dict(a["fixed"])
+            lif = LIFFixed.from_dict(fixed_lif(graph, node))
             x = np.asarray(args[0]).astype(np.int64)
             v = st.get("v")
             if v is None:
@@ -469,17 +480,21 @@ def quantise_input(x: np.ndarray, scale: float) -> np.ndarray:
     return np.clip(np.round(np.asarray(x, dtype=np.float64) * scale), -V_MAX, V_MAX).astype(np.int64)
 
 
-def run_fixed(program, fixed_step: Graph, samples: np.ndarray, *, record=()):
+def run_fixed(program, fixed_step: Graph, samples: np.ndarray, *, record=(), record_membrane: bool = False):
     """Fixed-point run of ``samples`` through the step program (T steps each, then the post graph).
 
-    Returns (per-image outputs, per-step recorded values {value: [images·T, ...]}, readouts {value: rows})."""
+    Returns (per-image outputs, per-step recorded values {value: [images·T, ...]} — with
+    ``record_membrane`` also ``'h:<neuron>'``: the membrane compared with the threshold —, readouts
+    {value: rows})."""
     from snncompile.backends.reference import ReferenceExecutor
 
     ex = FixedStepExecutor(fixed_step)
     scale = fixed_step.meta["fixed"]["inputs"]
     name = fixed_step.inputs[0]
     post_ex = ReferenceExecutor()
-    outs, rows, readouts = [], {v: [] for v in record}, {v: [] for v in fixed_step.outputs}
+    lifs = [n.name for n in fixed_step.nodes if n.op == "lif"] if record_membrane else []
+    outs, rows, readouts = [], {v: [] for v in list(record) + [f"h:{n}" for n in lifs]}, \
+        {v: [] for v in fixed_step.outputs}
     full = tuple(program.full_shapes[name])
     for i in range(len(samples)):
         ex.reset()
@@ -490,6 +505,8 @@ def run_fixed(program, fixed_step: Graph, samples: np.ndarray, *, record=()):
             res, vals = ex.run([xi], record=record)
             for v in record:
                 rows[v].append(np.asarray(res.values[v]))
+            for n in lifs:
+                rows[f"h:{n}"].append(np.asarray(ex.states[n]["h"]))
             for v in fixed_step.outputs:
                 readouts[v].append(vals[v].reshape(-1))
             for v in program.post.inputs:

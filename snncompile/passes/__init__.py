@@ -9,15 +9,15 @@
 =====================  ==========================================================================
 
 :data:`LOIHI_PIPELINE` is the order the Loihi backend applies them in.  :mod:`.time` builds the
-one-step graph (:func:`slice_time`); :mod:`.delays` computes Lava's per-layer synapse delays and the
-delay balancing they need.
+one-step graph (:func:`slice_time`, :func:`retime`).  Delay balancing (Lava's one-step delay per synapse
+process) is done where the processes exist, in ``snncompile.backends.lava.plan``.
 """
 from . import fold_bn, fold_scale, fold_tau, simplify  # noqa: F401 - registers the passes
 from .base import (Pass, PassLog, Refusal, Rewrite, all_passes, get_pass, register_pass,
                    run_passes)
-from .time import POST, StepProgram, TimeAxis, TimeAxisError, slice_time, time_axes
+from .time import POST, StepProgram, TimeAxis, TimeAxisError, retime, slice_time, time_axes
 
 LOIHI_PIPELINE = ("drop_identity", "fold_batch_norm", "simplify_shapes", "fold_scale", "fold_tau")
 
 __all__ = ["Pass", "PassLog", "Rewrite", "Refusal", "register_pass", "get_pass", "all_passes", "run_passes",
-           "LOIHI_PIPELINE", "slice_time", "time_axes", "StepProgram", "TimeAxis", "TimeAxisError", "POST"]
+           "LOIHI_PIPELINE", "slice_time", "retime", "time_axes", "StepProgram", "TimeAxis", "TimeAxisError", "POST"]

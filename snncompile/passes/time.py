@@ -462,3 +462,40 @@ def _step_attrs(graph: Graph, n: Node, axes, T: int, step: Graph) -> None:
             n.attrs = dict(n.attrs, repeats=reps)
     elif n.op == "lif":
         n.attrs = dict(n.attrs, step_mode="single", state_key=n.name, multi_step_T=T)
+
+
+def retime(program: StepProgram, T: int) -> StepProgram:
+    """The same step program run for ``T`` steps per input instead of ``program.T``.
+
+    The one-step graph does not depend on T; the post graph's timed values (the stacked boundary values
+    and anything computed from them before the reduction over time) get ``T·k`` elements on their time
+    axis.  Only meaningful for models whose per-step computation does not depend on T (true of the
+    examples: T only sets how often the image is repeated)."""
+    if T == program.T:
+        return program
+    if T < 1:
+        raise TimeAxisError(f"the number of time steps must be positive, got {T}")
+    post = Graph(values=copy.deepcopy(program.post.values), nodes=copy.deepcopy(program.post.nodes),
+                 constants=dict(program.post.constants), inputs=list(program.post.inputs),
+                 outputs=list(program.post.outputs), meta=copy.deepcopy(program.post.meta))
+    axes = time_axes(post, {v: program.boundary[v].axis for v in post.inputs}, program.T)
+    for v, ax in axes.items():
+        if isinstance(ax, TimeAxis):
+            shape = list(post.values[v].shape)
+            shape[ax.axis] = shape[ax.axis] // program.T * T
+            post.values[v].shape = tuple(shape)
+    for n in post.nodes:
+        ax = axes.get(n.outputs[0])
+        if n.op in ("reshape", "expand") and isinstance(ax, TimeAxis):
+            n.attrs = dict(n.attrs, shape=list(post.values[n.outputs[0]].shape))
+    boundary = {v: TimeAxis(a.axis, a.size // program.T * T) for v, a in program.boundary.items()}
+    in_axes = {v: (None if a is None else TimeAxis(a.axis, a.size // program.T * T))
+               for v, a in program.input_axes.items()}
+    full = dict(program.full_shapes)
+    for v, a in in_axes.items():
+        if a is not None:
+            s = list(full[v])
+            s[a.axis] = a.size
+            full[v] = tuple(s)
+    post.validate()
+    return StepProgram(program.step, post, T, boundary, in_axes, list(program.outputs), full)

@@ -93,7 +93,7 @@ def test_ledger_side_by_side(firing_checkpoints, runner, run_cli, spikingformer_
             core += 1
     head = next(layer for layer in spikingformer_json["layers"] if layer["module"] == "head")
     ledger = {"samples": samples, "cores": cores,
-              "host": {"head": {"synaptic_ops": head["synops"] * samples, "kind": "mac"}}}
+              "host": {"host:head": {"synaptic_ops": head["synops"] * samples, "kind": "mac", "module": "head"}}}
     path = tmp_path / "lowered"
     path.mkdir()
     (path / "ledger.json").write_text(json.dumps(ledger))

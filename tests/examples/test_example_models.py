@@ -110,3 +110,26 @@ def test_rejects_unknown_variants():
         build("spikformer", "digits", attn_order="softmax")
     with pytest.raises(KeyError):
         build("spikformer", "nope")
+
+
+@pytest.mark.parametrize("arch,preset", SMALL)
+def test_fx_traceable_with_neuron_leaves(arch, preset):
+    """torch.fx traces the models with the LIFs kept opaque (``hook`` bound to None), and the traced graph
+    computes the same logits."""
+    import torch.fx as fx
+
+    from snncompile.examples.neurons import MultiStepLIF
+
+    class LeafTracer(fx.Tracer):
+        def is_leaf_module(self, m, qualname):
+            return isinstance(m, MultiStepLIF) or super().is_leaf_module(m, qualname)
+
+    model = build(arch, preset).eval()
+    graph = LeafTracer().trace(model, concrete_args={"hook": None})
+    gm = fx.GraphModule(model, graph)
+    lif_calls = [n for n in graph.nodes if n.op == "call_module" and isinstance(gm.get_submodule(n.target),
+                                                                                 MultiStepLIF)]
+    assert len(lif_calls) == sum(isinstance(m, MultiStepLIF) for m in model.modules())
+    x = make_input(model)
+    with torch.no_grad():
+        assert torch.equal(gm(x), model(x))

@@ -12,7 +12,8 @@ def digits_model(arch: str):
     """(model, inputs [N, 1, 16, 16] float32, trained?)"""
     from snncompile.examples import presets
 
-    folder = os.path.join(os.path.dirname(presets.__file__), "models", f"{arch}-digits")
+    root = os.environ.get("SNNCOMPILE_MODELS") or os.path.join(os.path.dirname(presets.__file__), "models")
+    folder = os.path.join(root, f"{arch}-digits")
     ckpt = os.path.join(folder, "checkpoint.pth")
     if os.path.isfile(ckpt) and os.path.isfile(os.path.join(folder, "inputs.npy")):
         model = presets.build_from_checkpoint(ckpt, neuron="own").eval()

@@ -182,3 +182,22 @@ def test_time_axis_error_names_the_node():
     g = _trace(_TimeSlice(), torch.rand(1, 4))
     with pytest.raises(TimeAxisError, match="slic"):
         slice_time(g)
+
+
+def test_retime_runs_the_same_steps_for_another_T(traced):
+    """A step program retimed from T = 4 to T = 2 computes what the model traced with T = 2 computes."""
+    from snncompile.frontends.torch import trace
+    from snncompile.passes import retime
+
+    arch, model, g, x = traced
+    prog = slice_time(run_passes(g, LOIHI_PIPELINE)[0])
+    model.T = 2
+    try:
+        g2 = trace(model, torch.from_numpy(x[:1]))
+    finally:
+        model.T = 4
+    two = retime(prog, 2)
+    ex = ReferenceExecutor()
+    for i in range(2):
+        ref = ex.run(g2, x[i:i + 1], dtype=np.float64).output
+        np.testing.assert_allclose(two.run([x[i:i + 1]]).outputs[0], ref, rtol=1e-9, atol=1e-9)

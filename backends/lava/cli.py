@@ -1,0 +1,232 @@
+"""``snncompile lower`` and ``snncompile run``: the Loihi commands (registered by ``snncompile.cli``).
+
+``lower MODEL --target loihi [-o DIR] [--mode float|fixed] [--limits FILE]`` traces MODEL, applies the
+Loihi passes, partitions it over cores, quantises it (fixed mode) and writes a self-contained directory
+(atomically; nothing is left behind on error).  It needs no Lava.
+
+``run DIR --input X.npy [--steps N] [--format table|json]`` simulates the lowered network on Lava
+(CPU, ``Loihi2SimCfg``) with a progress bar, prints the predictions and the per-core ledger, and writes a
+PNG of the per-core load.  Lava missing or Python ≠ 3.10: a one-line error, exit 2.
+"""
+from __future__ import annotations
+
+import json
+import os
+import sys
+
+import click
+
+from snncompile.cli import guarded, load_and_trace, model_options
+from snncompile.errors import InputError
+
+
+@click.command("lower", epilog="""\b
+Examples:
+  snncompile lower examples/models/spikformer-digits/checkpoint.pth --target loihi -o out/spikformer.loihi
+  snncompile lower preset:spikformer:8-512 --target loihi --limits loihi1
+  snncompile lower ckpt.pth --target loihi --mode fixed --limits my_chip.json
+""")
+@model_options
+@click.option("--target", type=click.Choice(["loihi"]), default="loihi", show_default=True)
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False),
+              help="Directory to write (default: out/<model>.loihi).")
+@click.option("--mode", type=click.Choice(["float", "fixed"]), default="float", show_default=True,
+              help="float: float64 Lava models; fixed: Loihi fixed point (8-bit weights, 24-bit states).")
+@click.option("--limits", "limits_file", metavar="loihi1|loihi2|FILE",
+              help="Limits table: loihi2 (default), loihi1, or a JSON/TOML file of overrides.")
+@click.option("--calibration", type=click.Path(exists=True, dir_okay=False),
+              help=".npy of sample inputs to choose the fixed-point input scale (default: inputs.npy beside MODEL).")
+@click.option("--partition-only", is_flag=True, help="Only print the partition (cores, chips); write nothing.")
+@click.option("--force", is_flag=True, help="Replace DIR if it exists.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@guarded
+def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps, input_shape,
+          input_domain, target, output, mode, limits_file, calibration, partition_only, force, fmt):
+    """Lower MODEL to Lava processes for Loihi (see 'snncompile run')."""
+    import numpy as np
+
+    from snncompile.loihi import get_limits, partition, prepare
+
+    limits = get_limits(limits_file)
+    loaded, graph = load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron,
+                                   timesteps, input_shape, input_domain)
+    if partition_only:
+        prepared = prepare(graph)
+        part = partition(prepared.network, limits)
+        click.echo(json.dumps(part.to_dict(), indent=1) if fmt == "json" else part.table())
+        return
+    from .lower import lower_graph, lowering_report, save_lowered
+
+    cal = None
+    if mode == "fixed":
+        if calibration:
+            cal = np.load(calibration, allow_pickle=False)
+        elif loaded.samples is not None:
+            cal = np.asarray(loaded.samples)
+        else:
+            raise InputError("fixed mode needs sample inputs for the input scale: --calibration X.npy")
+    low = lower_graph(graph, mode=mode, limits=limits, calibration=cal)
+    out = output or os.path.join("out", f"{_slug(loaded.name)}.loihi")
+    if not output:
+        os.makedirs("out", exist_ok=True)
+    path = save_lowered(low, out, model_name=loaded.name, force=force)
+    if fmt == "json":
+        click.echo(json.dumps({"directory": path, "mode": mode, "processes": low.plan.summary(),
+                               "cores": low.part.cores, "chips": low.part.chips}, indent=1))
+    else:
+        click.echo(lowering_report(low, loaded.name))
+        click.echo(f"wrote {path}")
+
+
+def _slug(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "-" for c in (name or "model")).strip("-") or "model"
+
+
+@click.command("run", epilog="""\b
+Examples:
+  snncompile run out/spikformer.loihi --input examples/models/spikformer-digits/inputs.npy
+  snncompile run out/spikformer.loihi --input x.npy --labels y.npy --format json
+""")
+@click.argument("directory", type=click.Path(exists=True, file_okay=False))
+@click.option("--input", "input_file", required=True, type=click.Path(exists=True, dir_okay=False),
+              help=".npy of inputs [N, ...] (one sample: its shape without N).")
+@click.option("--labels", type=click.Path(exists=True, dir_okay=False), help=".npy of labels (prints accuracy).")
+@click.option("--limit", type=int, help="Only the first N inputs.")
+@click.option("--steps", type=int, help="Time steps per input (default: the T the model was traced with).")
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+@click.option("--png", type=click.Path(dir_okay=False), help="Per-core load plot (default: DIR/core_load.png).")
+@click.option("--all-cores", is_flag=True, help="List idle cores too.")
+@guarded
+def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
+    """Simulate a lowered network on Lava; print predictions and the per-core ledger."""
+    import numpy as np
+
+    from .availability import require_lava
+    from .lower import load_lowered, run_lowered
+
+    require_lava()
+    low = load_lowered(directory)
+    try:
+        x = np.load(input_file, allow_pickle=False)
+        y = np.load(labels, allow_pickle=False) if labels else None
+    except Exception as e:  # noqa: BLE001
+        raise InputError(f"cannot read {input_file}: {type(e).__name__}: {e}") from None
+    if limit:
+        x = x[:limit]
+    bar = _progress(fmt)
+    try:
+        res = run_lowered(low, x, labels=y, progress=bar.update if bar else None, steps=steps)
+    finally:
+        if bar:
+            bar.close()
+    png = png or os.path.join(directory, "core_load.png")
+    _plot(res.ledger, png)
+    if fmt == "json":
+        click.echo(json.dumps(_result_dict(res, low, png), indent=1, default=_default))
+    else:
+        click.echo(_result_table(res, low, png, all_cores))
+
+
+def _default(o):
+    import numpy as np
+
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    raise TypeError(type(o).__name__)
+
+
+class _Bar:
+    def __init__(self):
+        from tqdm import tqdm
+
+        self.t = tqdm(total=None, unit="step", desc="lava", file=sys.stderr, leave=False)
+
+    def update(self, done, total):
+        self.t.total = total
+        self.t.n = done
+        self.t.refresh()
+
+    def close(self):
+        self.t.close()
+
+
+def _progress(fmt):
+    if not sys.stderr.isatty():
+        return None
+    try:
+        return _Bar()
+    except Exception:  # noqa: BLE001 - tqdm missing: no bar
+        return None
+
+
+def _result_dict(res, low, png) -> dict:
+    led = res.ledger
+    return {"model": low.doc.get("model"), "mode": low.mode, "predictions": res.predictions.tolist(),
+            "logits": [o[0].reshape(-1).tolist() for o in res.outputs], "accuracy": res.accuracy,
+            "ledger": led.to_dict(), "energy": led.energy(low.limits.pj_per_synop), "timing": res.timing,
+            "limits": low.limits.name, "png": png}
+
+
+def _result_table(res, low, png, all_cores) -> str:
+    led = res.ledger
+    tot = led.totals()
+    lines = [f"{low.doc.get('model')} on Lava ({low.mode}, {res.timing['processes']} processes): "
+             f"{res.timing['images']} input(s), {res.timing['lava_steps']} Lava steps, "
+             f"{res.timing['wall_s']:.1f} s (start-up {res.timing['startup_s']:.1f} s, "
+             f"{res.timing['per_image_s'] * 1000:.0f} ms per input after it)",
+             "predictions: " + " ".join(str(int(p)) for p in res.predictions)]
+    if res.accuracy is not None:
+        lines.append(f"accuracy: {res.accuracy * 100:.2f}%")
+    lines += ["", f"{'core':>5s}  {'layer':40s} {'kind':9s} {'synaptic ops':>13s} {'spikes':>9s} {'updates':>9s}"]
+    for c in led.cores:
+        if not all_cores and not (c.synaptic_ops or c.spikes or c.neuron_updates):
+            continue
+        lines.append(f"{c.core:5d}  {(c.module or c.layer)[:40]:40s} {c.kind:9s} {c.synaptic_ops:13d} "
+                     f"{c.spikes:9d} {c.neuron_updates:9d}")
+    for name, h in led.host.items():
+        lines.append(f"{'host':>5s}  {(h.get('module') or name)[:40]:40s} {h['kind']:9s} {h['synaptic_ops']:13d}")
+    e = led.energy(low.limits.pj_per_synop)
+    lines += ["", f"totals over {led.samples} input(s): {tot['synaptic_ops']} synaptic ops "
+                  f"({', '.join(f'{k} {v}' for k, v in sorted(tot['by_kind'].items()))}), "
+                  f"{tot['on_chip']['spikes']} spikes, {tot['on_chip']['neuron_updates']} neuron updates; "
+                  f"{tot['cores_used']} of {tot['cores']} cores active ({low.limits.name})",
+              f"energy: {e['paper_45nm_pJ'] / 1e6 / max(led.samples, 1):.4f} uJ per input ({e['paper_model']})"
+              + (f"; {e['chip_pJ'] / 1e6 / max(led.samples, 1):.4f} uJ per input ({e['chip_model']})"
+                 if "chip_pJ" in e else ""),
+              f"per-core load: {png}"]
+    return "\n".join(lines)
+
+
+def _plot(ledger, path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cores = ledger.cores
+    if not cores:
+        return
+    layers = []
+    for c in cores:
+        if c.layer not in layers:
+            layers.append(c.layer)
+    cmap = plt.get_cmap("tab20")
+    colors = [cmap(layers.index(c.layer) % 20) for c in cores]
+    fig, ax = plt.subplots(figsize=(max(6, min(24, len(cores) * 0.12 + 4)), 4))
+    ax.bar([c.core for c in cores], [c.synaptic_ops / max(ledger.samples, 1) for c in cores], color=colors,
+           width=1.0)
+    ax.set_xlabel("core")
+    ax.set_ylabel("synaptic ops per input")
+    ax.set_title("per-core load (colour = layer)")
+    fig.tight_layout()
+    tmp = path + ".tmp.png"
+    fig.savefig(tmp, dpi=100)
+    plt.close(fig)
+    os.replace(tmp, path)
+
+
+COMMANDS = [lower, run]

@@ -1,0 +1,358 @@
+"""``lower`` a traced graph for Loihi and save/load the self-contained lowered directory; ``run`` it.
+
+A lowered directory (written atomically: a temporary folder renamed into place, nothing left on error):
+
+===================  ========================================================================================
+``network.json``     what runs: mode, T, the Lava processes (type, unit, lag, parameters), connections,
+                     emission orders, the unit network, the pass log, the step program's time axes
+``params.npz``       every array of the processes (weights as CSR parts, integer weights and exponents in
+                     fixed mode, biases, gathers, windows, readout maps)
+``step.snnir``       the one-step graph (fixed mode: with integer weights and neuron registers)
+``post.snnir``       the graph the host runs after the time loop (mean over T, head)
+``core_map.json``    the partition: limits table used, layers → cores and tiles, cores and chips needed
+``quantisation.json`` fixed mode: input scales, scale classes, per-layer rounding errors
+``report.txt``       the same, for people
+===================  ========================================================================================
+
+``run`` needs only this directory and an input ``.npy``.
+"""
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Callable, Optional
+
+import numpy as np
+import scipy.sparse as sp
+
+from snncompile.errors import InputError
+from snncompile.ir.graph import Graph
+from snncompile.loihi import Limits, Prepared, build_network, get_limits, partition, prepare
+from snncompile.passes.time import StepProgram, TimeAxis
+
+from .plan import Conn, LavaPlan, ProcSpec, make_plan
+
+FORMAT = "snncompile-loihi"
+VERSION = 1
+
+
+@dataclass
+class Lowered:
+    prepared: Prepared
+    mode: str
+    limits: Limits
+    plan: LavaPlan
+    part: "object"
+    step: Graph  # the graph the plan was made from (fixed: quantised)
+    quant: Optional["object"] = None  # QuantReport
+
+    @property
+    def program(self) -> StepProgram:
+        return self.prepared.program
+
+
+def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] = None,
+                calibration: Optional[np.ndarray] = None, agreement_samples: int = 8) -> Lowered:
+    """Passes, time slicing, partitioning and (fixed mode) quantisation of a traced graph."""
+    if mode not in ("float", "fixed"):
+        raise InputError(f"--mode must be float or fixed, got {mode!r}")
+    limits = limits or get_limits(None)
+    prepared = prepare(graph)
+    part = partition(prepared.network, limits)
+    quant = None
+    step = prepared.program.step
+    net = prepared.network
+    if mode == "fixed":
+        from snncompile.loihi.fixed import quantise
+
+        name = prepared.program.step.inputs[0]
+        if calibration is None:
+            raise InputError("fixed mode needs sample inputs to choose the input scale (inputs.npy beside the "
+                             "model, or --calibration X.npy)")
+        cal = {name: (float(np.min(calibration)), float(np.max(calibration)))}
+        step, quant = quantise(prepared.network, cal)
+        net = build_network(step, [u.ports[0].value for u in prepared.network.of_kind("readout")])
+    plan = make_plan(net, prepared.program.T, mode=mode)
+    low = Lowered(prepared, mode, limits, plan, part, step, quant)
+    if quant is not None:
+        measure_agreement(low, calibration[:agreement_samples])
+    return low
+
+
+def measure_agreement(low: Lowered, samples: np.ndarray) -> dict:
+    """Per neuron layer: the fraction of spikes (every neuron, every step) on which the fixed-point run
+    agrees with the float64 run, over ``samples``; stored in the quantisation report."""
+    from snncompile.backends.reference import ReferenceExecutor
+    from snncompile.loihi.fixed import run_fixed
+
+    g = low.prepared.graph
+    lifs = [n for n in g.nodes if n.op == "lif"]
+    ex = ReferenceExecutor()
+    _, rows, _ = run_fixed(low.program, low.step, samples, record=[n.outputs[0] for n in lifs])
+    same = {n.name: 0 for n in lifs}
+    total = {n.name: 0 for n in lifs}
+    T = low.program.T
+    for i in range(len(samples)):
+        r = ex.run(g, samples[i:i + 1], dtype=np.float64, record=[n.outputs[0] for n in lifs])
+        for n in lifs:
+            ref = r.values[n.outputs[0]].reshape(T, -1)
+            got = rows[n.outputs[0]][i * T:(i + 1) * T].reshape(T, -1)
+            same[n.name] += int((ref == got).sum())
+            total[n.name] += ref.size
+    agree = {k: same[k] / total[k] for k in same if total[k]}
+    low.quant.agreement = agree
+    return agree
+
+
+# -- serialisation ------------------------------------------------------------------------------------------
+
+class _Arrays:
+    def __init__(self):
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def put(self, key: str, obj: Any) -> Any:
+        if isinstance(obj, sp.spmatrix) or sp.issparse(obj):
+            m = sp.csr_matrix(obj)
+            for part in ("data", "indices", "indptr"):
+                self.arrays[f"{key}.{part}"] = getattr(m, part)
+            return {"$csr": key, "shape": list(m.shape)}
+        if isinstance(obj, np.ndarray):
+            self.arrays[key] = obj
+            return {"$array": key}
+        if isinstance(obj, dict):
+            return {str(k): self.put(f"{key}.{k}", v) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [self.put(f"{key}.{i}", v) for i, v in enumerate(obj)]
+        if isinstance(obj, (np.integer,)):
+            return int(obj)
+        if isinstance(obj, (np.floating,)):
+            return float(obj)
+        if isinstance(obj, float) and not math.isfinite(obj):
+            return {"$float": repr(obj)}
+        return obj
+
+
+def _restore(obj: Any, arrays) -> Any:
+    if isinstance(obj, dict):
+        if "$csr" in obj:
+            k = obj["$csr"]
+            return sp.csr_matrix((arrays[f"{k}.data"], arrays[f"{k}.indices"], arrays[f"{k}.indptr"]),
+                                 shape=tuple(obj["shape"]))
+        if "$array" in obj:
+            return arrays[obj["$array"]]
+        if "$float" in obj:
+            return float(obj["$float"])
+        return {k: _restore(v, arrays) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_restore(v, arrays) for v in obj]
+    return obj
+
+
+def save_lowered(low: Lowered, out_dir: str, *, model_name: str = "", force: bool = False) -> str:
+    """Write the lowered directory atomically (see the module docstring); returns its path."""
+    from snncompile.ir import save_graph
+
+    out_dir = os.path.abspath(out_dir)
+    parent = os.path.dirname(out_dir)
+    if not os.path.isdir(parent):
+        raise InputError(f"{out_dir}: folder {parent} does not exist")
+    if os.path.exists(out_dir) and not force:
+        raise InputError(f"{out_dir} already exists (use --force to replace it)")
+    tmp = tempfile.mkdtemp(dir=parent, prefix=".snncompile-lower-")
+    try:
+        arrays = _Arrays()
+        plan = low.plan
+        prog = low.program
+        procs = {n: {"type": p.type, "unit": p.unit, "lag": p.lag, "params": arrays.put(f"p.{n}", p.params)}
+                 for n, p in plan.procs.items()}
+        net = low.prepared.network
+        doc = {
+            "format": FORMAT, "version": VERSION, "model": model_name or low.prepared.original.meta.get("model", ""),
+            "mode": low.mode, "T": plan.T, "max_lag": plan.max_lag, "summary": plan.summary(),
+            "processes": procs, "connections": [asdict(c) for c in plan.conns],
+            "emission": {u: arrays.put(f"e.{u}", np.asarray(e)) for u, e in plan.emission.items()},
+            "unit_sizes": plan.unit_sizes, "inputs": plan.inputs, "readouts": plan.readouts,
+            "sparse_of": plan.sparse_of,
+            "units": [{"name": u, "kind": net.units[u].kind, "module": net.units[u].module,
+                       "sources": net.units[u].sources, "lag": plan.procs[next(
+                           (n for n, p in plan.procs.items() if p.unit == u), None)].lag
+                       if any(p.unit == u for p in plan.procs.values()) else None} for u in net.order],
+            "program": {"T": prog.T, "boundary": {v: [a.axis, a.size] for v, a in prog.boundary.items()},
+                        "input_axes": {v: (None if a is None else [a.axis, a.size]) for v, a in
+                                       prog.input_axes.items()},
+                        "outputs": prog.outputs,
+                        "full_shapes": {v: list(s) for v, s in prog.full_shapes.items()
+                                        if v in prog.post.values or v in prog.step.inputs}},
+            "readout_values": [u.ports[0].value for u in net.of_kind("readout")],
+            "passes": [log.to_dict() for log in low.prepared.pass_logs],
+            "limits": low.limits.to_dict(),
+        }
+        with open(os.path.join(tmp, "network.json"), "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=1, default=_json_default)
+        np.savez_compressed(os.path.join(tmp, "params.npz"), **arrays.arrays)
+        save_graph(low.step, os.path.join(tmp, "step.snnir"))
+        save_graph(prog.post, os.path.join(tmp, "post.snnir"))
+        with open(os.path.join(tmp, "core_map.json"), "w", encoding="utf-8") as f:
+            json.dump(low.part.to_dict(), f, indent=1, default=_json_default)
+        if low.quant is not None:
+            with open(os.path.join(tmp, "quantisation.json"), "w", encoding="utf-8") as f:
+                json.dump(low.quant.to_dict(), f, indent=1, default=_json_default)
+        with open(os.path.join(tmp, "report.txt"), "w", encoding="utf-8") as f:
+            f.write(lowering_report(low, model_name))
+        if os.path.exists(out_dir):
+            old = out_dir + ".old-" + str(os.getpid())
+            os.rename(out_dir, old)
+            os.rename(tmp, out_dir)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            os.rename(tmp, out_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return out_dir
+
+
+def _json_default(o):
+    if isinstance(o, np.integer):
+        return int(o)
+    if isinstance(o, np.floating):
+        return float(o)
+    if isinstance(o, np.ndarray):
+        return o.tolist()
+    if isinstance(o, tuple):
+        return list(o)
+    raise TypeError(type(o).__name__)
+
+
+def lowering_report(low: Lowered, model_name: str = "") -> str:
+    plan, part = low.plan, low.part
+    lines = [f"snncompile lower --target loihi: {model_name or low.prepared.original.meta.get('model', '')}",
+             f"mode: {low.mode}; T = {plan.T}; Lava processes: {plan.process_count} "
+             f"({', '.join(f'{v} {k}' for k, v in plan.summary()['by_type'].items())}); pipeline depth "
+             f"{plan.max_lag} steps", "", "passes:"]
+    for log in low.prepared.pass_logs:
+        lines.append(f"  {log.name}: {len(log.rewrites)} rewrite(s), {len(log.refusals)} refusal(s)")
+        for r in log.refusals:
+            lines.append(f"    refused {r.node}: {r.reason}")
+    lines += ["", f"partition ({part.limits.name}; {part.limits.source}):", part.table()]
+    if low.quant is not None:
+        lines += ["", "quantisation (Loihi fixed point):", low.quant.table()]
+    return "\n".join(lines) + "\n"
+
+
+@dataclass
+class LoadedLowered:
+    folder: str
+    doc: dict
+    plan: LavaPlan
+    program: StepProgram
+    step: Graph
+    limits: Limits
+
+    @property
+    def mode(self) -> str:
+        return self.doc["mode"]
+
+
+def load_lowered(folder: str) -> LoadedLowered:
+    from snncompile.ir import load_graph
+
+    path = os.path.join(folder, "network.json")
+    if not os.path.isfile(path):
+        raise InputError(f"{folder}: not a lowered directory (no network.json); make one with "
+                         f"'snncompile lower MODEL --target loihi -o {folder}'")
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = json.load(f)
+        arrays = dict(np.load(os.path.join(folder, "params.npz"), allow_pickle=False))
+    except Exception as e:  # noqa: BLE001
+        raise InputError(f"{folder}: cannot read the lowered network ({type(e).__name__}: {e})") from None
+    if doc.get("format") != FORMAT or doc.get("version") != VERSION:
+        raise InputError(f"{folder}: unsupported lowered format {doc.get('format')} v{doc.get('version')}")
+    procs = {n: ProcSpec(n, p["type"], p["unit"], p["lag"], _restore(p["params"], arrays))
+             for n, p in doc["processes"].items()}
+    for p in procs.values():  # tuples that JSON turned into lists
+        for k in ("shape_a", "shape_b", "shape_c"):
+            if k in p.params:
+                p.params[k] = tuple(p.params[k])
+    plan = LavaPlan(doc["mode"], doc["T"], procs, [Conn(**c) for c in doc["connections"]],
+                    {u: _restore(e, arrays) for u, e in doc["emission"].items()}, doc["unit_sizes"],
+                    doc["inputs"], doc["readouts"], doc["sparse_of"], doc["max_lag"])
+    step = load_graph(os.path.join(folder, "step.snnir"))
+    post = load_graph(os.path.join(folder, "post.snnir"))
+    pr = doc["program"]
+    program = StepProgram(step, post, pr["T"], {v: TimeAxis(*a) for v, a in pr["boundary"].items()},
+                          {v: (None if a is None else TimeAxis(*a)) for v, a in pr["input_axes"].items()},
+                          [tuple(o) for o in pr["outputs"]], {v: tuple(s) for v, s in pr["full_shapes"].items()})
+    lim = doc["limits"]
+    limits = Limits(**{f.name: (tuple(lim[f.name]) if f.name == "notes" else lim[f.name])
+                       for f in fields(Limits) if f.name in lim})
+    return LoadedLowered(folder, doc, plan, program, step, limits)
+
+
+# -- running ------------------------------------------------------------------------------------------------
+
+@dataclass
+class RunResult:
+    outputs: list  # per image: list of graph outputs (logits)
+    predictions: np.ndarray
+    ledger: "object"
+    recordings: "object"
+    timing: dict = field(default_factory=dict)
+    accuracy: Optional[float] = None
+
+
+def run_lowered(low: LoadedLowered, samples: np.ndarray, *, labels: Optional[np.ndarray] = None,
+                workdir: Optional[str] = None, progress: Optional[Callable[[int, int], None]] = None,
+                record_membrane: bool = False, channel_size: int = 4, steps: Optional[int] = None) -> RunResult:
+    """Simulate ``samples`` on Lava and build predictions and the per-core ledger.
+
+    ``steps``: time steps per input (default: the T the model was traced with)."""
+    from snncompile.passes.time import retime
+
+    from .host import run_post, step_inputs
+    from .ledger import build_ledger
+    from .simulate import simulate
+
+    prog = retime(low.program, steps) if steps else low.program
+    name = prog.step.inputs[0]
+    full = tuple(prog.full_shapes[name])
+    samples = np.asarray(samples)
+    if samples.shape[1:] != full[1:]:
+        if samples.shape == full[1:]:
+            samples = samples[None]
+        else:
+            raise InputError(f"inputs have shape {samples.shape}; the model takes [N, {', '.join(map(str, full[1:]))}]")
+    n = len(samples)
+    inputs = step_inputs(prog, samples.astype(np.float64))
+    if low.mode == "fixed":
+        from snncompile.loihi.fixed import quantise_input
+
+        scale = low.step.meta["fixed"]["inputs"][name]
+        inputs = {name: quantise_input(inputs[name], scale)}
+    own_tmp = workdir is None
+    workdir = workdir or tempfile.mkdtemp(prefix="snncompile-run-")
+    try:
+        rec = simulate(low.plan, inputs, workdir, record_membrane=record_membrane, progress=progress,
+                       channel_size=channel_size, T=prog.T)
+    finally:
+        if own_tmp:
+            shutil.rmtree(workdir, ignore_errors=True)
+    t0 = time.perf_counter()
+    outs, host = run_post(prog, rec.readouts, n)
+    host_s = time.perf_counter() - t0
+    net = build_network(low.step, low.doc["readout_values"])
+    part = partition(net, low.limits)
+    ledger = build_ledger(net, part, rec, samples=n, host_counts=host)
+    logits = np.concatenate([o[0].reshape(1, -1) for o in outs])
+    pred = logits.argmax(1)
+    acc = float((pred == np.asarray(labels[:n])).mean()) if labels is not None else None
+    timing = {"images": n, "lava_steps": rec.lava_steps, "wall_s": rec.wall_s, "startup_s": rec.compile_s,
+              "step_s": rec.step_s, "per_image_s": rec.step_s * prog.T, "host_post_s": host_s,
+              "processes": low.plan.process_count}
+    return RunResult(outs, pred, ledger, rec, timing, acc)

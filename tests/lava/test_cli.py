@@ -1,0 +1,129 @@
+"""``snncompile lower`` / ``snncompile run``: outputs, atomic writes, one-line errors with exit code 2."""
+import json
+import os
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from snncompile.backends.lava import lava_status
+
+torch = pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="module")
+def cli():
+    from snncompile.backends.lava.cli import COMMANDS
+    from snncompile.cli import main
+
+    for c in COMMANDS:
+        if c.name not in main.commands:
+            main.add_command(c)
+    return main
+
+
+@pytest.fixture(scope="module")
+def checkpoint(tmp_path_factory):
+    from lava_models import digits_model
+    from snncompile.examples import presets
+
+    model, x, _, _ = digits_model("spikformer")
+    folder = tmp_path_factory.mktemp("ckpt")
+    path = str(folder / "checkpoint.pth")
+    presets.save_checkpoint(model, path, arch="spikformer", preset="digits")
+    np.save(str(folder / "inputs.npy"), x[:3])
+    return path, x[:3], model
+
+
+@pytest.mark.nolava
+def test_lower_writes_a_complete_directory(cli, checkpoint, tmp_path):
+    path, x, _ = checkpoint
+    out = tmp_path / "sf.loihi"
+    r = CliRunner().invoke(cli, ["lower", path, "--target", "loihi", "-o", str(out), "--mode", "fixed"])
+    assert r.exit_code == 0, r.output
+    for f in ("network.json", "params.npz", "step.snnir", "post.snnir", "core_map.json", "quantisation.json",
+              "report.txt"):
+        assert (out / f).is_file(), f
+    doc = json.loads((out / "network.json").read_text())
+    assert doc["mode"] == "fixed" and doc["summary"]["processes"] > 20
+    cmap = json.loads((out / "core_map.json").read_text())
+    assert cmap["cores"] >= 1 and cmap["chips"] == 1 and cmap["limits"]["name"] == "loihi2"
+    # an existing directory is not overwritten without --force, and nothing else is left behind
+    r = CliRunner().invoke(cli, ["lower", path, "-o", str(out)])
+    assert r.exit_code == 2 and "already exists" in r.output and len(r.output.strip().splitlines()) == 1
+    assert sorted(os.listdir(tmp_path)) == ["sf.loihi"]
+
+
+@pytest.mark.nolava
+def test_lower_partition_only_and_limits_file(cli, checkpoint, tmp_path):
+    path, _, _ = checkpoint
+    lim = tmp_path / "tiny.json"
+    lim.write_text(json.dumps({"base": "loihi1", "neurons_per_core": 256}))
+    r = CliRunner().invoke(cli, ["lower", path, "--partition-only", "--limits", str(lim), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    assert d["limits"]["neurons_per_core"] == 256 and all(l["tile"]["neurons"] <= 256 for l in d["layers"])
+
+
+class _Softmaxed(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        from snncompile.examples.neurons import MultiStepLIF
+
+        self.fc = torch.nn.Linear(4, 4)
+        self.lif1 = MultiStepLIF()
+        self.lif2 = MultiStepLIF()
+
+    def forward(self, x):
+        x = x.unsqueeze(0).repeat(2, 1, 1)
+        s = self.lif1(self.fc(x.flatten(0, 1)).reshape(2, -1, 4))
+        return self.lif2(torch.softmax(s, -1)).mean(0)
+
+
+@pytest.mark.nolava
+def test_unsupported_op_is_one_line_and_leaves_nothing(cli, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    torch.save(_Softmaxed(), str(tmp_path / "m.pt"))
+    r = CliRunner().invoke(cli, ["lower", str(tmp_path / "m.pt"), "--trust-pickle", "--input-shape", "1,4",
+                                 "-o", str(tmp_path / "out.loihi")], catch_exceptions=False)
+    assert r.exit_code == 2, r.output
+    assert len(r.output.strip().splitlines()) == 1 and "softmax" in r.output
+    assert not (tmp_path / "out.loihi").exists()
+    assert not [f for f in os.listdir(tmp_path) if f.startswith(".snncompile")]
+
+
+@pytest.mark.nolava
+def test_run_without_lava_is_one_line(cli, checkpoint, tmp_path, monkeypatch):
+    import snncompile.backends.lava.availability as av
+
+    path, x, _ = checkpoint
+    out = tmp_path / "sf.loihi"
+    assert CliRunner().invoke(cli, ["lower", path, "-o", str(out)]).exit_code == 0
+    np.save(str(tmp_path / "x.npy"), x)
+    monkeypatch.setattr(av, "lava_status", lambda: (False, "lava-nc is not importable (test)"))
+    r = CliRunner().invoke(cli, ["run", str(out), "--input", str(tmp_path / "x.npy")])
+    assert r.exit_code == 2 and "Lava backend is unavailable" in r.output
+    assert len(r.output.strip().splitlines()) == 1
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not lava_status()[0], reason=lava_status()[1] or "lava")
+def test_lower_and_run_float(cli, checkpoint, tmp_path):
+    from snncompile.backends.reference import ReferenceExecutor
+    from snncompile.frontends.torch import trace
+
+    path, x, model = checkpoint
+    out = tmp_path / "sf.loihi"
+    assert CliRunner().invoke(cli, ["lower", path, "-o", str(out)]).exit_code == 0
+    np.save(str(tmp_path / "x.npy"), x)
+    r = CliRunner().invoke(cli, ["run", str(out), "--input", str(tmp_path / "x.npy"), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    g = trace(model, torch.from_numpy(x[:1]))
+    ex = ReferenceExecutor()
+    ref = np.concatenate([ex.run(g, x[i:i + 1], dtype=np.float64).output for i in range(len(x))])
+    np.testing.assert_allclose(np.array(d["logits"]), ref, rtol=1e-9, atol=1e-9)
+    assert d["predictions"] == ref.argmax(1).tolist()
+    assert d["ledger"]["totals"]["synaptic_ops"] > 0 and os.path.isfile(d["png"])
+    r = CliRunner().invoke(cli, ["run", str(out), "--input", str(tmp_path / "x.npy")])
+    assert r.exit_code == 0 and "predictions:" in r.output and "synaptic ops" in r.output

@@ -1,0 +1,139 @@
+"""Limits tables, partitioning over Loihi cores (digits and ImageNet presets) and the Lava plan — no Lava."""
+import json
+
+import numpy as np
+import pytest
+
+from snncompile.errors import InputError
+from snncompile.loihi import LOIHI1, LOIHI2, get_limits, partition, prepare
+from snncompile.loihi.limits import synapse_bits_per_axon
+from snncompile.loihi.partition import DoesNotFitError
+
+torch = pytest.importorskip("torch")
+
+pytestmark = pytest.mark.nolava
+
+
+def test_limits_tables_name_their_sources():
+    assert LOIHI1.neurons_per_core == 1024 and LOIHI1.input_axons_per_core == 4096
+    assert LOIHI1.synapse_bits_per_core == 1_048_576 and LOIHI1.cores_per_chip == 128
+    assert LOIHI2.neurons_per_core == 8192 and LOIHI2.neurons_per_chip == 1_048_576
+    assert "nengo-loihi" in LOIHI1.source and "Loihi 2" in LOIHI2.source
+    assert get_limits(None) is LOIHI2 and get_limits("loihi1") is LOIHI1
+
+
+def test_limits_override_json_and_toml(tmp_path):
+    p = tmp_path / "chip.json"
+    p.write_text(json.dumps({"base": "loihi1", "neurons_per_core": 512}))
+    lim = get_limits(str(p))
+    assert lim.neurons_per_core == 512 and lim.input_axons_per_core == 4096
+    t = tmp_path / "chip.toml"
+    t.write_text("[limits]\nneurons_per_core = 2048\ncores_per_chip = 64\n")
+    lim = get_limits(str(t))
+    assert lim.neurons_per_core == 2048 and lim.cores_per_chip == 64 and lim.synapses_per_chip == 120_000_000
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"neurons_per_cor": 1}))
+    with pytest.raises(InputError, match="unknown field"):
+        get_limits(str(bad))
+    with pytest.raises(InputError):
+        get_limits(str(tmp_path / "missing.json"))
+
+
+def test_synapse_memory_model():
+    # nengo-loihi: 8 weight bits + 6 index bits per synapse, blocks of 64 with a 10-bit header, 64-bit words
+    assert synapse_bits_per_axon(1, 10) == 64
+    assert synapse_bits_per_axon(64, 10) == -64 * (-(64 * 14 + 10) // 64)
+    assert synapse_bits_per_axon(65, 1000) == synapse_bits_per_axon(64, 1000) + 64
+
+
+def _digits(arch):
+    from snncompile.examples import presets
+    from snncompile.frontends.torch import trace
+
+    model = presets.build(arch, "digits", neuron="own").eval()
+    return prepare(trace(model, torch.rand(1, 1, 16, 16)))
+
+
+@pytest.mark.parametrize("arch", ["spikformer", "spikingformer"])
+def test_partition_digits_respects_limits(arch):
+    p = _digits(arch)
+    for lim in (LOIHI1, LOIHI2):
+        part = partition(p.network, lim)
+        assert part.cores == sum(layer.cores for layer in part.layers)
+        for layer in part.layers:
+            t = layer.tile
+            assert t.neurons <= lim.neurons_per_core
+            if lim.input_axons_per_core:
+                assert t.axons <= lim.input_axons_per_core
+            if lim.synapse_bits_per_core:
+                assert t.synapse_bits <= lim.synapse_bits_per_core
+            if lim.synapses_per_core:
+                assert t.synapses <= lim.synapses_per_core
+            if lim.output_axons_per_core:
+                assert layer.output_axons <= lim.output_axons_per_core
+            # the tiles cover every compartment exactly once
+            g = layer.geometry
+            n = g.c_out * g.h_out * g.out_per_row if layer.kind == "attention" else layer.neurons
+            cores = layer.core_of(np.arange(n))
+            assert cores.min() == layer.first_core and cores.max() < layer.first_core + layer.cores
+            if layer.kind != "attention":  # attention tiles also hold intermediate products
+                assert np.bincount(cores - layer.first_core).max() <= t.neurons
+        assert part.chips >= 1
+    assert partition(p.network, LOIHI1).cores > partition(p.network, LOIHI2).cores
+
+
+@pytest.mark.parametrize("arch", ["spikformer", "spikingformer"])
+def test_partition_imagenet_preset(arch):
+    """ImageNet presets cannot be simulated here but partition in seconds (traced with T = 1)."""
+    import time
+
+    from snncompile.examples import presets
+    from snncompile.frontends.torch import trace
+
+    model = presets.build(arch, "8-384", neuron="own", T=1).eval()
+    t0 = time.perf_counter()
+    p = prepare(trace(model, torch.rand(1, 3, 224, 224)))
+    part = partition(p.network, LOIHI2)
+    assert time.perf_counter() - t0 < 300
+    assert part.cores > 128 and part.chips >= 2  # far more than one chip
+    assert {layer.kind for layer in part.layers} >= {"conv", "attention", "pool"}
+    assert part.neurons > 1_000_000
+    # on Loihi 1 a 196-token attention head needs every K and V spike on each of its cores: > 4096 axons
+    with pytest.raises(DoesNotFitError, match=r"layer \S+ does not fit on loihi1"):
+        partition(p.network, LOIHI1)
+
+
+@pytest.mark.parametrize("arch", ["spikformer", "spikingformer"])
+def test_plan_lags_are_consistent(arch):
+    """Every InPort receives its producers on the same Lava step: a Sparse adds one step, a StepDelay its
+    delay, every other process none."""
+    from snncompile.backends.lava.plan import make_plan
+
+    p = _digits(arch)
+    plan = make_plan(p.network, p.program.T)
+    for c in plan.conns:
+        src, dst = plan.procs[c.src], plan.procs[c.dst]
+        want = src.lag + (1 if dst.type in ("sparse", "shared") else 0)
+        if dst.type == "delay":
+            want = src.lag + dst.params["delay"]
+        assert dst.lag == want, f"{c}: {src.lag} -> {dst.lag}"
+    kinds = plan.summary()["by_type"]
+    assert kinds["attention"] == 2 and kinds["neuron"] >= 18 and kinds["readout"] == 1
+    assert plan.process_count < 80
+
+
+@pytest.mark.parametrize("arch", ["spikformer", "spikingformer"])
+def test_fanout_by_core_equals_the_synapse_matrix(arch):
+    """The ledger's analytic per-core fan-out equals the definition from the structural synapse matrix."""
+    from snncompile.backends.lava.ledger import fanout_by_core, fanout_by_core_matrix
+
+    p = _digits(arch)
+    for lim in (LOIHI1, LOIHI2):
+        part = partition(p.network, lim)
+        for u in p.network.of_kind("synapse"):
+            layer = part.layer(u.name)
+            n = int(np.prod(p.network.graph.values[u.output].shape))
+            co = layer.core_of(np.arange(n)) - layer.first_core
+            a = fanout_by_core(p.network.graph, u.node, co, layer.cores)
+            b = fanout_by_core_matrix(p.network.graph, u.node, co, layer.cores).toarray()
+            np.testing.assert_array_equal(a, b, err_msg=u.name)
