@@ -163,3 +163,15 @@ def test_rules_listing_and_docs(runner):
     assert code == 0 and "Why it matters" in out and "Fix" in out
     code, _, err = run(runner, "rules", "SNN999")
     assert code == 2 and "no rule" in err
+
+
+@pytest.mark.parametrize("name,expected", [("spikformer-digits", 1), ("spikingformer-digits", 0)])
+def test_verify_domains_passes_on_the_trained_digits_models(runner, name, expected):
+    from snncompile.examples import MODELS_DIR
+
+    ckpt = os.path.join(MODELS_DIR, name, "checkpoint.pth")
+    code, out, err = run(runner, "check", ckpt, "--verify-domains", "16", "--format", "json")
+    doc = json.loads(out)
+    assert code == expected, err
+    v = doc["verify_domains"]
+    assert v["ok"] and v["samples"] == 16 and v["checked"] > 100 and v["violations"] == []

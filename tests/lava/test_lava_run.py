@@ -109,3 +109,32 @@ def test_fixed_lava_is_bit_exact(case):
                                       err_msg=f"membrane of {n.name}")
     for v, arr in readouts.items():
         np.testing.assert_allclose(rec.readouts[v], arr, rtol=1e-12, atol=1e-12)
+
+
+def test_weight_shared_synapses_are_bit_exact_too(case):
+    """The weight-shared synapse process (used for layers too large for lava-nc's Sparse, e.g.
+    Spikformer-4-384) computes what Sparse computes: forcing it everywhere keeps fixed point bit-exact."""
+    import tempfile
+
+    from snncompile.backends.lava.host import step_inputs
+    from snncompile.backends.lava.plan import make_plan
+    from snncompile.backends.lava.simulate import simulate
+    from snncompile.loihi import build_network
+    from snncompile.loihi.fixed import quantise_input, run_fixed
+
+    if case.arch != "spikformer":
+        pytest.skip("one architecture is enough for this path")
+    low = case.lowered("fixed")
+    x = case.x[:3]
+    net = build_network(low.step, [u.ports[0].value for u in low.prepared.network.of_kind("readout")])
+    plan = make_plan(net, low.program.T, mode="fixed", shared_above=0)
+    assert plan.summary()["by_type"].get("shared", 0) == len(net.of_kind("synapse"))
+    name = low.program.step.inputs[0]
+    inp = step_inputs(low.program, x)
+    inp = {name: quantise_input(inp[name], low.step.meta["fixed"]["inputs"][name])}
+    rec = simulate(plan, inp, tempfile.mkdtemp(prefix="snncompile-test-"), record_membrane=True)
+    lifs = [n for n in low.step.nodes if n.op == "lif"]
+    _, rows, _ = run_fixed(low.program, low.step, x, record=[n.outputs[0] for n in lifs], record_membrane=True)
+    for n in lifs:
+        np.testing.assert_array_equal(rec.spikes[n.name], rows[n.outputs[0]].reshape(rec.steps, -1))
+        np.testing.assert_array_equal(rec.membranes[n.name], rows[f"h:{n.name}"].reshape(rec.steps, -1))
