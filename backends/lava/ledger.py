@@ -10,7 +10,8 @@ exactly:
   (``snncompile.loihi.partition``), times the recorded activity.  The layer's input is rebuilt from the
   recorded spike trains of its producers and the exact term matrices;
 * **spike matmuls** (SSA): counted inside the ``SpikeAttention`` process (products with both factors
-  nonzero, inner and outer product), attributed to the core of each head's first row tile;
+  nonzero, inner and outer product), attributed to the first core of each head (an approximation when a
+  head is split over several cores);
 * **spikes** and **neuron updates** (one per neuron per valid step) of every LIF population, on the cores
   its compartments occupy;
 * the **readout** (the head after the mean over T) runs on the host: its ops are counted by the reference
@@ -207,7 +208,7 @@ def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: 
         heads = ops_rec.shape[2]
         per_head = ops_rec.sum(axis=(0, 1))
         g = layer.geometry
-        first_elem = np.arange(heads) * g.h_out * g.out_per_row
+        first_elem = np.arange(heads) * g.h_out * g.w_out
         cores = layer.core_of(first_elem)
         for h in range(heads):
             e = entries[int(cores[h])]

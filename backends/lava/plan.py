@@ -35,6 +35,7 @@ from .affine import (constant_vector, fingerprint, is_permutation, is_selection,
                      synapse_bias, synapse_matrix, term_matrix)
 
 GRADED_BITS = 24
+MAX_TAPS = 8  # outputs of one StepDelay (procs/delay)
 
 
 @dataclass
@@ -89,7 +90,8 @@ class _Builder:
         self.lag: dict[str, int] = {}
         self.emission: dict[str, np.ndarray] = {}
         self.out_port: dict[str, tuple[str, str]] = {}  # unit -> (proc, port) of its emitted output
-        self.delays: dict[tuple, str] = {}
+        self.delays: dict[tuple, tuple[str, str]] = {}
+        self.delay_lines: dict[tuple, list[str]] = {}
         self.sparse_of: dict[str, list[str]] = {}
 
     # -- matrices -------------------------------------------------------------------------------------
@@ -155,13 +157,19 @@ class _Builder:
     def connect(self, src: tuple[str, str], dst: str, dst_port: str, delay: int = 0, n: int = 0) -> None:
         if delay > 0:
             key = (src, delay)
-            if key not in self.delays:
-                name = f"delay{len(self.delays)}:{src[0]}"
-                self.add(ProcSpec(name, "delay", src[0], self.procs[src[0]].lag + delay,
-                                  {"n": n, "delay": delay}))
-                self.conns.append(Conn(src[0], src[1], name, "a_in"))
-                self.delays[key] = name
-            src = (self.delays[key], "a_out")
+            if key not in self.delays:  # a tap on the producer's delay line (a new line every MAX_TAPS)
+                lines = self.delay_lines.setdefault(src, [])
+                if not lines or len(self.procs[lines[-1]].params["taps"]) >= MAX_TAPS:
+                    name = f"delay{len(self.delay_lines)}.{len(lines)}:{src[0]}"
+                    self.add(ProcSpec(name, "delay", src[0], self.procs[src[0]].lag,
+                                      {"n": n, "taps": [], "tap_lags": []}))
+                    self.conns.append(Conn(src[0], src[1], name, "a_in"))
+                    lines.append(name)
+                line = self.procs[lines[-1]]
+                line.params["taps"].append(delay)
+                line.params["tap_lags"].append(self.procs[src[0]].lag + delay)
+                self.delays[key] = (line.name, f"out{len(line.params['taps']) - 1}")
+            src = self.delays[key]
         self.conns.append(Conn(src[0], src[1], dst, dst_port))
 
     def build(self) -> None:

@@ -108,7 +108,7 @@ def simulate(plan: LavaPlan, step_inputs: dict[str, np.ndarray], workdir: str, *
             kw = {k: v for k, v in p.items()}
             procs[name] = SpikeAttention(rec_ops=rec, name=name, **kw, **clock)
         elif spec.type == "delay":
-            procs[name] = StepDelay(n=p["n"], delay=p["delay"], name=name)
+            procs[name] = StepDelay(n=p["n"], taps=p["taps"], name=name)
         elif spec.type == "readout":
             rec = recs[f"readout:{name}"] = create(os.path.join(workdir, f"{safe}.out"),
                                                    (steps, p["G"].shape[0]), np.float64)

@@ -11,13 +11,14 @@ Every on-chip unit of :mod:`.network` becomes a *layer* whose compartments are s
   per input unit;
 * a ``pool`` unit (max-pool of spikes) is a depthwise unit-weight population;
 * an ``attention`` unit (SSA's spike matmul chain) has no stored weights.  **Assumed mapping** (not a
-  published one): the intermediate product (``QKᵀ`` rows, or the whole ``KᵀV``) is held as compartments
-  (Loihi 2 programmable neurons), the output rows as the compartments of the following ``attn_lif``;
-  each tile reads the ``q`` rows it needs and all ``k``/``v`` of its head.
+  published one): the intermediate product is held as compartments (Loihi 2 programmable neurons), the
+  outputs as the compartments of the following ``attn_lif``.  A tile holds whole heads, or a block of
+  output rows × columns of one head: it reads its rows of ``q``, all of ``kᵀ`` and its columns of ``v``,
+  and holds its rows of ``QKᵀ`` (order ``(QKᵀ)V``) or its columns of ``KᵀV`` (order ``Q(KᵀV)``).
 * inputs (the image) and readouts (the head) are on the host.
 
 Tiles: Conv/pool — blocks of (output channels × rows × columns); Linear — (tokens × output features);
-attention — (heads × output rows); relay neurons — contiguous blocks.  For each layer every block size
+attention — (heads) or (rows × columns of one head); relay neurons — contiguous blocks.  For each layer every block size
 is tried (vectorised with numpy) and the feasible one with the fewest cores wins (then the fewest input
 axons).  Per core, the checks are: compartments ≤ ``neurons_per_core``; input axons (distinct
 presynaptic elements the tile reads) ≤ ``input_axons_per_core``; synapses ≤ ``synapses_per_core``; synapse
@@ -66,12 +67,11 @@ class Geometry:
     dh: int = 1
     dw: int = 1
     groups: int = 1
-    # linear: tokens = h_out (rows), c_in features; attention: heads = c_out, rows = h_out
-    inner_per_row: int = 0  # attention: intermediate compartments per output row
-    inner_shared: int = 0  # attention: intermediate compartments shared by all rows of a head
-    a_per_row: int = 0  # attention: inputs read per output row (q row)
-    bc_per_head: int = 0  # attention: inputs read by every tile of a head (k, v)
-    out_per_row: int = 0  # attention: output compartments per row
+    # linear: tokens = h_out (rows), c_in features.  attention: heads = c_out, output rows M = h_out, output
+    # columns C = w_out, a = [M, kd], b = [kd, n_tok], c = [n_tok, C]; order "ab_c" ((a·b)·c) or "a_bc"
+    kd: int = 0
+    n_tok: int = 0
+    order: str = ""
     relay_inputs: int = 0  # relay neurons: incoming dendrite units
     fan_in: int = 0
 
@@ -124,10 +124,10 @@ class LayerPlan:
             no = -(-g.c_out // t.wb)
             local = (tok // t.rb) * no + o // t.wb
         elif g.kind == "attention":
-            head, rest = np.divmod(idx, g.h_out * g.out_per_row)
-            row = rest // g.out_per_row
-            nr = -(-g.h_out // t.rb)
-            local = (head // t.cb) * nr + row // t.rb if t.rb < g.h_out else head // t.cb
+            head, rest = np.divmod(idx, g.h_out * g.w_out)
+            row, col = np.divmod(rest, g.w_out)
+            nr, nw = -(-g.h_out // t.rb), -(-g.w_out // t.wb)
+            local = ((head // t.cb) * nr + row // t.rb) * nw + col // t.wb
         else:  # relay
             local = idx // t.rb
         return self.first_core + local
@@ -233,20 +233,10 @@ def geometry_of(net: Network, unit: Unit) -> Geometry:
                         kh=kh, kw=kw, sh=sh, sw=sw, ph=ph, pw=pw, dh=dh, dw=dw, groups=groups,
                         fan_in=(c_in // groups) * kh * kw)
     if unit.kind == "attention":
-        shapes = [g.values[p.value].shape for p in unit.ports]
+        a, b, c = [g.values[p.value].shape for p in unit.ports]
         out = g.values[unit.output].shape
-        inner = g.values[unit.attrs["inner_value"]].shape
-        heads = int(np.prod(out[:-2]))
-        rows = out[-2]
-        a_rows = shapes[0][-1]  # a row has K elements
-        if unit.attrs["order"] == "ab_c":  # inner rows follow output rows
-            inner_per_row, inner_shared = inner[-1], 0
-            bc = int(np.prod(shapes[1][-2:]) + np.prod(shapes[2][-2:]))
-        else:  # a @ (b @ c): the whole inner product is needed by every row
-            inner_per_row, inner_shared = 0, int(np.prod(inner[-2:]))
-            bc = int(np.prod(shapes[1][-2:]) + np.prod(shapes[2][-2:]))
-        return Geometry("attention", c_out=heads, h_out=rows, inner_per_row=inner_per_row,
-                        inner_shared=inner_shared, a_per_row=a_rows, bc_per_head=bc, out_per_row=out[-1])
+        return Geometry("attention", c_out=int(np.prod(out[:-2])), h_out=out[-2], w_out=out[-1], kd=a[-1],
+                        n_tok=b[-1], order=unit.attrs["order"])
     if unit.kind == "neuron":
         n = int(np.prod(g.values[unit.output].shape))
         m = sum(1 for p in unit.ports for t in p.terms if t.source)
@@ -297,17 +287,17 @@ def candidate_tiles(g: Geometry, lim: Limits):
         axons = rb * g.c_in
         synapses = neurons * g.c_in
     elif g.kind == "attention":
+        # blocks of heads (whole heads) or, within a head, of output rows × output columns
         hb = _blocks(g.c_out)
-        whole = g.h_out * (g.inner_per_row + g.out_per_row) + g.inner_shared
-        cb1, rb1 = hb, np.full_like(hb, g.h_out)
-        rows = _blocks(g.h_out)
-        cb2, rb2 = np.ones_like(rows), rows
-        cb, rb = np.concatenate([cb1, cb2]), np.concatenate([rb1, rb2])
-        wb = np.ones_like(cb)
-        cores = (-(-g.c_out // cb)) * (-(-g.h_out // rb))
-        neurons = cb * (rb * (g.inner_per_row + g.out_per_row) + g.inner_shared)
-        neurons = np.where(rb == g.h_out, cb * whole, neurons)
-        axons = cb * (rb * g.a_per_row + g.bc_per_head)
+        rr, ww = np.meshgrid(_blocks(g.h_out), _blocks(g.w_out), indexing="ij")
+        cb = np.concatenate([hb, np.ones(rr.size, dtype=np.int64)])
+        rb = np.concatenate([np.full_like(hb, g.h_out), rr.ravel()])
+        wb = np.concatenate([np.full_like(hb, g.w_out), ww.ravel()])
+        cores = (-(-g.c_out // cb)) * (-(-g.h_out // rb)) * (-(-g.w_out // wb))
+        # intermediate compartments: rows of a·b (ab_c) or columns of b·c (a_bc); plus the outputs
+        inner = rb * g.n_tok if g.order == "ab_c" else g.kd * wb
+        neurons = cb * (inner + rb * wb)
+        axons = cb * (rb * g.kd + g.kd * g.n_tok + g.n_tok * wb)  # rows of a, all of b, columns of c
         synapses = np.zeros_like(cb)
     else:  # relay
         rb = _blocks(g.h_out)
@@ -378,8 +368,8 @@ def _routes(net: Network, plans: dict[str, LayerPlan], merged: dict[str, str], u
             rows = min(-(-g.h_out // t.rb), -(-(-(-((g.kh - 1) * g.dh + 1) // g.sh)) // t.rb) + 1)
             cols = min(-(-g.w_out // t.wb), -(-(-(-((g.kw - 1) * g.dw + 1) // g.sw)) // t.wb) + 1)
             total += ch * rows * cols
-        elif g.kind == "attention":
-            total += max(1, -(-g.h_out // t.rb)) if cu.kind == "attention" else 1
+        elif g.kind == "attention":  # a row of a reaches the column tiles; b and c reach every tile of a head
+            total += (-(-g.h_out // t.rb)) * (-(-g.w_out // t.wb)) if cu.kind == "attention" else 1
         else:
             total += 1
     return max(total, 1)
@@ -428,6 +418,7 @@ def _count(g: Geometry, what: str) -> int:
         n = g.h_out * g.c_out
         return n if what == "neurons" else n * g.c_in
     if g.kind == "attention":
-        n = g.c_out * (g.h_out * (g.inner_per_row + g.out_per_row) + g.inner_shared)
+        inner = g.h_out * g.n_tok if g.order == "ab_c" else g.kd * g.w_out
+        n = g.c_out * (inner + g.h_out * g.w_out)
         return n if what == "neurons" else 0
     return g.h_out if what == "neurons" else g.h_out * g.relay_inputs

@@ -73,7 +73,7 @@ def test_partition_digits_respects_limits(arch):
                 assert layer.output_axons <= lim.output_axons_per_core
             # the tiles cover every compartment exactly once
             g = layer.geometry
-            n = g.c_out * g.h_out * g.out_per_row if layer.kind == "attention" else layer.neurons
+            n = g.c_out * g.h_out * g.w_out if layer.kind == "attention" else layer.neurons
             cores = layer.core_of(np.arange(n))
             assert cores.min() == layer.first_core and cores.max() < layer.first_core + layer.cores
             if layer.kind != "attention":  # attention tiles also hold intermediate products
@@ -113,10 +113,9 @@ def test_plan_lags_are_consistent(arch):
     plan = make_plan(p.network, p.program.T)
     for c in plan.conns:
         src, dst = plan.procs[c.src], plan.procs[c.dst]
-        want = src.lag + (1 if dst.type in ("sparse", "shared") else 0)
-        if dst.type == "delay":
-            want = src.lag + dst.params["delay"]
-        assert dst.lag == want, f"{c}: {src.lag} -> {dst.lag}"
+        out_lag = src.params["tap_lags"][int(c.src_port[3:])] if src.type == "delay" else src.lag
+        want = out_lag + (1 if dst.type in ("sparse", "shared") else 0)
+        assert dst.lag == want, f"{c}: {out_lag} -> {dst.lag}"
     kinds = plan.summary()["by_type"]
     assert kinds["attention"] == 2 and kinds["neuron"] >= 18 and kinds["readout"] == 1
     assert plan.process_count < 80
@@ -137,3 +136,18 @@ def test_fanout_by_core_equals_the_synapse_matrix(arch):
             a = fanout_by_core(p.network.graph, u.node, co, layer.cores)
             b = fanout_by_core_matrix(p.network.graph, u.node, co, layer.cores).toarray()
             np.testing.assert_array_equal(a, b, err_msg=u.name)
+
+
+def test_partition_largest_imagenet_preset_splits_attention_heads():
+    """Spikformer-8-768: a head (d = 96) needs more compartments than one Loihi 2 core holds, so its
+    attention is tiled by output rows × columns; the whole model still partitions (in seconds)."""
+    from snncompile.examples import presets
+    from snncompile.frontends.torch import trace
+
+    model = presets.build("spikformer", "8-768", neuron="own", T=1).eval()
+    part = partition(prepare(trace(model, torch.rand(1, 3, 224, 224))).network, LOIHI2)
+    attn = [layer for layer in part.layers if layer.kind == "attention"]
+    assert attn and all(layer.tile.cb == 1 and (layer.tile.rb < layer.geometry.h_out or
+                                                  layer.tile.wb < layer.geometry.w_out) for layer in attn)
+    assert all(layer.tile.neurons <= LOIHI2.neurons_per_core for layer in part.layers)
+    assert part.chips > 100
