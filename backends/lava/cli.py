@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from snncompile.cli import guarded, load_and_trace, model_options
+from snncompile.cli import guarded, load_and_trace, model_options, write_atomically
 from snncompile.errors import InputError
 
 
@@ -121,8 +121,10 @@ def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
             bar.close()
     png = png or os.path.join(directory, "core_load.png")
     _plot(res.ledger, png)
+    doc = json.dumps(_result_dict(res, low, png), indent=1, default=_default)
+    write_atomically(os.path.join(directory, "ledger.json"), doc + "\n")  # read by `snncompile report --ledger DIR`
     if fmt == "json":
-        click.echo(json.dumps(_result_dict(res, low, png), indent=1, default=_default))
+        click.echo(doc)
     else:
         click.echo(_result_table(res, low, png, all_cores))
 

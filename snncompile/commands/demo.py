@@ -4,34 +4,57 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
 
 import click
 
 from snncompile.cli import guarded
 
-
-def _examples_root() -> str:
-    from snncompile import examples
-
-    return os.path.join(os.path.dirname(examples.__file__), "models")
+OUTCOME = {0: "ok", 1: "findings", 2: "error"}
 
 
-@click.command(epilog="Example:\n\n  snncompile demo")
+@click.command(epilog="Example:\n\n  snncompile demo\n\n  snncompile demo --skip-lava")
 @click.option("--models-dir", type=click.Path(file_okay=False), help="Where the trained example models live.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Where lowered networks go (default: a temp dir).")
+@click.option("--images", type=int, default=8, show_default=True, help="Test images simulated on Lava.")
+@click.option("--skip-lava", is_flag=True, help="Check and report only (no lowering or Lava simulation).")
 @guarded
-def demo(models_dir):
-    """Train (only if missing) the digits examples, then check them and the papers' presets."""
+def demo(models_dir, out_dir, images, skip_lava):
+    """Check, report, lower and simulate the shipped digits models, then check two paper presets.
+
+    The digits models are trained only when missing (they ship with the package)."""
+    from snncompile.examples import MODELS_DIR
     from snncompile.examples.train import ensure_trained
 
-    root = models_dir or _examples_root()
+    root = models_dir or MODELS_DIR
     click.echo(f"== example models in {root} (trained only when missing)")
     ensure_trained(root)
-    steps = []
+    out_root = out_dir or tempfile.mkdtemp(prefix="snncompile-demo-")
+    failures = 0
     for name in ("spikformer-digits", "spikingformer-digits"):
-        steps.append(["check", os.path.join(root, name, "checkpoint.pth"), "--verify-domains", "8"])
-    steps.append(["check", "preset:spikformer:8-512"])
-    steps.append(["check", "preset:spikingformer:8-512"])
-    for args in steps:
-        click.echo(f"\n== snncompile {' '.join(args)}")
+        folder = os.path.join(root, name)
+        ckpt = os.path.join(folder, "checkpoint.pth")
+        lowered = os.path.join(out_root, f"{name}.loihi")
+        steps = [(["check", ckpt, "--verify-domains", "8"], (0, 1)),
+                 (["report", ckpt, "--limit", "32", "--no-progress"], (0,))]
+        if not skip_lava:
+            steps += [(["lower", ckpt, "--mode", "fixed", "-o", lowered], (0,)),
+                      (["run", lowered, "--input", os.path.join(folder, "inputs.npy"),
+                        "--labels", os.path.join(folder, "labels.npy"), "--limit", str(images)], (0,))]
+        failures += _run_steps(steps)
+    failures += _run_steps([(["check", "preset:spikformer:8-512"], (1,)),
+                            (["check", "preset:spikingformer:8-512"], (0,))])
+    click.echo(f"\n== demo finished: {failures} unexpected outcome(s); lowered networks in {out_root}")
+    sys.exit(1 if failures else 0)
+
+
+def _run_steps(steps) -> int:
+    failures = 0
+    for args, expected in steps:
+        click.echo(f"\n== snncompile {' '.join(args)}", nl=True)
+        sys.stdout.flush()
         code = subprocess.call([sys.executable, "-m", "snncompile", *args])
-        click.echo(f"-- exit code {code} ({ {0: 'clean', 1: 'findings', 2: 'error'}.get(code, '?') })")
+        ok = code in expected
+        failures += not ok
+        click.echo(f"-- exit code {code} ({OUTCOME.get(code, '?')}){'' if ok else '  <- unexpected'}")
+    return failures
