@@ -130,15 +130,10 @@ def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
 
 
 def _default(o):
-    import numpy as np
+    """JSON encoding of numpy scalars and arrays (shared with the lowering's own files)."""
+    from .lower import _json_default
 
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.ndarray):
-        return o.tolist()
-    raise TypeError(type(o).__name__)
+    return _json_default(o)
 
 
 class _Bar:
