@@ -57,7 +57,7 @@ class CheckResult:
         return int(max(his)) if his else None
 
 
-def _layer(nc: NodeCost, findings_nodes: set[str], policy: Policy) -> Layer:
+def _layer(nc: NodeCost, findings_nodes: set[str]) -> Layer:
     file, _, line = nc.node.source.rpartition(":")
     allowed = nc.cost.kind != "ac" and nc.node.name not in findings_nodes and nc.region in (
         Region.ENCODING, Region.READOUT)
@@ -77,5 +77,5 @@ def check_graph(graph: Graph, policy: Policy = Policy()) -> CheckResult:
     order = {n.name: i for i, n in enumerate(graph.nodes)}
     findings.sort(key=lambda d: (order.get(d.node, 0), d.rule))
     flagged = {d.node for d in findings}
-    layers = [_layer(nc, flagged, policy) for nc in costs if nc.cost.weight_layer]
+    layers = [_layer(nc, flagged) for nc in costs if nc.cost.weight_layer]
     return CheckResult(graph, policy, findings, layers, costs)

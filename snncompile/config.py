@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import configparser
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 from snncompile.errors import InputError
@@ -131,4 +131,4 @@ def load_policy(start: Optional[str] = None, explicit: Optional[str] = None) -> 
         folder = parent
 
 
-__all__ = ["Policy", "load_policy", "field"]
+__all__ = ["Policy", "load_policy"]

@@ -39,7 +39,7 @@ def canonical_name(func) -> str:
         if core.startswith("i") and core[1:] in ("add", "sub", "mul", "truediv", "div", "matmul"):
             core = core[1:]
         return {"truediv": "div", "getitem": "getitem", "setitem": "setitem"}.get(core, core)
-    if name.endswith("_") and not name.startswith("_") and name not in ("max_pool2d_",):
+    if name.endswith("_") and not name.startswith("_"):
         name = name[:-1]  # in-place variant: record the value it produces
     return {"true_divide": "div", "divide": "div", "multiply": "mul", "subtract": "sub",
             "concatenate": "cat", "concat": "cat", "swapaxes": "transpose", "swapdims": "transpose",

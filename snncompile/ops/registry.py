@@ -31,8 +31,8 @@ class Cost:
     ``kind`` is ``"ac"`` (accumulate: an operand is binary), ``"intmul"`` (a non-binary integer
     times a float weight), ``"mac"`` (real × weight), ``"realmul"`` (a dynamic real × dynamic real
     product), ``"neuron"`` (state updates) or ``"none"``.  ``flops`` counts multiply-accumulates
-    (plus bias adds) as the papers count them; ``synapses`` is the fan-out per input element for
-    weight layers (used to turn spike counts into exact ACs).
+    (plus bias adds) as the papers count them; ``weight_layer`` marks layers with constant weights
+    (Conv, Linear, matmul with a parameter), whose arithmetic the input domain decides.
     """
 
     kind: str = "none"
