@@ -31,11 +31,7 @@ def write_plots(report: Report, folder: str) -> list[str]:
         ax.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
         ax.set_ylabel("firing rate (%)")
         ax.set_title(f"{report.model}: firing rate per neuron layer ({report.samples} image(s))")
-        fig.tight_layout()
-        path = os.path.join(folder, "firing_rate.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(plt, fig, os.path.join(folder, "firing_rate.png")))
     rows = [r for r in report.rows if r.e45 is not None or r.e_loihi is not None]
     if rows:
         names = [_short(f"{r.module} {r.label if r.label != r.op else ''}".strip()) for r in rows]
@@ -51,11 +47,7 @@ def write_plots(report: Report, folder: str) -> list[str]:
         ax.set_yscale("log")
         ax.legend(fontsize=8)
         ax.set_title(f"{report.model}: energy per layer")
-        fig.tight_layout()
-        path = os.path.join(folder, "energy_per_layer.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(plt, fig, os.path.join(folder, "energy_per_layer.png")))
     if report.ledger and any(c["synaptic_ops"] is not None for c in report.ledger["cores"]):
         cores = report.ledger["cores"]
         fig, ax = plt.subplots(figsize=(max(6, 0.15 * len(cores) + 2), 4))
@@ -63,9 +55,13 @@ def write_plots(report: Report, folder: str) -> list[str]:
         ax.set_xlabel("core")
         ax.set_ylabel("synaptic ops per image")
         ax.set_title(f"{report.model}: per-core load")
-        fig.tight_layout()
-        path = os.path.join(folder, "per_core_load.png")
-        fig.savefig(path, dpi=110)
-        plt.close(fig)
-        written.append(path)
+        written.append(_save(plt, fig, os.path.join(folder, "per_core_load.png")))
     return written
+
+
+def _save(plt, fig, path: str) -> str:
+    """Lay out, write as a 110-dpi PNG, release the figure; returns ``path``."""
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
