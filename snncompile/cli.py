@@ -147,22 +147,29 @@ Exit codes: 0 clean, 1 findings, 2 usage or input error.
 """
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
+class _CommandTable(click.Group):
+    """The subcommands come from ``snncompile.commands.COMMANDS``, imported on first use: command
+    modules import this module for their shared options, so importing them here would be a cycle."""
+
+    def _table(self) -> dict:
+        from snncompile.commands import COMMANDS
+
+        return {cmd.name: cmd for cmd in COMMANDS}
+
+    def list_commands(self, ctx):
+        return sorted(self._table())
+
+    def get_command(self, ctx, name):
+        return self._table().get(name)
+
+
+@click.group(cls=_CommandTable, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
 @click.version_option(__version__, "--version", "-V", prog_name="snncompile")
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
 def main(debug: bool) -> None:
     """snncompile: check that a spiking network is spike-driven and what it costs on Loihi."""
     _quiet_libraries()
 
-
-def _register() -> None:
-    from snncompile.commands import COMMANDS
-
-    for cmd in COMMANDS:
-        main.add_command(cmd)
-
-
-_register()
 
 if __name__ == "__main__":  # pragma: no cover
     main()
