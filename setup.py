@@ -18,6 +18,7 @@ ROOTS = {
     "snncompile.frontends": "frontends",
     "snncompile.backends": "backends",
     "snncompile.examples": "examples",
+    "snncompile.exporters": "exporters",
 }
 
 

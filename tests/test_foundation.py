@@ -21,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SOURCE_ROOTS = {
     "snncompile": ROOT / "snncompile",
     "snncompile.frontends": ROOT / "frontends",
+    "snncompile.exporters": ROOT / "exporters",
     "snncompile.backends": ROOT / "backends",
     "snncompile.examples": ROOT / "examples",
 }

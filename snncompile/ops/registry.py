@@ -9,7 +9,11 @@ An :class:`OpDef` states, in one place,
 * ``reference`` — the reference semantics ``(node, input arrays, state) -> output arrays`` on numpy
   arrays, used by the reference executor (``state`` is a per-node dict for stateful ops);
 * ``family`` — a coarse class used by rules and reports (``neuron``, ``weight``, ``matmul``,
-  ``elementwise``, ``shape``, ``pool``, ``reduce``, ``norm``, ``nonlinear``).
+  ``elementwise``, ``shape``, ``pool``, ``reduce``, ``norm``, ``nonlinear``);
+* ``hooks`` — optional per-concern implementations (``"torch"``: the op on torch tensors for the
+  counting engine; ``"onnx"``/``"nir"``/``"netx"``: emitters; ...), attached beside the declaration
+  with :func:`implements`.  A consumer asks :meth:`OpDef.hook`; an op without the hook is refused
+  with one line naming the op and the concern (:class:`MissingHook`).
 
 Passes, rules and backends look ops up here; nothing dispatches on Python types.
 """
@@ -20,6 +24,7 @@ from typing import Any, Callable, Optional, Sequence
 
 import numpy as np
 
+from ..errors import SnnCompileError
 from ..ir.domain import Domain
 from ..ir.graph import Graph, Node
 
@@ -55,6 +60,18 @@ class OpDef:
     arity: Optional[tuple[int, int]] = None  # (min, max) operands; None = any
     attrs: tuple[str, ...] = ()  # required attributes
     doc: str = ""
+    hooks: dict = field(default_factory=dict, compare=False, hash=False)
+    """concern name -> implementation, filled by :func:`implements`."""
+
+    def hook(self, concern: str) -> Callable:
+        """This op's implementation for ``concern``; :class:`MissingHook` when it has none."""
+        try:
+            return self.hooks[concern]
+        except KeyError:
+            raise MissingHook(self.name, concern) from None
+
+    def has_hook(self, concern: str) -> bool:
+        return concern in self.hooks
 
     def verify(self, node: Node) -> Optional[str]:
         """Why ``node`` violates this op's operand constraints, or None."""
@@ -66,6 +83,15 @@ class OpDef:
         if missing:
             return f"{self.name} needs attribute(s) {', '.join(missing)}"
         return None
+
+
+class MissingHook(SnnCompileError):
+    """A consumer (backend, engine, exporter) asked an op for a concern the op does not implement."""
+
+    def __init__(self, op_name: str, concern: str):
+        super().__init__(f"op {op_name!r} has no {concern!r} implementation (the {concern} hook): "
+                         f"it cannot be handled by this {concern} consumer")
+        self.op_name, self.concern = op_name, concern
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -86,6 +112,20 @@ def op(name: str, family: str, *, domain: DomainRule, cost: CostRule | None = No
         register(OpDef(name, family, domain, reference, cost or (lambda n, g: Cost()), arity, attrs,
                        (reference.__doc__ or "").strip()))
         return reference
+
+    return wrap
+
+
+def implements(name: str, concern: str) -> Callable[[Callable], Callable]:
+    """Attach ``fn`` as op ``name``'s implementation of ``concern``; written beside the op's
+    declaration: ``@implements("linear", "torch")``."""
+
+    def wrap(fn: Callable) -> Callable:
+        opdef = get(name)
+        if concern in opdef.hooks:
+            raise ValueError(f"op {name!r} already implements {concern!r}")
+        opdef.hooks[concern] = fn
+        return fn
 
     return wrap
 
