@@ -1,5 +1,5 @@
 """All registered ops.  Importing this package registers every op family."""
 from . import arith, neurons, nonlinear, pool, reduce, shape, weights  # noqa: F401
-from .registry import Cost, MissingHook, OpDef, all_ops, get, implements, register
+from .registry import Cost, MissingHook, OpDef, all_ops, get, implements, refuses, register
 
-__all__ = ["Cost", "MissingHook", "OpDef", "all_ops", "get", "implements", "register"]
+__all__ = ["Cost", "MissingHook", "OpDef", "all_ops", "get", "implements", "refuses", "register"]

@@ -62,13 +62,16 @@ class OpDef:
     doc: str = ""
     hooks: dict = field(default_factory=dict, compare=False, hash=False)
     """concern name -> implementation, filled by :func:`implements`."""
+    refusals: dict = field(default_factory=dict, compare=False, hash=False)
+    """concern name -> why this op cannot be handled by that concern, filled by :func:`refuses`."""
 
     def hook(self, concern: str) -> Callable:
-        """This op's implementation for ``concern``; :class:`MissingHook` when it has none."""
+        """This op's implementation for ``concern``; :class:`MissingHook` (with the declared reason,
+        if any) when it has none."""
         try:
             return self.hooks[concern]
         except KeyError:
-            raise MissingHook(self.name, concern) from None
+            raise MissingHook(self.name, concern, self.refusals.get(concern)) from None
 
     def has_hook(self, concern: str) -> bool:
         return concern in self.hooks
@@ -88,10 +91,10 @@ class OpDef:
 class MissingHook(SnnCompileError):
     """A consumer (backend, engine, exporter) asked an op for a concern the op does not implement."""
 
-    def __init__(self, op_name: str, concern: str):
-        super().__init__(f"op {op_name!r} has no {concern!r} implementation (the {concern} hook): "
-                         f"it cannot be handled by this {concern} consumer")
-        self.op_name, self.concern = op_name, concern
+    def __init__(self, op_name: str, concern: str, reason: Optional[str] = None):
+        why = reason or f"no {concern!r} implementation is declared for it"
+        super().__init__(f"op {op_name!r} is not supported by {concern}: {why}")
+        self.op_name, self.concern, self.reason = op_name, concern, reason
 
 
 _REGISTRY: dict[str, OpDef] = {}
@@ -128,6 +131,15 @@ def implements(name: str, concern: str) -> Callable[[Callable], Callable]:
         return fn
 
     return wrap
+
+
+def refuses(name: str, concern: str, reason: str) -> None:
+    """Declare that op ``name`` is deliberately not handled by ``concern``, and why (shown to users
+    in the refusal, and counted as covered by the registry-completeness test)."""
+    opdef = get(name)
+    if concern in opdef.hooks:
+        raise ValueError(f"op {name!r} both implements and refuses {concern!r}")
+    opdef.refusals[concern] = reason
 
 
 def get(name: str) -> OpDef:
