@@ -14,7 +14,7 @@ from snncompile.analysis.domains import infer_domains
 from snncompile.analysis.regions import Region
 from snncompile.config import Policy
 from snncompile.ir.graph import Graph
-from snncompile.reports.diagnostic import Diagnostic
+from snncompile.diagnostic import Diagnostic
 
 COST_LABEL = {"ac": "AC", "intmul": "INT×FLOAT", "mac": "MAC", "realmul": "REAL×REAL"}
 

@@ -34,7 +34,7 @@ from snncompile.loihi.limits import PAPER_PJ_PER_AC, PAPER_PJ_PER_MAC
 from snncompile.loihi.network import Network
 from snncompile.loihi.partition import Partition
 
-from .affine import synapse_matrix, term_matrix
+from snncompile.loihi.affine import synapse_matrix, term_matrix
 
 
 @dataclass

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from snncompile.errors import UnsupportedOpError
 from snncompile.loihi.network import Network, Term, Unit
 
-from .affine import (constant_vector, fingerprint, is_permutation, is_selection, numel, pool_windows,
+from snncompile.loihi.affine import (constant_vector, fingerprint, is_permutation, is_selection, numel, pool_windows,
                      synapse_bias, synapse_matrix, term_matrix)
 
 GRADED_BITS = 24

@@ -32,6 +32,6 @@ def show(model_source, factory, model_args, trust_pickle, import_paths, neuron, 
 
         save_graph(graph, save)
     if onnx_path:
-        from snncompile.ir.onnx_export import save_onnx
+        from snncompile.exporters.onnx import save_onnx
 
         save_onnx(graph, onnx_path)

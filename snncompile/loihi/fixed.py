@@ -202,7 +202,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
     Returns ``(fixed_step_graph, report)``.  The copy has integer weights (``attrs['fixed_exp']``), no
     weight-layer biases, ``attrs['fixed']`` on every ``lif`` (see :class:`LIFFixed`), ``attrs['fixed_mult']``
     on every spike matmul and ``meta['fixed']`` with the input scales and readout dequantisation."""
-    from snncompile.backends.lava.affine import constant_vector, synapse_bias, term_matrix
+    from .affine import constant_vector, synapse_bias, term_matrix
 
     g: Graph = net.graph
     fg = _copy_graph(g)
@@ -355,7 +355,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
 
 def _port_constant(g: Graph, units: dict, u) -> np.ndarray:
     """The constant part of a neuron's input current: the feeding layers' biases (natural order)."""
-    from snncompile.backends.lava.affine import synapse_bias, term_matrix
+    from .affine import synapse_bias, term_matrix
 
     c = np.zeros(int(np.prod(g.values[u.output].shape)))
     for t in u.ports[0].terms:

@@ -14,8 +14,9 @@ nn = torch.nn
 F = torch.nn.functional
 
 from snncompile.analysis import infer_domains  # noqa: E402
-from snncompile.ir import Domain, Graph, Node, Value, save_onnx, to_onnx  # noqa: E402
-from snncompile.ir.onnx_export import DOMAIN, reference_evaluator  # noqa: E402
+from snncompile.exporters.onnx import save_onnx, to_onnx  # noqa: E402
+from snncompile.ir import Domain, Graph, Node, Value  # noqa: E402
+from snncompile.exporters.onnx.export import DOMAIN, reference_evaluator  # noqa: E402
 
 
 def _trace(model, x):

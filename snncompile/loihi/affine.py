@@ -15,7 +15,7 @@ import scipy.sparse as sp
 
 from snncompile import ops
 from snncompile.ir.graph import Graph, Node
-from snncompile.loihi.network import MOVES, REDUCES, SCALES, SUMS, Term
+from .network import MOVES, REDUCES, SCALES, SUMS, Term
 
 
 def numel(graph: Graph, value: str) -> int:

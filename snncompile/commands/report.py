@@ -51,9 +51,9 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
 
     from snncompile.errors import InputError
 
-    from . import formats
-    from .ledger import read_ledger
-    from .report import Samples, build_report, load_samples, stream_counts
+    from snncompile.energy import formats
+    from snncompile.energy.ledger import read_ledger
+    from snncompile.energy.report import Samples, build_report, load_samples, stream_counts
 
     if data and random_n is not None:
         raise click.UsageError("give either --data or --random, not both")
@@ -102,7 +102,7 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
     else:
         click.echo(text, nl=False)
     if plot_dir:
-        from .plots import write_plots
+        from snncompile.energy.plots import write_plots
 
         for path in write_plots(result, plot_dir):
             click.echo(f"wrote {path}", err=True)

@@ -55,7 +55,7 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
         part = partition(prepared.network, limits)
         click.echo(json.dumps(part.to_dict(), indent=1) if fmt == "json" else part.table())
         return
-    from .lower import lower_graph, lowering_report, save_lowered
+    from snncompile.backends.lava.lower import lower_graph, lowering_report, save_lowered
 
     cal = None
     if mode == "fixed":
@@ -101,8 +101,8 @@ def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
     """Simulate a lowered network on Lava; print predictions and the per-core ledger."""
     import numpy as np
 
-    from .availability import require_lava
-    from .lower import load_lowered, run_lowered
+    from snncompile.backends.lava.availability import require_lava
+    from snncompile.backends.lava.lower import load_lowered, run_lowered
 
     require_lava()
     low = load_lowered(directory)
@@ -131,7 +131,7 @@ def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
 
 def _default(o):
     """JSON encoding of numpy scalars and arrays (shared with the lowering's own files)."""
-    from .lower import _json_default
+    from snncompile.backends.lava.lower import _json_default
 
     return _json_default(o)
 

@@ -38,7 +38,7 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .graph import Graph, Node
+from snncompile.ir.graph import Graph, Node
 
 DOMAIN = "ai.snncompile"
 DOMAIN_VERSION = 1
@@ -414,7 +414,7 @@ def _lif(b: _Builder, n: Node) -> None:
 
 def _custom(b: _Builder, n: Node, extra: Optional[dict] = None) -> None:
     """A node in the custom domain: readable attributes plus the exact IR op and attributes."""
-    from .serialize import encode_value
+    from snncompile.ir.serialize import encode_value
 
     attrs: dict[str, Any] = {}
     for k, v in list(n.attrs.items()) + list((extra or {}).items()):
@@ -442,7 +442,7 @@ def _display_attr(v: Any):
             return [float(x) for x in v]
         if all(isinstance(x, str) for x in v):
             return list(v)
-    from .serialize import encode_value
+    from snncompile.ir.serialize import encode_value
 
     return json.dumps(encode_value(v), allow_nan=False)
 
@@ -487,7 +487,7 @@ def to_onnx(graph: Graph):
 
 
 def _json_meta(meta: dict) -> Any:
-    from .serialize import encode_value
+    from snncompile.ir.serialize import encode_value
 
     try:
         return encode_value(dict(meta), "graph meta")
@@ -503,7 +503,7 @@ def _version() -> str:
 
 def save_onnx(graph: Graph, path: str | os.PathLike, *, check: bool = True) -> None:
     """Export ``graph`` and write it to ``path`` atomically (checked with ``onnx.checker`` first)."""
-    from .serialize import atomic_write
+    from snncompile.ir.serialize import atomic_write
 
     onnx = _onnx()
     model = to_onnx(graph)
@@ -527,7 +527,7 @@ def reference_evaluator(model, **kwargs):
 
     from snncompile import ops
 
-    from .serialize import decode_value
+    from snncompile.ir.serialize import decode_value
 
     shared: dict[str, dict] = {}
 
