@@ -94,7 +94,8 @@ def accuracy(arch: str, *, lava: bool = True) -> dict:
     from snncompile.analysis import infer_domains
     from snncompile.examples.data import load_digits
     from snncompile.frontends.torch import trace
-    from snncompile.loihi.fixed import quantise_input, run_fixed
+    from snncompile.backends.reference.fixed import run_fixed
+    from snncompile.loihi.fixed import quantise_input
 
     from snncompile.backends.lava.host import run_post, step_inputs
     from snncompile.backends.lava.lower import lower_graph

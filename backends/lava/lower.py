@@ -33,7 +33,8 @@ import scipy.sparse as sp
 from snncompile.errors import InputError
 from snncompile.ir.graph import Graph
 from snncompile.loihi import Limits, Prepared, build_network, get_limits, partition, prepare
-from snncompile.passes.time import StepProgram, TimeAxis
+from snncompile.analysis.time_axes import TimeAxis
+from snncompile.passes.time import StepProgram
 
 from .plan import Conn, LavaPlan, ProcSpec, make_plan
 
@@ -88,7 +89,7 @@ def measure_agreement(low: Lowered, samples: np.ndarray) -> dict:
     """Per neuron layer: the fraction of spikes (every neuron, every step) on which the fixed-point run
     agrees with the float64 run, over ``samples``; stored in the quantisation report."""
     from snncompile.backends.reference import ReferenceExecutor
-    from snncompile.loihi.fixed import run_fixed
+    from snncompile.backends.reference.fixed import run_fixed
 
     g = low.prepared.graph
     lifs = [n for n in g.nodes if n.op == "lif"]

@@ -6,7 +6,7 @@ from typing import Optional
 
 import click
 
-from snncompile.cli import EXIT_CLEAN, EXIT_FINDINGS, guarded, load_and_trace, model_options, write_atomically
+from snncompile.commands.common import EXIT_CLEAN, EXIT_FINDINGS, guarded, load_and_trace, model_options, write_atomically
 
 
 @click.command(epilog="""\b

@@ -8,7 +8,7 @@ import tempfile
 
 import click
 
-from snncompile.cli import guarded
+from snncompile.commands.common import guarded
 
 OUTCOME = {0: "ok", 1: "findings", 2: "error"}
 

@@ -16,7 +16,7 @@ import sys
 
 import click
 
-from snncompile.cli import guarded, load_and_trace, model_options, write_atomically
+from snncompile.commands.common import guarded, load_and_trace, model_options, write_atomically
 from snncompile.errors import InputError
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from snncompile.cli import guarded
+from snncompile.commands.common import guarded
 
 
 @click.command(epilog="Example:\n\n  snncompile presets\n\n  snncompile check preset:spikformer:8-512")

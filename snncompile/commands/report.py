@@ -5,7 +5,7 @@ from typing import Optional
 
 import click
 
-from snncompile.cli import guarded, load_and_trace, model_options, write_atomically
+from snncompile.commands.common import guarded, load_and_trace, model_options, write_atomically
 
 SMALL_INPUT = 65536  # elements per sample up to which the default traced batch is 8 (else 1)
 

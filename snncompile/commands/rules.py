@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from snncompile.cli import guarded
+from snncompile.commands.common import guarded
 from snncompile.errors import InputError
 
 

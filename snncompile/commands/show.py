@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from snncompile.cli import guarded, load_and_trace, model_options
+from snncompile.commands.common import guarded, load_and_trace, model_options
 
 
 @click.command(epilog="""\b

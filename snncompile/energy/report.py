@@ -207,7 +207,7 @@ def _label(graph: Graph, node: Node) -> str:
 def steps_per_image(graph: Graph) -> dict[str, Optional[int]]:
     """How many times each node runs per image: T inside the time loop, 1 after a mean over T."""
     try:
-        from snncompile.passes.time import POST, TimeAxis, time_axes, time_steps
+        from snncompile.analysis.time_axes import POST, TimeAxis, time_axes, time_steps
 
         T = time_steps(graph)
         axes = time_axes(graph)

@@ -27,6 +27,7 @@ import numpy as np
 from ..errors import SnnCompileError
 from ..ir.domain import Domain
 from ..ir.graph import Graph, Node
+from ..ir.serialize import load_graph as ir_load_graph
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,19 @@ def get(name: str) -> OpDef:
 
 def all_ops() -> dict[str, OpDef]:
     return dict(_REGISTRY)
+
+
+def check_node(node: Node) -> Optional[str]:
+    """What is wrong with ``node`` as an instance of its op (unknown op, operands, attributes), or None."""
+    opdef = _REGISTRY.get(node.op)
+    if opdef is None:
+        return f"unknown op {node.op!r}"
+    return opdef.verify(node)
+
+
+def load_graph(path) -> Graph:
+    """``snncompile.ir.load_graph`` that also checks every node against this registry."""
+    return ir_load_graph(path, check_node=check_node)
 
 
 # -- helpers shared by op declarations -----------------------------------------------------------
