@@ -38,6 +38,7 @@ from typing import Optional, Sequence
 import numpy as np
 
 from snncompile import ops
+from snncompile.analysis import infer_domains
 from snncompile.ir.graph import Graph, Node
 from snncompile.ops.weights import conv_nd
 
@@ -231,8 +232,6 @@ def count_events(graph: Graph, samples, *, dtype=np.float64,
     ``counts(real) = counts(padded) − (B − r)/B · counts(B × s₀)``.
     """
     if any(val.domain is None for val in graph.values.values() if not val.constant):
-        from snncompile.analysis import infer_domains
-
         infer_domains(graph)
     executor = executor or ReferenceExecutor()
     b = traced_batch(graph)

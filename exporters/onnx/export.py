@@ -38,7 +38,10 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from snncompile import __version__, ops
+from snncompile.errors import BackendUnavailableError
 from snncompile.ir.graph import Graph, Node
+from snncompile.ir.serialize import atomic_write, decode_value, encode_value
 
 DOMAIN = "ai.snncompile"
 DOMAIN_VERSION = 1
@@ -58,7 +61,6 @@ def _onnx():
     try:
         import onnx
     except ImportError as e:  # pragma: no cover - onnx is a declared dependency
-        from snncompile.errors import BackendUnavailableError
 
         raise BackendUnavailableError("ONNX export needs the 'onnx' package (pip install onnx)") from e
     return onnx
@@ -414,7 +416,6 @@ def _lif(b: _Builder, n: Node) -> None:
 
 def _custom(b: _Builder, n: Node, extra: Optional[dict] = None) -> None:
     """A node in the custom domain: readable attributes plus the exact IR op and attributes."""
-    from snncompile.ir.serialize import encode_value
 
     attrs: dict[str, Any] = {}
     for k, v in list(n.attrs.items()) + list((extra or {}).items()):
@@ -442,7 +443,6 @@ def _display_attr(v: Any):
             return [float(x) for x in v]
         if all(isinstance(x, str) for x in v):
             return list(v)
-    from snncompile.ir.serialize import encode_value
 
     return json.dumps(encode_value(v), allow_nan=False)
 
@@ -487,8 +487,6 @@ def to_onnx(graph: Graph):
 
 
 def _json_meta(meta: dict) -> Any:
-    from snncompile.ir.serialize import encode_value
-
     try:
         return encode_value(dict(meta), "graph meta")
     except TypeError:
@@ -496,14 +494,11 @@ def _json_meta(meta: dict) -> Any:
 
 
 def _version() -> str:
-    from snncompile import __version__
-
     return __version__
 
 
 def save_onnx(graph: Graph, path: str | os.PathLike, *, check: bool = True) -> None:
     """Export ``graph`` and write it to ``path`` atomically (checked with ``onnx.checker`` first)."""
-    from snncompile.ir.serialize import atomic_write
 
     onnx = _onnx()
     model = to_onnx(graph)
@@ -525,9 +520,6 @@ def reference_evaluator(model, **kwargs):
     from onnx.reference import ReferenceEvaluator
     from onnx.reference.op_run import OpRun
 
-    from snncompile import ops
-
-    from snncompile.ir.serialize import decode_value
 
     shared: dict[str, dict] = {}
 

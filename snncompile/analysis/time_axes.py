@@ -39,6 +39,7 @@ from typing import Optional, Sequence, Union
 from snncompile import ops
 from snncompile.errors import SnnCompileError
 from snncompile.ir.graph import Graph, Node, Value
+from snncompile.ops.shape import decode_index
 
 
 class TimeAxisError(SnnCompileError):
@@ -223,8 +224,6 @@ def _broadcast(graph: Graph, node: Node, out_shape, T: int, *, batch_only: bool 
 
 
 def _slice_axis(node: Node, src, ax: TimeAxis, T: int) -> TimeAxis:
-    from snncompile.ops.shape import decode_index
-
     index = decode_index(node.attrs["index"])
     # expand Ellipsis
     n_real = sum(1 for i in index if i is not None and i is not Ellipsis)

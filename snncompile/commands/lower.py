@@ -16,8 +16,12 @@ import sys
 
 import click
 
+from snncompile.backends.lava.availability import require_lava
+from snncompile.backends.lava.lower import (_json_default, load_lowered, lower_graph, lowering_report, run_lowered,
+                                            save_lowered)
 from snncompile.commands.common import guarded, load_and_trace, model_options, write_atomically
 from snncompile.errors import InputError
+from snncompile.loihi import get_limits, partition, prepare
 
 
 @click.command("lower", epilog="""\b
@@ -45,8 +49,6 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
     """Lower MODEL to Lava processes for Loihi (see 'snncompile run')."""
     import numpy as np
 
-    from snncompile.loihi import get_limits, partition, prepare
-
     limits = get_limits(limits_file)
     loaded, graph = load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron,
                                    timesteps, input_shape, input_domain)
@@ -55,7 +57,6 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
         part = partition(prepared.network, limits)
         click.echo(json.dumps(part.to_dict(), indent=1) if fmt == "json" else part.table())
         return
-    from snncompile.backends.lava.lower import lower_graph, lowering_report, save_lowered
 
     cal = None
     if mode == "fixed":
@@ -101,9 +102,6 @@ def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
     """Simulate a lowered network on Lava; print predictions and the per-core ledger."""
     import numpy as np
 
-    from snncompile.backends.lava.availability import require_lava
-    from snncompile.backends.lava.lower import load_lowered, run_lowered
-
     require_lava()
     low = load_lowered(directory)
     try:
@@ -131,7 +129,6 @@ def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
 
 def _default(o):
     """JSON encoding of numpy scalars and arrays (shared with the lowering's own files)."""
-    from snncompile.backends.lava.lower import _json_default
 
     return _json_default(o)
 

@@ -35,10 +35,15 @@ import numpy as np
 from snncompile import ops
 from snncompile.analysis.costs import node_costs
 from snncompile.analysis.domains import infer_domains
+from snncompile.analysis.time_axes import POST, TimeAxis, time_axes, time_steps
+from snncompile.backends.reference import ReferenceExecutor, count_events
+from snncompile.backends.reference.batching import traced_batch as tb
+from snncompile.backends.reference.counts import EventCounts
 from snncompile.errors import InputError, SnnCompileError
 from snncompile.ir.graph import Graph, Node
 
 from .models import HOROWITZ_45NM, LOIHI_SOP
+
 
 KIND_LABEL = {"ac": "AC", "intmul": "INT×FLOAT", "mac": "MAC", "realmul": "REAL×REAL"}
 REGIONS = ("encoding", "body", "readout")
@@ -207,8 +212,6 @@ def _label(graph: Graph, node: Node) -> str:
 def steps_per_image(graph: Graph) -> dict[str, Optional[int]]:
     """How many times each node runs per image: T inside the time loop, 1 after a mean over T."""
     try:
-        from snncompile.analysis.time_axes import POST, TimeAxis, time_axes, time_steps
-
         T = time_steps(graph)
         axes = time_axes(graph)
     except (SnnCompileError, ImportError, KeyError, ValueError, ZeroDivisionError):
@@ -221,8 +224,6 @@ def steps_per_image(graph: Graph) -> dict[str, Optional[int]]:
 
 
 def traced_batch(graph: Graph) -> int:
-    from snncompile.backends.reference.batching import traced_batch as tb
-
     return tb(graph)
 
 
@@ -288,8 +289,6 @@ def stream_counts(graph: Graph, samples: Samples, *, dtype=np.float64, progress:
     Only one batch of inputs and the executor's live values are in memory at a time (the executor
     frees every value after its last use); counts are summed batch by batch.
     """
-    from snncompile.backends.reference import ReferenceExecutor, count_events
-    from snncompile.backends.reference.counts import EventCounts
 
     check_samples(graph, samples)
     executor = ReferenceExecutor()

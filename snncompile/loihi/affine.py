@@ -15,6 +15,8 @@ import scipy.sparse as sp
 
 from snncompile import ops
 from snncompile.ir.graph import Graph, Node
+from snncompile.ops.pool import pool_nd
+
 from .network import MOVES, REDUCES, SCALES, SUMS, Term
 
 
@@ -158,7 +160,6 @@ def pool_windows(graph: Graph, node: Node) -> np.ndarray:
     a = node.attrs
     idx = np.arange(int(np.prod(x)), dtype=np.float64).reshape(x)
     nd = len(a["kernel"])
-    from snncompile.ops.pool import pool_nd
 
     cols = []
 

@@ -11,7 +11,6 @@ Semantics (integers; what the Lava ``fixed_pt`` run computes and ``snncompile.ba
   layer's bias becomes its neurons' bias.
 * **Neurons** (:class:`LIFFixed`): 24-bit membrane, 12-bit decay ``dv``, the activation shifted by 6 bits
   (Lava's ``act_shift``), a bias ``bias_mant << bias_exp`` (13-bit mantissa, 3-bit exponent):
-
       v' = sign(v)·((|v|·(4096 − dv)) >> 12) + (a << 6) + bias,   clipped to ±(2²³ − 1)
       spike = v' ≥ vth;   v = 0 on a spike (hard reset) or v' − vth (soft reset)
 
@@ -39,8 +38,11 @@ from typing import Optional
 
 import numpy as np
 
+from snncompile.analysis import infer_domains
 from snncompile.errors import SnnCompileError
+from snncompile.ir.domain import Domain
 from snncompile.ir.graph import Graph, Node
+from snncompile.passes.fold_tau import input_decay as k
 
 V_BITS = 24
 V_MAX = 2 ** (V_BITS - 1) - 1
@@ -189,8 +191,6 @@ def _union_find(items):
 
 
 def input_decay(attrs: dict) -> float:
-    from snncompile.passes.fold_tau import input_decay as k
-
     v = k(attrs)
     return 1.0 if v is None else v
 
@@ -369,8 +369,6 @@ def _port_constant(g: Graph, units: dict, u) -> np.ndarray:
 
 def _bounded_domains(g: Graph, ranges: dict) -> Graph:
     """A copy of ``g`` whose analog inputs have the calibration range, with domains re-inferred."""
-    from snncompile.analysis import infer_domains
-    from snncompile.ir.domain import Domain
 
     h = _copy_graph(g)
     for name in h.inputs:

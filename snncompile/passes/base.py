@@ -20,7 +20,9 @@ from typing import Callable, Iterable, Optional, Sequence
 
 import numpy as np
 
+from snncompile.analysis import infer_domains
 from snncompile.errors import SnnCompileError
+from snncompile.ir.domain import Domain
 from snncompile.ir.graph import Graph, Node
 
 
@@ -77,8 +79,6 @@ class Pass:
         g._index = None
         g.validate()
         if any(v.domain is not None for v in g.values.values() if not v.constant):
-            from snncompile.analysis import infer_domains
-
             infer_domains(g)  # rewrites change downstream domains (e.g. a folded scale)
         return g
 
@@ -169,7 +169,6 @@ def drop_unused_constants(graph: Graph) -> None:
 
 def set_constant(graph: Graph, name: str, array: np.ndarray) -> None:
     """Replace a constant's array (and its declared shape/dtype/domain)."""
-    from snncompile.ir.domain import Domain
 
     array = np.asarray(array)
     graph.constants[name] = array
