@@ -32,14 +32,12 @@ dispatch (persistent neuron state) and then the post graph; its result equals a 
 """
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from typing import Optional, Sequence, Union
+from dataclasses import dataclass, field
+from typing import Callable, Optional, Union
 
 from snncompile import ops
 from snncompile.errors import SnnCompileError
-from snncompile.ir.graph import Graph, Node, Value
-from snncompile.ops.shape import decode_index
+from snncompile.ir.graph import Graph, Node
 
 
 class TimeAxisError(SnnCompileError):
@@ -60,17 +58,12 @@ class _Post:
 POST = _Post()
 Axis = Union[None, TimeAxis, _Post]
 
-ELEMENTWISE = {"add", "sub", "mul", "div", "neg", "relu", "clamp", "identity", "exp", "log", "sqrt", "sigmoid",
-               "tanh", "gelu", "silu", "pow"}
-AXIS_OPS = {"softmax", "log_softmax"}
-
-
 def time_steps(graph: Graph) -> int:
     t = graph.meta.get("time_steps")
     if t:
         return int(t)
     for n in graph.nodes:
-        if n.op == "lif" and n.attrs.get("step_mode") == "multi":
+        if ops.get(n.op).across_time and n.attrs.get("step_mode") == "multi":
             return int(graph.values[n.inputs[0]].shape[0])
     raise TimeAxisError("the graph has no multi-step neuron and no meta['time_steps']: cannot find T")
 
@@ -79,177 +72,118 @@ def _err(node: Node, why: str) -> TimeAxisError:
     return TimeAxisError(f"{node.location}: {why}; a step-by-step execution (Loihi) cannot follow it")
 
 
-def _reshape_axis(src: Sequence[int], dst: Sequence[int], ax: TimeAxis, T: int) -> Optional[TimeAxis]:
-    before = math.prod(src[: ax.axis])
-    block = (ax.size // T) * math.prod(src[ax.axis + 1:])  # elements of one step inside the time axis' span
-    candidates = []
-    for b in range(len(dst)):
-        if math.prod(dst[:b]) == before and dst[b] % T == 0 and (dst[b] // T) * math.prod(dst[b + 1:]) == block:
-            candidates.append(b)
-    if not candidates:
-        return None
-    # prefer an axis of the same size (a pure re-labelling), else the first
-    same = [b for b in candidates if dst[b] == ax.size]
-    b = (same or candidates)[0]
-    return TimeAxis(b, dst[b])
+@dataclass
+class TimeContext:
+    """One node as the time analysis sees it: what an op's ``"time"`` hook is given.
+
+    ``axis`` is the time axis of the first timed dynamic operand (``src`` its shape); ``axes`` the time
+    axes found so far (read-only for hooks)."""
+
+    graph: Graph
+    node: Node
+    T: int
+    axes: dict
+    axis: Optional[TimeAxis] = None
+    src: tuple = ()
+    out_shape: tuple = field(default=())
+
+    def timed(self, axis: int, size: int) -> TimeAxis:
+        return TimeAxis(axis, size)
+
+    def fail(self, why: str) -> None:
+        raise _err(self.node, why)
+
+    def broadcast(self, *, batch_only: bool = False, same_rank: bool = False) -> Optional[TimeAxis]:
+        """All timed operands must put time on the same output axis; static operands must not vary there."""
+        graph, node = self.graph, self.node
+        vals = [graph.values[v] for v in node.inputs]
+        rank = len(self.out_shape) if not same_rank else max(len(v.shape) for v in vals)
+        found: Optional[TimeAxis] = None
+        for v in vals:
+            a = self.axes.get(v.name) if not v.constant else None
+            if isinstance(a, TimeAxis):
+                cand = TimeAxis(a.axis + (rank - len(v.shape)) if not same_rank else a.axis, a.size)
+                if found is not None and found != cand:
+                    self.fail(f"its operands carry time on different axes ({found.axis} vs {cand.axis})")
+                found = cand
+        if found is None:
+            return None
+        for v in vals:
+            a = self.axes.get(v.name) if not v.constant else None
+            if a is None:
+                oa = found.axis - (rank - len(v.shape)) if not same_rank else found.axis
+                if 0 <= oa < len(v.shape) and v.shape[oa] != 1:
+                    self.fail(f"operand {v.name} does not change over time but is not broadcast along the time axis")
+        return found
 
 
-def _transfer(graph: Graph, node: Node, T: int) -> Axis:
-    vals = [graph.values[v] for v in node.inputs]
-    dyn = [(i, v) for i, v in enumerate(vals) if not v.constant]
-    out_shape = graph.values[node.outputs[0]].shape
-    axes = _CURRENT[0]
-    first = next(((i, v) for i, v in dyn if axes.get(v.name) is not None), None)
-    if first is None:
-        if node.op == "repeat":
-            return _repeat_static(node, vals[0].shape, out_shape, T)
-        return None
-    ax: TimeAxis = axes[first[1].name]
-    src = first[1].shape
-    op = node.op
-    fam = ops.get(op).family
-    if op == "lif":
-        if ax.axis != 0 or ax.size != T or node.attrs.get("step_mode") != "multi":
-            raise _err(node, f"a neuron's time axis must be axis 0 of size T={T} (multi-step); found axis "
-                             f"{ax.axis} of size {ax.size}")
-        return TimeAxis(0, T)
-    if op == "reshape":
-        res = _reshape_axis(src, out_shape, ax, T)
-        if res is None:
-            raise _err(node, f"reshape {list(src)} -> {list(out_shape)} mixes time (axis {ax.axis}) with other axes")
-        return res
-    if op == "permute":
-        return TimeAxis(list(node.attrs["dims"]).index(ax.axis), ax.size)
-    if op == "expand":
-        a = ax.axis + len(out_shape) - len(src)
-        if out_shape[a] != ax.size:
-            raise _err(node, "expand along the time axis")
-        return TimeAxis(a, ax.size)
-    if op == "repeat":
-        reps = list(node.attrs["repeats"])
-        a = ax.axis + len(reps) - len(src)
-        if reps[a] != 1:
-            raise _err(node, "repeat along the time axis")
-        return TimeAxis(a, ax.size * reps[a])
-    if op in ELEMENTWISE or fam in ("elementwise",) and op not in AXIS_OPS:
-        return _broadcast(graph, node, out_shape, T)
-    if op in AXIS_OPS:
-        axis = node.attrs.get("axis", -1) % len(src)
-        if axis == ax.axis:
-            raise _err(node, f"{op} along the time axis")
-        return ax
-    if op == "layer_norm":
-        if ax.axis >= len(src) - len(node.attrs["normalized_shape"]):
-            raise _err(node, "layer_norm over the time axis")
-        return ax
-    if op == "matmul":
-        res = _broadcast(graph, node, out_shape, T, batch_only=True)
-        if res is not None and res.axis >= len(out_shape) - 2:
-            raise _err(node, "matmul contracts or indexes the time axis")
-        return res
-    if op == "linear":
-        if ax.axis == len(src) - 1:
-            raise _err(node, "linear over the time axis")
-        return ax
-    if op in ("conv1d", "conv2d", "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d"):
-        nd = 1 if op.endswith("1d") else 2
-        if op.startswith("conv") and ax.axis != 0:
-            raise _err(node, "a convolution's time axis must be its batch axis")
-        if ax.axis >= len(src) - nd or (op.startswith("conv") and ax.axis == 1):
-            raise _err(node, f"{op} acts across the time axis")
-        return ax
-    if op == "batch_norm":
-        if ax.axis == 1:
-            raise _err(node, "batch_norm normalises along the time axis")
-        return ax
-    if op in ("sum", "mean", "amax"):
-        dims = node.attrs.get("dims")
-        dims = list(range(len(src))) if dims is None else [d % len(src) for d in dims]
-        if ax.axis in dims:
-            return POST
-        if node.attrs.get("keepdim", False):
-            return ax
-        return TimeAxis(ax.axis - sum(1 for d in dims if d < ax.axis), ax.size)
-    if op == "slice":
-        return _slice_axis(node, src, ax, T)
-    if op in ("concat", "stack", "split"):
-        res = _broadcast(graph, node, None, T, same_rank=True) if op != "split" else ax
-        axis = node.attrs["axis"] % (len(src) + (1 if op == "stack" else 0))
-        if op == "stack":
-            a = res.axis + (1 if axis <= res.axis else 0)
-            return TimeAxis(a, res.size)
-        if axis == res.axis:
-            raise _err(node, f"{op} along the time axis")
-        return res
-    raise _err(node, f"no time-axis rule for op {op}")
+# -- the rules, by trait (an op's own "time" hook comes first) -------------------------------------
+
+def _neuron_rule(ctx: TimeContext) -> Axis:
+    ax = ctx.axis
+    if ax.axis != 0 or ax.size != ctx.T or ctx.node.attrs.get("step_mode") != "multi":
+        ctx.fail(f"a neuron's time axis must be axis 0 of size T={ctx.T} (multi-step); found axis {ax.axis} of "
+                 f"size {ax.size}")
+    return TimeAxis(0, ctx.T)
 
 
-def _repeat_static(node: Node, src, dst, T: int) -> Axis:
-    reps = list(node.attrs["repeats"])
-    for a, r in enumerate(reps):
-        if r > 1 and r % T == 0:
-            return TimeAxis(a, dst[a])
+def _movement_rule(ctx: TimeContext) -> Axis:
+    where = ops.get(ctx.node.op).hook("axis")(ctx.node, ctx.src, ctx.out_shape, ctx.axis.axis, ctx.T)
+    if isinstance(where, str):
+        ctx.fail(f"{where} (the time axis)")
+    return TimeAxis(where, ctx.out_shape[where])
+
+
+def _reduction_rule(ctx: TimeContext) -> Axis:
+    dims = ctx.node.attrs.get("dims")
+    rank = len(ctx.src)
+    dims = list(range(rank)) if dims is None else [d % rank for d in dims]
+    if ctx.axis.axis in dims:
+        return POST
+    if ctx.node.attrs.get("keepdim", False):
+        return ctx.axis
+    return TimeAxis(ctx.axis.axis - sum(1 for d in dims if d < ctx.axis.axis), ctx.axis.size)
+
+
+def _mixing_rule(ctx: TimeContext) -> Axis:
+    mixed = {a % len(ctx.src) for a in ops.get(ctx.node.op).mixes(ctx.node, len(ctx.src))}
+    if ctx.axis.axis in mixed:
+        ctx.fail(f"{ctx.node.op} acts along the time axis (axis {ctx.axis.axis})")
+    return ctx.axis
+
+
+def rule_for(opdef: ops.OpDef) -> Optional[Callable[[TimeContext], Axis]]:
+    """How the time axis passes ``opdef``: its ``"time"`` hook, else the rule its traits imply, else None."""
+    if opdef.has_hook("time"):
+        return opdef.hook("time")
+    if opdef.across_time:
+        return _neuron_rule
+    if opdef.movement:
+        return _movement_rule
+    if opdef.elementwise:
+        return lambda ctx: ctx.broadcast()
+    if opdef.reduction:
+        return _reduction_rule
+    if opdef.mixes is not None:
+        return _mixing_rule
     return None
 
 
-def _broadcast(graph: Graph, node: Node, out_shape, T: int, *, batch_only: bool = False,
-               same_rank: bool = False) -> Optional[TimeAxis]:
-    """All timed operands must put time on the same output axis; static operands must not vary there."""
-    axes = _CURRENT[0]
-    out_rank = len(out_shape) if out_shape is not None else None
-    found: Optional[TimeAxis] = None
-    vals = [graph.values[v] for v in node.inputs]
-    ranks = [len(v.shape) for v in vals]
-    rank = out_rank if out_rank is not None else max(ranks)
-    if batch_only:  # matmul: vectors are promoted; align batch axes from the right of the batch part
-        rank = len(graph.values[node.outputs[0]].shape)
-    for v in vals:
-        a = axes.get(v.name) if not v.constant else None
-        if isinstance(a, TimeAxis):
-            oa = a.axis + (rank - len(v.shape)) if not same_rank else a.axis
-            cand = TimeAxis(oa, a.size)
-            if found is not None and found != cand:
-                raise _err(node, f"its operands carry time on different axes ({found.axis} vs {cand.axis})")
-            found = cand
-    if found is None:
+def _transfer(ctx: TimeContext) -> Axis:
+    rule = rule_for(ops.get(ctx.node.op))
+    if rule is None:
+        ctx.fail(f"no time-axis rule for op {ctx.node.op}")
+    return rule(ctx)
+
+
+def _created_axis(graph: Graph, node: Node, T: int) -> Axis:
+    """A static value tiled T times (the image repeated over time) becomes timed; else it stays static."""
+    opdef = ops.get(node.op)
+    if not opdef.has_hook("creates_axis"):
         return None
-    for v in vals:
-        a = axes.get(v.name) if not v.constant else None
-        if a is None:
-            oa = found.axis - (rank - len(v.shape)) if not same_rank else found.axis
-            if 0 <= oa < len(v.shape) and v.shape[oa] != 1:
-                raise _err(node, f"operand {v.name} does not change over time but is not broadcast along the "
-                                 f"time axis")
-    return found
-
-
-def _slice_axis(node: Node, src, ax: TimeAxis, T: int) -> TimeAxis:
-    index = decode_index(node.attrs["index"])
-    # expand Ellipsis
-    n_real = sum(1 for i in index if i is not None and i is not Ellipsis)
-    full = []
-    for i in index:
-        if i is Ellipsis:
-            full.extend([slice(None)] * (len(src) - n_real))
-        else:
-            full.append(i)
-    full.extend([slice(None)] * (len(src) - sum(1 for i in full if i is not None)))
-    out_axis, in_axis = 0, 0
-    for i in full:
-        if i is None:
-            out_axis += 1
-            continue
-        if in_axis == ax.axis:
-            if not (isinstance(i, slice) and i.indices(src[in_axis]) == (0, src[in_axis], 1)):
-                raise _err(node, "slicing along the time axis")
-            return TimeAxis(out_axis, ax.size)
-        if isinstance(i, slice):
-            out_axis += 1
-        in_axis += 1
-    raise _err(node, "lost the time axis while slicing")
-
-
-_CURRENT: list[dict] = [{}]
+    src, dst = graph.values[node.inputs[0]].shape, graph.values[node.outputs[0]].shape
+    a = opdef.hook("creates_axis")(node, src, dst, T)
+    return None if a is None else TimeAxis(a, dst[a])
 
 
 def time_axes(graph: Graph, input_axes: Optional[dict] = None, T: Optional[int] = None) -> dict[str, Axis]:
@@ -258,7 +192,6 @@ def time_axes(graph: Graph, input_axes: Optional[dict] = None, T: Optional[int] 
     ``input_axes`` maps graph inputs to their time axis index (default: static, an image; a binary
     input with size T on axis 1 — ``[B, T, …]`` events — is timed on axis 1)."""
     axes: dict[str, Axis] = {}
-    _CURRENT[0] = axes
     T = T or time_steps(graph)
     for name in graph.inputs:
         shape = graph.values[name].shape
@@ -271,15 +204,18 @@ def time_axes(graph: Graph, input_axes: Optional[dict] = None, T: Optional[int] 
                 a = 1
         axes[name] = None if a is None else TimeAxis(a, shape[a])
     for node in graph.nodes:
-        ins = [axes.get(v) for v in node.inputs if not graph.values[v].constant]
+        dynamic = [graph.values[v] for v in node.inputs if not graph.values[v].constant]
+        ins = [axes.get(v.name) for v in dynamic]
         if any(a is POST for a in ins):
             res: Axis = POST
-        elif all(a is None for a in ins) and node.op != "repeat":
-            if node.op == "lif":
+        elif all(a is None for a in ins):
+            if ops.get(node.op).across_time:
                 raise _err(node, "a neuron is fed a value that does not change over time")
-            res = None
+            res = _created_axis(graph, node, T)
         else:
-            res = _transfer(graph, node, T)
+            first = next(v for v in dynamic if axes.get(v.name) is not None)
+            res = _transfer(TimeContext(graph, node, T, axes, axes[first.name], tuple(first.shape),
+                                        tuple(graph.values[node.outputs[0]].shape)))
         for v in node.outputs:
             axes[v] = res
     return axes

@@ -20,6 +20,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from snncompile import ops
 from snncompile.analysis.time_axes import POST, Axis, TimeAxis, TimeAxisError, time_axes, time_steps
 from snncompile.ir.graph import Graph, Node, Value
 
@@ -128,20 +129,16 @@ def _step_value(val: Value, ax: Axis, T: int) -> Value:
 
 
 def _step_attrs(graph: Graph, n: Node, axes, T: int, step: Graph) -> None:
+    """Attributes of ``n`` in the one-step graph: neurons run one step per call (state kept under their
+    name); an op whose attributes spell a shape gets the one-step shape (its ``"resized"`` hook)."""
     out = n.outputs[0]
     ax = axes.get(out)
-    if n.op in ("reshape", "expand") and isinstance(ax, TimeAxis):
-        shape = list(n.attrs["shape"])
-        shape[ax.axis] = step.values[out].shape[ax.axis]
-        n.attrs = dict(n.attrs, shape=shape)
-    elif n.op == "repeat" and isinstance(ax, TimeAxis):
-        src_ax = axes.get(n.inputs[0])
-        if src_ax is None:  # the repeat that creates time: T times fewer copies per step
-            reps = list(n.attrs["repeats"])
-            reps[ax.axis] //= T
-            n.attrs = dict(n.attrs, repeats=reps)
-    elif n.op == "lif":
+    opdef = ops.get(n.op)
+    if opdef.across_time:
         n.attrs = dict(n.attrs, step_mode="single", state_key=n.name, multi_step_T=T)
+    elif isinstance(ax, TimeAxis) and opdef.has_hook("resized"):
+        created = ax.axis if axes.get(n.inputs[0]) is None else None  # the tiling that creates time
+        n.attrs = opdef.hook("resized")(n, step.values[out].shape, created, T)
 
 
 def retime(program: StepProgram, T: int) -> StepProgram:
@@ -165,9 +162,9 @@ def retime(program: StepProgram, T: int) -> StepProgram:
             shape[ax.axis] = shape[ax.axis] // program.T * T
             post.values[v].shape = tuple(shape)
     for n in post.nodes:
-        ax = axes.get(n.outputs[0])
-        if n.op in ("reshape", "expand") and isinstance(ax, TimeAxis):
-            n.attrs = dict(n.attrs, shape=list(post.values[n.outputs[0]].shape))
+        opdef = ops.get(n.op)
+        if isinstance(axes.get(n.outputs[0]), TimeAxis) and opdef.has_hook("resized"):
+            n.attrs = opdef.hook("resized")(n, post.values[n.outputs[0]].shape, None, T)
     boundary = {v: TimeAxis(a.axis, a.size // program.T * T) for v, a in program.boundary.items()}
     in_axes = {v: (None if a is None else TimeAxis(a.axis, a.size // program.T * T))
                for v, a in program.input_axes.items()}
