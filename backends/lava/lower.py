@@ -30,6 +30,7 @@ from typing import Any, Callable, Optional
 import numpy as np
 import scipy.sparse as sp
 
+from snncompile import ops
 from snncompile.analysis.time_axes import TimeAxis
 from snncompile.backends.reference import ReferenceExecutor
 from snncompile.backends.reference.fixed import run_fixed
@@ -93,7 +94,7 @@ def measure_agreement(low: Lowered, samples: np.ndarray) -> dict:
     agrees with the float64 run, over ``samples``; stored in the quantisation report."""
 
     g = low.prepared.graph
-    lifs = [n for n in g.nodes if n.op == "lif"]
+    lifs = [n for n in g.nodes if ops.get(n.op).neuron is not None]
     ex = ReferenceExecutor()
     _, rows, _ = run_fixed(low.program, low.step, samples, record=[n.outputs[0] for n in lifs])
     same = {n.name: 0 for n in lifs}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from snncompile import ops
 from snncompile.ir.graph import Graph, Node
 from snncompile.loihi.fixed import LIFFixed, QuantisationError, fixed_lif, quantise_input, shift
 
@@ -34,12 +35,13 @@ class FixedStepExecutor:
 
     def run_node(self, graph: Graph, node: Node, args, base):
         a = node.attrs
-        if node.op in ("linear", "conv1d", "conv2d"):
+        opdef = ops.get(node.op)
+        if opdef.weight is not None:
             x = np.asarray(args[0]).astype(np.int64)
             w = np.asarray(args[1]).astype(np.int64)
             acc = base(graph, node, [x, w], {})[0]
             return [shift(acc, int(a["fixed_exp"]))]
-        if node.op == "lif":
+        if opdef.neuron is not None:
             st = self.states.setdefault(node.name, {})
             lif = LIFFixed.from_dict(fixed_lif(graph, node))
             x = np.asarray(args[0]).astype(np.int64)
@@ -50,16 +52,16 @@ class FixedStepExecutor:
             lif.bias = bias
             s, st["v"], st["h"] = lif.step(x, v)
             return [s] + ([st["v"]] if len(node.outputs) > 1 else [])
-        if node.op == "matmul" and all(not graph.values[v].constant for v in node.inputs):
+        if ops.is_dynamic_contraction(graph, node):
             out = np.matmul(np.asarray(args[0]).astype(np.int64), np.asarray(args[1]).astype(np.int64))
             if "fixed_mult" in a:
                 out = out * int(a["fixed_mult"])
             return [out]
-        if node.op in ("max_pool1d", "max_pool2d"):  # exact on small integers; padding is -inf
+        if opdef.pooling == "max":  # exact on small integers; padding is -inf
             return [base(graph, node, [np.asarray(args[0], dtype=np.float64)], {})[0].astype(np.int64)]
-        if node.op in ("mean", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d"):  # readout side: real
+        if opdef.pooling == "avg" or opdef.reduction == "mean":  # averages: readout side, real
             return base(graph, node, [np.asarray(x, dtype=np.float64) for x in args], {})
-        if node.op in ("mul", "div"):
+        if opdef.scale is not None:
             raise QuantisationError(f"{node.location}: a constant scale left on the spike path cannot run in "
                                     f"fixed point (fold it first)")
         return base(graph, node, [np.asarray(x) for x in args], {})
@@ -89,7 +91,7 @@ def run_fixed(program, fixed_step: Graph, samples: np.ndarray, *, record=(), rec
     scale = fixed_step.meta["fixed"]["inputs"]
     name = fixed_step.inputs[0]
     post_ex = ReferenceExecutor()
-    lifs = [n.name for n in fixed_step.nodes if n.op == "lif"] if record_membrane else []
+    lifs = [n.name for n in fixed_step.nodes if ops.get(n.op).neuron is not None] if record_membrane else []
     outs, rows, readouts = [], {v: [] for v in list(record) + [f"h:{n}" for n in lifs]}, \
         {v: [] for v in fixed_step.outputs}
     full = tuple(program.full_shapes[name])

@@ -77,13 +77,12 @@ def elem_type(dtype: str) -> int:
         raise ValueError(f"no ONNX element type for dtype {dtype!r}") from None
 
 
+_CUSTOM_TYPES = {"lif": "LIF", "matmul": "SpikeMatMul"}  # the custom op types that are not CamelCase of the op
+
+
 def custom_op_type(ir_op: str) -> str:
     """The custom ONNX op type for an IR op: ``lif`` → ``LIF``, ``adaptive_avg_pool2d`` → ``AdaptiveAvgPool2d``."""
-    if ir_op == "lif":
-        return "LIF"
-    if ir_op == "matmul":
-        return "SpikeMatMul"
-    return "".join(p[:1].upper() + p[1:] for p in ir_op.split("_"))
+    return _CUSTOM_TYPES.get(ir_op) or "".join(p[:1].upper() + p[1:] for p in ir_op.split("_"))
 
 
 class _Builder:
@@ -157,13 +156,14 @@ def _node_doc(g: Graph, n: Node) -> str:
 # -- converters ------------------------------------------------------------------------------------
 
 Converter = Callable[[_Builder, Node], None]
-_CONVERTERS: dict[str, Converter] = {}
 
 
-def _converts(*ops: str):
+def _converts(*names: str):
+    """Register ``fn`` as the ``"onnx"`` hook (emitter) of the ops ``names``."""
+
     def wrap(fn: Converter) -> Converter:
-        for op in ops:
-            _CONVERTERS[op] = fn
+        for name in names:
+            ops.implements(name, "onnx")(fn)
         return fn
 
     return wrap
@@ -360,7 +360,7 @@ def _pool(b: _Builder, n: Node) -> None:
     nd = len(a["kernel"])
     common = dict(kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=list(a["padding"]) * 2,
                   ceil_mode=int(bool(a.get("ceil_mode", False))))
-    if n.op.startswith("max"):
+    if ops.get(n.op).pooling == "max":
         _pooled(b, n, nd, "MaxPool", dilations=list(a.get("dilation", [1] * nd)), **common)
     else:
         _pooled(b, n, nd, "AveragePool", count_include_pad=1, **common)
@@ -386,10 +386,12 @@ def _reduce(b: _Builder, n: Node) -> None:
     b.add(_REDUCE[n.op], ins, list(n.outputs), keepdims=int(bool(n.attrs.get("keepdim", False))))
 
 
-@_converts("softmax", "log_softmax")
+_ALONG_AXIS = {"softmax": "Softmax", "log_softmax": "LogSoftmax"}
+
+
+@_converts(*_ALONG_AXIS)
 def _softmax(b: _Builder, n: Node) -> None:
-    b.add("Softmax" if n.op == "softmax" else "LogSoftmax", [n.inputs[0]], list(n.outputs),
-          axis=int(n.attrs.get("axis", -1)))
+    b.add(_ALONG_AXIS[n.op], [n.inputs[0]], list(n.outputs), axis=int(n.attrs.get("axis", -1)))
 
 
 @_converts("gelu")
@@ -428,6 +430,11 @@ def _custom(b: _Builder, n: Node, extra: Optional[dict] = None) -> None:
     b.add(custom_op_type(n.op), list(n.inputs), list(n.outputs), domain=DOMAIN, **attrs)
 
 
+for _op in ops.all_ops().values():  # the rest export as themselves, in the custom domain
+    if not _op.has_hook("onnx"):
+        ops.implements(_op.name, "onnx")(_custom)
+
+
 def _display_attr(v: Any):
     """An ONNX attribute value for display: None → omitted, bool → int, nested → JSON text."""
     if v is None:
@@ -456,7 +463,7 @@ def to_onnx(graph: Graph):
     b = _Builder(graph)
     for n in graph.nodes:
         b.current = n
-        _CONVERTERS.get(n.op, _custom)(b, n)
+        ops.get(n.op).hook("onnx")(b, n)
     for name in graph.constants:
         if name in graph.values:
             b.inits.append(onnx.numpy_helper.from_array(np.asarray(graph.constants[name]), name))
@@ -527,7 +534,8 @@ def reference_evaluator(model, **kwargs):
         ir_op = attrs["ir_op"]
         ir_attrs = decode_value(json.loads(attrs["ir_attrs"]))
         node = Node(self.onnx_node.name, ir_op, list(self.onnx_node.input), list(self.onnx_node.output), ir_attrs)
-        key = ir_attrs.get("state_key") if ir_op == "lif" and ir_attrs.get("step_mode") == "single" else None
+        stateful = ops.get(ir_op).across_time and ir_attrs.get("step_mode") == "single"
+        key = ir_attrs.get("state_key") if stateful else None
         state = shared.setdefault(key, {}) if key is not None else {}
         return tuple(ops.get(ir_op).reference(node, list(inputs), state))
 

@@ -47,7 +47,6 @@ from .models import HOROWITZ_45NM, LOIHI_SOP
 
 KIND_LABEL = {"ac": "AC", "intmul": "INT×FLOAT", "mac": "MAC", "realmul": "REAL×REAL"}
 REGIONS = ("encoding", "body", "readout")
-_PASS_THROUGH = {"shape", "norm", "elementwise", "pool", "reduce"}
 
 
 @dataclass
@@ -146,34 +145,31 @@ def _plain(x):
 # -- graph structure ----------------------------------------------------------------------------
 
 def reported(graph: Graph, node: Node) -> bool:
-    """Weight layers, matmuls and dynamic products (spike gates): the nodes that do arithmetic."""
-    family = ops.get(node.op).family
-    if family in ("weight", "matmul"):
-        return True
-    return node.op == "mul" and all(not graph.values[v].constant for v in node.inputs)
+    """Weight layers, matmuls and dynamic products (spike gates): the nodes that do synaptic arithmetic."""
+    return ops.is_synaptic(graph, node)
 
 
-def _consumers(graph: Graph) -> dict[str, list[Node]]:
-    out: dict[str, list[Node]] = {}
-    for n in graph.nodes:
-        for v in n.inputs:
-            out.setdefault(v, []).append(n)
-    return out
+def _forwards_activity(opdef: ops.OpDef) -> bool:
+    """Whether a layer's activity reaches a neuron through this op unchanged in kind: anything but another
+    synaptic layer (weights, a contraction), a neuron or a non-spike nonlinearity."""
+    contraction = len(opdef.linear) > 1 and not opdef.elementwise
+    return opdef.weight is None and not contraction and opdef.neuron is None and opdef.family != "nonlinear"
 
 
-def fed_neuron(graph: Graph, node: Node, consumers: dict[str, list[Node]]) -> Optional[Node]:
-    """The first neuron ``node``'s result reaches through shape/BN/elementwise/pool ops (or None)."""
+def fed_neuron(graph: Graph, node: Node) -> Optional[Node]:
+    """The first neuron ``node``'s result reaches through moves, norms, elementwise ops, pools, reductions."""
     order = {n.name: i for i, n in enumerate(graph.nodes)}
     frontier, seen, found = list(node.outputs), set(), []
     while frontier:
         v = frontier.pop()
-        for c in consumers.get(v, ()):
+        for c in graph.consumers(v):
             if c.name in seen:
                 continue
             seen.add(c.name)
-            if c.op == "lif":
+            opdef = ops.get(c.op)
+            if opdef.neuron is not None:
                 found.append(c)
-            elif ops.get(c.op).family in _PASS_THROUGH:
+            elif _forwards_activity(opdef):
                 frontier.extend(c.outputs)
     return min(found, key=lambda n: order[n.name]) if found else None
 
@@ -186,13 +182,13 @@ def operand_label(graph: Graph, value: str, depth: int = 0) -> str:
         p = graph.producer(value)
         if p is None:
             return "input" if value in graph.inputs else "const"
-        family = ops.get(p.op).family
-        if p.op == "lif":
-            return (p.module.rsplit(".", 1)[-1] or "lif") if p.module else "lif"
-        if family == "matmul" and depth < 3:
+        opdef = ops.get(p.op)
+        if opdef.neuron is not None:
+            return (p.module.rsplit(".", 1)[-1] or p.op) if p.module else p.op
+        if len(opdef.linear) > 1 and not opdef.elementwise and depth < 3:
             a, b = (operand_label(graph, v, depth + 1) for v in p.inputs[:2])
             return f"({a} @ {b})"
-        if family in ("shape", "norm") or (p.op in ("mul", "div") and len(graph.dynamic_inputs(p)) == 1):
+        if opdef.family in ("shape", "norm") or (opdef.scale is not None and len(graph.dynamic_inputs(p)) == 1):
             value = next(v for v in p.inputs if not graph.values[v].constant)
             continue
         return p.op
@@ -200,10 +196,11 @@ def operand_label(graph: Graph, value: str, depth: int = 0) -> str:
 
 
 def _label(graph: Graph, node: Node) -> str:
-    if ops.get(node.op).family == "matmul" and len(graph.dynamic_inputs(node)) == 2:
+    if ops.is_dynamic_contraction(graph, node):
         a, b = (operand_label(graph, v) for v in node.inputs[:2])
         return f"{a} @ {b}"
-    if node.op == "mul":
+    opdef = ops.get(node.op)
+    if opdef.elementwise and len(opdef.linear) > 1:
         a, b = (operand_label(graph, v) for v in node.inputs[:2])
         return f"{a} * {b}"
     return node.op
@@ -333,7 +330,6 @@ def build_report(graph: Graph, counts=None, *, data: str = "", ledger: Optional[
     costs = {nc.node.name: nc for nc in node_costs(graph)}
     b = traced_batch(graph)
     steps = steps_per_image(graph)
-    consumers = _consumers(graph)
     samples = counts.samples if counts is not None else 0
     per = (lambda x: x / samples) if samples else None
     rows: list[LayerRow] = []
@@ -352,7 +348,7 @@ def build_report(graph: Graph, counts=None, *, data: str = "", ledger: Optional[
             row.e45_papers = HOROWITZ_45NM.pj_per_mac * row.flops
         elif kind == "realmul":
             row.e45_papers = HOROWITZ_45NM.pj_per_mac * row.flops
-        neuron = fed_neuron(graph, node, consumers)
+        neuron = fed_neuron(graph, node)
         row.out_neuron = neuron.module if neuron is not None else None
         c = counts.nodes.get(node.name) if counts is not None else None
         if c is not None and samples:
@@ -384,7 +380,7 @@ def build_report(graph: Graph, counts=None, *, data: str = "", ledger: Optional[
     if counts is not None and samples:
         for node in graph.nodes:
             c = counts.nodes.get(node.name)
-            if node.op == "lif" and c is not None and c.neuron_updates:
+            if ops.get(node.op).neuron is not None and c is not None and c.neuron_updates:
                 neurons.append(NeuronRow(node.module, node.name, costs[node.name].region.value, c.firing_rate,
                                          c.spikes / samples, c.neuron_updates / samples))
     totals = summarize(rows, neurons, measured=bool(samples))

@@ -46,14 +46,14 @@ def _reduce_map(average: bool):
     return linear_map
 
 
-@op("sum", "reduce", domain=_sum_domain, arity=(1, 1), reduction=True, linear=(0,), homogeneous=(0,),
+@op("sum", "reduce", domain=_sum_domain, arity=(1, 1), reduction="sum", linear=(0,), homogeneous=(0,),
     hooks={"affine": _reduce_map(average=False)})
 def sum_(node, inputs, state):
     """Sum over ``dims`` (all axes when absent), ``keepdim`` as torch."""
     return [np.sum(inputs[0], axis=_axes(node), keepdims=node.attrs.get("keepdim", False))]
 
 
-@op("mean", "reduce", domain=_mean_domain, arity=(1, 1), reduction=True, linear=(0,), homogeneous=(0,),
+@op("mean", "reduce", domain=_mean_domain, arity=(1, 1), reduction="mean", linear=(0,), homogeneous=(0,),
     hooks={"affine": _reduce_map(average=True)})
 def mean(node, inputs, state):
     """Mean over ``dims`` (all axes when absent), ``keepdim`` as torch."""
@@ -61,7 +61,7 @@ def mean(node, inputs, state):
             .astype(inputs[0].dtype, copy=False)]
 
 
-@op("amax", "reduce", domain=lambda n, d, g: [d[0]], arity=(1, 1), reduction=True, homogeneous=(0,))
+@op("amax", "reduce", domain=lambda n, d, g: [d[0]], arity=(1, 1), reduction="max", homogeneous=(0,))
 def amax(node, inputs, state):
     """Maximum over ``dims`` (an OR for spikes)."""
     return [np.max(inputs[0], axis=_axes(node), keepdims=node.attrs.get("keepdim", False))]

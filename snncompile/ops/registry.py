@@ -24,7 +24,8 @@ An :class:`OpDef` states, in one place,
   ``homogeneous``     the operands in which ``f(c·x) = c·f(x)`` for every ``c > 0`` (others fixed).
   ``weight``          a weight layer ``y = W ⊛ x (+ b)`` (:class:`WeightLayer`: operands, channel axis).
   ``pooling``         ``"max"`` or ``"avg"`` over windows of the trailing (spatial) axes.
-  ``reduction``       reduces over ``attrs["dims"]`` (all axes when absent), ``keepdim`` as torch.
+  ``reduction``       ``"sum"``, ``"mean"`` or ``"max"`` over ``attrs["dims"]`` (all axes when absent),
+                      ``keepdim`` as torch.
   ``channel_affine``  ``y = scale·x + shift`` per channel of axis 1 (inference BatchNorm): the function
                       ``(node, operand arrays) -> (scale, shift)``.
   ``mixes``           ``(node, rank) -> axes`` along which the op mixes elements or indexes parameters.
@@ -147,7 +148,7 @@ class OpDef:
     homogeneous: tuple[int, ...] = ()
     weight: Optional[WeightLayer] = None
     pooling: Optional[str] = None
-    reduction: bool = False
+    reduction: Optional[str] = None
     channel_affine: Optional[Callable] = None
     mixes: Optional[AxesRule] = None
     neuron: Optional[Neuron] = None

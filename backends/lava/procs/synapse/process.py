@@ -46,7 +46,7 @@ class _Base(PyLoihiProcessModel):
         self.buf = np.zeros(len(self.out_perm), dtype=self.work)
 
     def apply(self, x):
-        if self.op == "linear":
+        if self.w.ndim == 2:  # a dense layer: W [out, in] per token
             return np.matmul(x, self.w.T)
         a = self.attrs
         return conv_nd(x, self.w, None, a["stride"], a["padding"], a["dilation"], a.get("groups", 1))
