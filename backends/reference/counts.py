@@ -133,10 +133,6 @@ class EventCounts:
     def synaptic_ops(self) -> int:
         return sum(c.synaptic_ops for c in self.nodes.values())
 
-    def firing_rates(self) -> dict[str, float]:
-        """Firing rate of every neuron node."""
-        return {n: c.firing_rate for n, c in self.nodes.items() if c.neuron_updates}
-
     def per_sample(self, field_name: str = "synaptic_ops") -> dict[str, float]:
         return {n: getattr(c, field_name) / self.samples for n, c in self.nodes.items()}
 

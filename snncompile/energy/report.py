@@ -45,7 +45,6 @@ from snncompile.ir.graph import Graph, Node
 from .models import HOROWITZ_45NM, LOIHI_SOP
 
 
-KIND_LABEL = {"ac": "AC", "intmul": "INT×FLOAT", "mac": "MAC", "realmul": "REAL×REAL"}
 REGIONS = ("encoding", "body", "readout")
 
 
@@ -337,11 +336,11 @@ def build_report(graph: Graph, counts=None, *, data: str = "", ledger: Optional[
         if not reported(graph, node):
             continue
         nc = costs[node.name]
-        if nc.cost.kind not in KIND_LABEL:
+        if nc.cost.kind not in ops.COST_LABELS:
             continue
         flops = nc.cost.flops / b
         kind = nc.cost.kind
-        row = LayerRow(node.module, node.name, node.op, _label(graph, node), KIND_LABEL[kind], nc.region.value,
+        row = LayerRow(node.module, node.name, node.op, _label(graph, node), ops.COST_LABELS[kind], nc.region.value,
                        str(nc.input_domain), node.source, _int_if_whole(flops), steps.get(node.name))
         if kind == "mac":
             row.macs = row.flops

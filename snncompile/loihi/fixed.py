@@ -31,7 +31,6 @@ rounding is reported per layer (:class:`QuantReport`).
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 from typing import Optional
@@ -205,7 +204,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
     from .affine import constant_vector, synapse_bias, term_matrix
 
     g: Graph = net.graph
-    fg = _copy_graph(g)
+    fg = g.copy()
     units = net.units
     bounds = _bounded_domains(g, calibration_max or {})
     # scale classes: a neuron port and every synapse/attention unit feeding it; readouts join them too
@@ -276,7 +275,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
         err = float(np.linalg.norm(q * 2.0 ** e - target) / max(np.linalg.norm(target), 1e-300))
         name = fg.unique_name(f"{node.name}_wfixed")
         fg.add_constant(name, q)
-        node.inputs = [node.inputs[0], name]
+        fg.set_inputs(node, [node.inputs[0], name])
         node.attrs = dict(node.attrs, fixed_exp=e, fixed_sign_mode=mode)
         report_layers.append(LayerError(u.name, u.module, "synapse", {"weight_exp": e, "sign_mode": mode, "K": K,
                                                                       "weight_rel_error": err}))
@@ -327,7 +326,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
     # drop weight-layer biases (they live in the neurons now)
     for u in net.of_kind("synapse"):
         node = fg.node(u.node)
-        node.inputs = node.inputs[:2]
+        fg.set_inputs(node, node.inputs[:2])
     # readouts: dequantisation of what they receive
     readouts = {}
     for u in net.of_kind("readout"):
@@ -370,7 +369,7 @@ def _port_constant(g: Graph, units: dict, u) -> np.ndarray:
 def _bounded_domains(g: Graph, ranges: dict) -> Graph:
     """A copy of ``g`` whose analog inputs have the calibration range, with domains re-inferred."""
 
-    h = _copy_graph(g)
+    h = g.copy()
     for name in h.inputs:
         r = ranges.get(name)
         if r is not None and not h.values[name].domain.is_binary:
@@ -378,13 +377,6 @@ def _bounded_domains(g: Graph, ranges: dict) -> Graph:
             h.values[name].domain = Domain.real(lo, hi)
     infer_domains(h)
     return h
-
-
-def _copy_graph(g: Graph) -> Graph:
-    out = Graph(values=copy.deepcopy(g.values), nodes=copy.deepcopy(g.nodes), constants=dict(g.constants),
-                inputs=list(g.inputs), outputs=list(g.outputs), meta=copy.deepcopy(g.meta))
-    out._index = None
-    return out
 
 
 def fixed_lif(graph: Graph, node: Node) -> dict:

@@ -73,6 +73,9 @@ class Cost:
     weight_layer: bool = False
 
 
+COST_LABELS = {"ac": "AC", "intmul": "INT×FLOAT", "mac": "MAC", "realmul": "REAL×REAL"}
+"""How reports spell the arithmetic kinds of :class:`Cost`."""
+
 DomainRule = Callable[[Node, Sequence[Domain], Graph], Sequence[Domain]]
 CostRule = Callable[[Node, Graph], Cost]
 Reference = Callable[[Node, Sequence[np.ndarray], dict], Sequence[np.ndarray]]
