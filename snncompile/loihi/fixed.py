@@ -37,11 +37,14 @@ from typing import Optional
 
 import numpy as np
 
+from snncompile import ops
 from snncompile.analysis import infer_domains
 from snncompile.errors import SnnCompileError
 from snncompile.ir.domain import Domain
 from snncompile.ir.graph import Graph, Node
-from snncompile.passes.fold_tau import input_decay as k
+from snncompile.passes.fold_tau import input_decay as decay_factor
+
+from .affine import constant_vector, synapse_bias, term_matrix
 
 V_BITS = 24
 V_MAX = 2 ** (V_BITS - 1) - 1
@@ -190,24 +193,36 @@ def _union_find(items):
 
 
 def input_decay(attrs: dict) -> float:
-    v = k(attrs)
+    """The factor a neuron applies to its input current (1 when it applies none)."""
+    v = decay_factor(attrs)
     return 1.0 if v is None else v
 
 
 def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8):
-    # calibration_max: graph input -> its largest magnitude, or a (lo, hi) range, over calibration data
     """A fixed-point copy of the one-step graph of ``net`` and the quantisation report.
 
+    ``calibration_max``: graph input -> its largest magnitude, or a (lo, hi) range, over calibration data.
     Returns ``(fixed_step_graph, report)``.  The copy has integer weights (``attrs['fixed_exp']``), no
     weight-layer biases, ``attrs['fixed']`` on every ``lif`` (see :class:`LIFFixed`), ``attrs['fixed_mult']``
     on every spike matmul and ``meta['fixed']`` with the input scales and readout dequantisation."""
-    from .affine import constant_vector, synapse_bias, term_matrix
-
     g: Graph = net.graph
     fg = g.copy()
+    K_of, class_info = _class_scales(net, _bounded_domains(g, calibration_max or {}))
+    in_scale = _input_scales(net, calibration_max or {}, input_bits)
+    layers = (_quantise_synapses(net, fg, K_of, in_scale) + _quantise_attention(net, fg, K_of)
+              + _quantise_neurons(net, fg, K_of))
+    for u in net.of_kind("synapse"):  # weight-layer biases live in the neurons now
+        node = fg.node(u.node)
+        fg.set_inputs(node, node.inputs[:2])
+    fg.meta["fixed"] = {"inputs": in_scale, "readouts": _readouts(net, K_of)}
+    _drop_unused(fg)
+    return fg, QuantReport(in_scale, class_info, layers)
+
+
+def _scale_classes(net) -> dict[str, list[str]]:
+    """Units that must share one activation scale K: a neuron (or readout) port and every synapse/attention
+    unit feeding it, transitively."""
     units = net.units
-    bounds = _bounded_domains(g, calibration_max or {})
-    # scale classes: a neuron port and every synapse/attention unit feeding it; readouts join them too
     keys = [u for u in net.order if units[u].kind in ("neuron", "synapse", "attention", "readout")]
     find, union = _union_find(keys)
     for name in keys:
@@ -219,10 +234,16 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
     classes: dict[str, list[str]] = {}
     for name in keys:
         classes.setdefault(find(name), []).append(name)
-    # per class: K from thresholds, input decays and bounds of the input currents
+    return classes
+
+
+def _class_scales(net, bounds: Graph) -> tuple[dict[str, int], list[dict]]:
+    """Per scale class: K = 64·2^j, the largest that keeps the input currents (bounded by ``bounds``), the
+    thresholds and the bias register within their bit widths."""
+    g, units = net.graph, net.units
     K_of: dict[str, int] = {}
     class_info = []
-    for root, members in classes.items():
+    for members in _scale_classes(net).values():
         neurons = [units[m] for m in members if units[m].kind == "neuron"]
         if not neurons:
             continue
@@ -231,18 +252,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
             raise QuantisationError(f"neurons {', '.join(n.module for n in neurons)} share synapses but decay "
                                     f"their input differently")
         k = ks.pop()
-        bound = 0.0
-        for n in neurons:
-            a = g.node(n.node).attrs
-            if a.get("v_reset") not in (None, 0.0):
-                raise QuantisationError(f"{n.module}: a nonzero reset potential is not supported in fixed point")
-            d = bounds.values[n.ports[0].value].domain
-            xmax = max(abs(d.lo), abs(d.hi)) if d is not None and math.isfinite(d.lo) and math.isfinite(d.hi) \
-                else None
-            if xmax is None:
-                raise QuantisationError(f"{n.module}: its input current has no finite bound (run domain "
-                                        f"inference first)")
-            bound = max(bound, xmax, abs(a["v_threshold"]))
+        bound = max(_current_bound(g, n, bounds) for n in neurons)
         j = math.floor(math.log2(2 ** (V_BITS - 2) * k / (64 * bound)))
         cmax = max(float(np.abs(_port_constant(g, units, n)).max(initial=0.0)) for n in neurons)
         if cmax > 0:  # the bias register: 13-bit mantissa << at most 7
@@ -252,14 +262,33 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
             K_of[m] = K
         class_info.append({"members": [units[m].module or m for m in members], "K": K, "input_decay": k,
                            "bound": bound})
-    report_layers: list[LayerError] = []
-    # inputs
+    return K_of, class_info
+
+
+def _current_bound(g: Graph, n, bounds: Graph) -> float:
+    """The largest magnitude of neuron unit ``n``'s input current or threshold."""
+    a = g.node(n.node).attrs
+    if a.get("v_reset") not in (None, 0.0):
+        raise QuantisationError(f"{n.module}: a nonzero reset potential is not supported in fixed point")
+    d = bounds.values[n.ports[0].value].domain
+    if d is None or not (math.isfinite(d.lo) and math.isfinite(d.hi)):
+        raise QuantisationError(f"{n.module}: its input current has no finite bound (run domain inference first)")
+    return max(abs(d.lo), abs(d.hi), abs(a["v_threshold"]))
+
+
+def _input_scales(net, calibration_max: dict, input_bits: int) -> dict[str, float]:
+    """Per graph input: the power of two that maps its calibrated range onto ``input_bits`` bits."""
     in_scale = {}
     for u in net.of_kind("input"):
-        r = (calibration_max or {}).get(u.name, 1.0)
+        r = calibration_max.get(u.name, 1.0)
         top = (max(abs(float(r[0])), abs(float(r[1]))) if not np.isscalar(r) else abs(float(r))) or 1.0
         in_scale[u.name] = float(2 ** math.floor(math.log2((2 ** input_bits - 1) / top)))
-    # synapse units: integer weights in the consumer class's activation units
+    return in_scale
+
+
+def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict) -> list[LayerError]:
+    """Integer weights of every synapse unit, in the activation units of the class it feeds."""
+    g, units, layers = net.graph, net.units, []
     for u in net.of_kind("synapse"):
         node = fg.node(u.node)
         if u.name not in K_of:
@@ -269,7 +298,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
         s_x = in_scale[next(t.source for t in u.ports[0].terms)] if srcs == {"input"} else 1.0
         if "input" in srcs and len(srcs) > 1:
             raise QuantisationError(f"{u.module}: mixes the analog input with spikes")
-        w = g.constants[node.inputs[1]].astype(np.float64)
+        w = g.constants[node.inputs[ops.get(node.op).weight.weight]].astype(np.float64)
         target = w * K / (64 * s_x)
         q, e, mode = quantise_weights(target)
         err = float(np.linalg.norm(q * 2.0 ** e - target) / max(np.linalg.norm(target), 1e-300))
@@ -277,24 +306,33 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
         fg.add_constant(name, q)
         fg.set_inputs(node, [node.inputs[0], name])
         node.attrs = dict(node.attrs, fixed_exp=e, fixed_sign_mode=mode)
-        report_layers.append(LayerError(u.name, u.module, "synapse", {"weight_exp": e, "sign_mode": mode, "K": K,
-                                                                      "weight_rel_error": err}))
-    # spike matmuls
+        layers.append(LayerError(u.name, u.module, "synapse", {"weight_exp": e, "sign_mode": mode, "K": K,
+                                                                "weight_rel_error": err}))
+    return layers
+
+
+def _quantise_attention(net, fg: Graph, K_of: dict) -> list[LayerError]:
+    """The integer multiplier of every spike matmul: its constant scale times K/64."""
+    g, units, layers = net.graph, net.units, []
     for u in net.of_kind("attention"):
         K = K_of.get(u.name)
         if K is None:
             raise QuantisationError(f"{u.module}: its output feeds no neuron")
         cons = units[u.consumers[0]]
         t = next(t for t in cons.ports[0].terms if t.source == u.name)
-        M = term_matrix(g, t)
-        c = float(np.unique(M.data)[0])
+        c = float(np.unique(term_matrix(g, t).data)[0])
         mult = c * K / 64
         if not float(mult).is_integer():
             raise QuantisationError(f"{u.module}: the scale {c} times K/64 = {mult} is not an integer")
         fg.node(u.node).attrs = dict(fg.node(u.node).attrs, fixed_mult=int(mult))
-        report_layers.append(LayerError(u.name, u.module, "matmul", {"mult": int(mult), "K": K,
-                                                                     "weight_rel_error": 0.0}))
-    # neurons
+        layers.append(LayerError(u.name, u.module, "matmul", {"mult": int(mult), "K": K, "weight_rel_error": 0.0}))
+    return layers
+
+
+def _quantise_neurons(net, fg: Graph, K_of: dict) -> list[LayerError]:
+    """Every neuron's registers: decay dv (12 bits), threshold (17-bit mantissa << 6), bias (the feeding
+    layers' biases, 13-bit mantissa << exponent), in membrane units S_v = K/k."""
+    g, units, layers = net.graph, net.units, []
     for u in net.of_kind("neuron"):
         node = fg.node(u.node)
         a = node.attrs
@@ -319,24 +357,24 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
         bname = fg.unique_name(f"{node.name}_fixed_bias")
         fg.add_constant(bname, bias.astype(np.int64))
         node.attrs = dict(a, fixed={"dv": dv, "vth": vth, "bias": bname, "soft_reset": soft, "K": K})
-        report_layers.append(LayerError(u.name, u.module, "neuron", {
+        layers.append(LayerError(u.name, u.module, "neuron", {
             "K": K, "dv": dv, "decay_rel_error": abs(dv / 2 ** DECAY_BITS - leak) / leak if leak else 0.0,
             "vth": vth, "threshold_rel_error": abs(vth / S_v - a["v_threshold"]) / abs(a["v_threshold"]),
             "bias_exp": bexp, "bias_max_abs_error": float(np.abs(bias / S_v - c * k).max()) if c.size else 0.0}))
-    # drop weight-layer biases (they live in the neurons now)
-    for u in net.of_kind("synapse"):
-        node = fg.node(u.node)
-        fg.set_inputs(node, node.inputs[:2])
-    # readouts: dequantisation of what they receive
-    readouts = {}
+    return layers
+
+
+def _readouts(net, K_of: dict) -> dict[str, dict]:
+    """Per readout value: the scale and constant that dequantise what it receives."""
+    g, units, readouts = net.graph, net.units, {}
     for u in net.of_kind("readout"):
         value = u.ports[0].value
         kinds = {units[t.source].kind for t in u.ports[0].terms if t.source}
         if kinds <= {"neuron", "pool", "input"}:
             scale = 1.0
         else:
-            Ks = {K_of[t.source] for t in u.ports[0].terms if t.source and units[t.source].kind in ("synapse",
-                                                                                                    "attention")}
+            Ks = {K_of[t.source] for t in u.ports[0].terms
+                  if t.source and units[t.source].kind in ("synapse", "attention")}
             if len(Ks) != 1 or kinds & {"neuron", "pool", "input"}:
                 raise QuantisationError(f"readout {value} mixes spikes and currents of different scales")
             scale = 64.0 / Ks.pop()
@@ -347,15 +385,11 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
             elif units[t.source].kind == "synapse":
                 c += term_matrix(g, t) @ synapse_bias(g, g.node(units[t.source].node))
         readouts[value] = {"scale": scale, "c": [float(v) for v in c]}
-    fg.meta["fixed"] = {"inputs": in_scale, "readouts": readouts}
-    _drop_unused(fg)
-    return fg, QuantReport(in_scale, class_info, report_layers)
+    return readouts
 
 
 def _port_constant(g: Graph, units: dict, u) -> np.ndarray:
     """The constant part of a neuron's input current: the feeding layers' biases (natural order)."""
-    from .affine import synapse_bias, term_matrix
-
     c = np.zeros(int(np.prod(g.values[u.output].shape)))
     for t in u.ports[0].terms:
         if not t.source:
