@@ -13,10 +13,10 @@ from snncompile.analysis.costs import NodeCost, node_costs
 from snncompile.analysis.domains import infer_domains
 from snncompile.analysis.regions import Region
 from snncompile.config import Policy
+from snncompile.diagnostic import Diagnostic
 from snncompile.ir.graph import Graph
-from snncompile.reports.diagnostic import Diagnostic
+from snncompile.ops import COST_LABELS
 
-COST_LABEL = {"ac": "AC", "intmul": "INT×FLOAT", "mac": "MAC", "realmul": "REAL×REAL"}
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def _layer(nc: NodeCost, findings_nodes: set[str]) -> Layer:
     allowed = nc.cost.kind != "ac" and nc.node.name not in findings_nodes and nc.region in (
         Region.ENCODING, Region.READOUT)
     return Layer(nc.node.module, nc.node.op, nc.node.name, str(nc.input_domain),
-                 COST_LABEL.get(nc.cost.kind, nc.cost.kind), nc.region.value, allowed, nc.cost.flops,
+                 COST_LABELS.get(nc.cost.kind, nc.cost.kind), nc.region.value, allowed, nc.cost.flops,
                  file or None, int(line) if line.isdigit() else None)
 
 

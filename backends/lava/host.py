@@ -5,6 +5,10 @@ from typing import Optional
 
 import numpy as np
 
+from snncompile.analysis import infer_domains
+from snncompile.backends.reference import ReferenceExecutor
+from snncompile.backends.reference.counts import counted, node_counts
+from snncompile.ir.domain import Domain
 from snncompile.passes.time import StepProgram
 
 
@@ -26,8 +30,6 @@ def step_inputs(program: StepProgram, samples: np.ndarray, *, input_name: Option
 
 def run_post(program: StepProgram, readouts: dict, images: int, *, count: bool = True):
     """Logits (graph outputs computed after the time loop) per image, and the host's op counts."""
-    from snncompile.backends.reference import ReferenceExecutor
-    from snncompile.backends.reference.counts import counted, node_counts
 
     ex = ReferenceExecutor()
     T = program.T
@@ -41,12 +43,8 @@ def run_post(program: StepProgram, readouts: dict, images: int, *, count: bool =
             h["synaptic_ops"] += c.synaptic_ops
 
     if any(v.domain is None for v in program.post.values.values() if not v.constant):
-        from snncompile.analysis import infer_domains
-
         for name in program.post.inputs:
             if program.post.values[name].domain is None:
-                from snncompile.ir.domain import Domain
-
                 program.post.values[name].domain = Domain.real()
         infer_domains(program.post)
     for i in range(images):

@@ -34,7 +34,7 @@ from snncompile.loihi.limits import PAPER_PJ_PER_AC, PAPER_PJ_PER_MAC
 from snncompile.loihi.network import Network
 from snncompile.loihi.partition import Partition
 
-from .affine import synapse_matrix, term_matrix
+from snncompile.loihi.affine import synapse_matrix, term_matrix
 
 
 @dataclass
@@ -115,8 +115,8 @@ def fanout_by_core(step: Graph, node_name: str, core_of: np.ndarray, n_cores: in
     node = step.node(node_name)
     x = step.values[node.inputs[0]].shape
     y = step.values[node.outputs[0]].shape
-    w = step.values[node.inputs[1]].shape
-    if node.op == "linear":
+    w = step.values[node.inputs[ops.get(node.op).weight.weight]].shape
+    if len(w) == 2:  # a dense layer: W [out, in] per token
         tok, c_out, c_in = int(np.prod(y[:-1])), y[-1], x[-1]
         cores = core_of.reshape(tok, c_out)
         counts = np.zeros((tok, n_cores))
@@ -124,7 +124,7 @@ def fanout_by_core(step: Graph, node_name: str, core_of: np.ndarray, n_cores: in
             counts[:, k] = (cores == k).sum(1)
         return np.repeat(counts, c_in, axis=0)
     a = node.attrs
-    if node.op == "conv1d":
+    if len(w) == 3:  # a 1-D convolution: a 2-D one of height 1
         x, y = (x[0], x[1], 1, x[2]), (y[0], y[1], 1, y[2])
         kh, kw = 1, w[2]
         stride, pad, dil = (1, a["stride"][0]), (0, a["padding"][0]), (1, a["dilation"][0])

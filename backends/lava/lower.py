@@ -30,12 +30,19 @@ from typing import Any, Callable, Optional
 import numpy as np
 import scipy.sparse as sp
 
+from snncompile import ops
+from snncompile.analysis.time_axes import TimeAxis
+from snncompile.backends.reference import ReferenceExecutor
+from snncompile.backends.reference.fixed import run_fixed
 from snncompile.errors import InputError
+from snncompile.ir import load_graph, save_graph
 from snncompile.ir.graph import Graph
 from snncompile.loihi import Limits, Prepared, build_network, get_limits, partition, prepare
-from snncompile.passes.time import StepProgram, TimeAxis
+from snncompile.loihi.fixed import quantise, quantise_input
+from snncompile.passes.time import StepProgram, retime
 
 from .plan import Conn, LavaPlan, ProcSpec, make_plan
+
 
 FORMAT = "snncompile-loihi"
 VERSION = 1
@@ -68,8 +75,6 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
     step = prepared.program.step
     net = prepared.network
     if mode == "fixed":
-        from snncompile.loihi.fixed import quantise
-
         name = prepared.program.step.inputs[0]
         if calibration is None:
             raise InputError("fixed mode needs sample inputs to choose the input scale (inputs.npy beside the "
@@ -87,11 +92,9 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
 def measure_agreement(low: Lowered, samples: np.ndarray) -> dict:
     """Per neuron layer: the fraction of spikes (every neuron, every step) on which the fixed-point run
     agrees with the float64 run, over ``samples``; stored in the quantisation report."""
-    from snncompile.backends.reference import ReferenceExecutor
-    from snncompile.loihi.fixed import run_fixed
 
     g = low.prepared.graph
-    lifs = [n for n in g.nodes if n.op == "lif"]
+    lifs = [n for n in g.nodes if ops.get(n.op).neuron is not None]
     ex = ReferenceExecutor()
     _, rows, _ = run_fixed(low.program, low.step, samples, record=[n.outputs[0] for n in lifs])
     same = {n.name: 0 for n in lifs}
@@ -155,7 +158,6 @@ def _restore(obj: Any, arrays) -> Any:
 
 def save_lowered(low: Lowered, out_dir: str, *, model_name: str = "", force: bool = False) -> str:
     """Write the lowered directory atomically (see the module docstring); returns its path."""
-    from snncompile.ir import save_graph
 
     out_dir = os.path.abspath(out_dir)
     parent = os.path.dirname(out_dir)
@@ -260,8 +262,6 @@ class LoadedLowered:
 
 
 def load_lowered(folder: str) -> LoadedLowered:
-    from snncompile.ir import load_graph
-
     path = os.path.join(folder, "network.json")
     if not os.path.isfile(path):
         raise InputError(f"{folder}: not a lowered directory (no network.json); make one with "
@@ -313,7 +313,6 @@ def run_lowered(low: LoadedLowered, samples: np.ndarray, *, labels: Optional[np.
     """Simulate ``samples`` on Lava and build predictions and the per-core ledger.
 
     ``steps``: time steps per input (default: the T the model was traced with)."""
-    from snncompile.passes.time import retime
 
     from .host import run_post, step_inputs
     from .ledger import build_ledger
@@ -331,8 +330,6 @@ def run_lowered(low: LoadedLowered, samples: np.ndarray, *, labels: Optional[np.
     n = len(samples)
     inputs = step_inputs(prog, samples.astype(np.float64))
     if low.mode == "fixed":
-        from snncompile.loihi.fixed import quantise_input
-
         scale = low.step.meta["fixed"]["inputs"][name]
         inputs = {name: quantise_input(inputs[name], scale)}
     own_tmp = workdir is None

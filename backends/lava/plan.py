@@ -29,10 +29,11 @@ import numpy as np
 import scipy.sparse as sp
 
 from snncompile.errors import UnsupportedOpError
+from snncompile.loihi.affine import (constant_vector, fingerprint, is_permutation, is_selection, numel, pool_windows,
+                                     synapse_bias, synapse_matrix, term_matrix)
+from snncompile.loihi.fixed import fixed_lif
 from snncompile.loihi.network import Network, Term, Unit
 
-from .affine import (constant_vector, fingerprint, is_permutation, is_selection, numel, pool_windows,
-                     synapse_bias, synapse_matrix, term_matrix)
 
 GRADED_BITS = 24
 MAX_TAPS = 8  # outputs of one StepDelay (procs/delay)
@@ -293,8 +294,6 @@ class _Builder:
         self.lag[u.name] = lag
         params = {"n": n, "attrs": {k: v for k, v in node.attrs.items() if k != "fixed"}, "bias": bias[e_n]}
         if self.mode == "fixed":
-            from snncompile.loihi.fixed import fixed_lif
-
             fx = fixed_lif(self.g, node)
             b = np.asarray(fx["bias"], dtype=np.int64).reshape(-1)
             fx["bias"] = b[e_n] if b.size == n else b

@@ -38,45 +38,19 @@ from typing import Optional, Sequence
 import numpy as np
 
 from snncompile import ops
+from snncompile.analysis import infer_domains
 from snncompile.ir.graph import Graph, Node
-from snncompile.ops.weights import conv_nd
+from snncompile.ops import nonzero_mask
+from snncompile.ops.arith import gate_synops, matmul_synops  # noqa: F401 - the counting formulas, by name
+from snncompile.ops.weights import conv_synops, linear_synops  # noqa: F401
 
 from .batching import chunks, repeated, traced_batch
 from .executor import ReferenceExecutor
 
 
-# -- counting formulas ---------------------------------------------------------------------------
+# -- counting formulas: each op's "synops" hook (snncompile.ops); re-exported here by name ----------
 
-def nz(a: np.ndarray) -> np.ndarray:
-    """The 0/1 nonzero mask of ``a`` (float64 so that mask arithmetic is exact)."""
-    return (np.asarray(a) != 0).astype(np.float64)
-
-
-def linear_synops(x: np.ndarray, out_features: int) -> int:
-    """``nnz(x) · out_features``: every nonzero input drives one synapse per output feature."""
-    return int(np.count_nonzero(x)) * int(out_features)
-
-
-def conv_synops(x: np.ndarray, weight_shape: Sequence[int], stride, padding, dilation, groups: int = 1) -> int:
-    """``(C_out/g) · Σ conv(nz(x), ones[g, C_in/g, *K])`` — see the module docstring."""
-    c_out, cg, *k = weight_shape
-    ones = np.ones([groups, cg, *k])
-    reach = conv_nd(nz(x), ones, None, stride, padding, dilation, groups)
-    return int(round(float(reach.sum()))) * (int(c_out) // groups)
-
-
-def matmul_synops(a_mask: np.ndarray, b_mask: np.ndarray) -> int:
-    """Products with both factors nonzero in ``a @ b`` (masks given; numpy matmul broadcasting)."""
-    a = a_mask[None, :] if a_mask.ndim == 1 else a_mask
-    b = b_mask[:, None] if b_mask.ndim == 1 else b_mask
-    col = a.sum(-2, dtype=np.int64)  # [..., K]: nonzero rows of a per k
-    row = b.sum(-1, dtype=np.int64)  # [..., K]: nonzero columns of b per k
-    return int((col * row).sum(dtype=np.int64))
-
-
-def gate_synops(a: np.ndarray, b: np.ndarray) -> int:
-    """Broadcast positions where both factors of ``a ⊙ b`` are nonzero."""
-    return int(np.count_nonzero(np.logical_and(a != 0, b != 0)))
+nz = nonzero_mask
 
 
 # -- records -------------------------------------------------------------------------------------
@@ -159,10 +133,6 @@ class EventCounts:
     def synaptic_ops(self) -> int:
         return sum(c.synaptic_ops for c in self.nodes.values())
 
-    def firing_rates(self) -> dict[str, float]:
-        """Firing rate of every neuron node."""
-        return {n: c.firing_rate for n, c in self.nodes.items() if c.neuron_updates}
-
     def per_sample(self, field_name: str = "synaptic_ops") -> dict[str, float]:
         return {n: getattr(c, field_name) / self.samples for n, c in self.nodes.items()}
 
@@ -175,10 +145,7 @@ class EventCounts:
 
 def counted(graph: Graph, node: Node) -> bool:
     """Whether ``node`` is a weight layer, matmul, dynamic gate or neuron (the counted nodes)."""
-    family = ops.get(node.op).family
-    if family in ("weight", "matmul", "neuron"):
-        return True
-    return node.op == "mul" and all(not graph.values[v].constant for v in node.inputs)
+    return ops.get(node.op).neuron is not None or ops.is_synaptic(graph, node)
 
 
 def node_counts(graph: Graph, node: Node, args: Sequence[np.ndarray], outs: Sequence[np.ndarray]) -> NodeCount:
@@ -190,24 +157,15 @@ def node_counts(graph: Graph, node: Node, args: Sequence[np.ndarray], outs: Sequ
         if d:
             c.input_elements.append(int(a.size))
             c.nonzero_inputs.append(int(np.count_nonzero(a)))
-    family = ops.get(node.op).family
-    if family == "neuron":
+    opdef = ops.get(node.op)
+    if opdef.neuron is not None:
         s = outs[0]
         c.neuron_updates = int(args[0].size)
         c.spikes = int(np.count_nonzero(s))
         multi = node.attrs.get("step_mode") == "multi"
         c.spikes_per_step = ([int(np.count_nonzero(s[t])) for t in range(s.shape[0])] if multi else [c.spikes])
-    elif node.op == "linear":
-        c.synaptic_ops = linear_synops(args[0], args[1].shape[0])
-    elif node.op in ("conv1d", "conv2d"):
-        a = node.attrs
-        c.synaptic_ops = conv_synops(args[0], args[1].shape, a["stride"], a["padding"], a["dilation"],
-                                     a.get("groups", 1))
-    elif family == "matmul":
-        masks = [nz(x) if d else np.ones(np.shape(x)) for x, d in zip(args, dyn)]
-        c.synaptic_ops = matmul_synops(*masks)
-    elif node.op == "mul":
-        c.synaptic_ops = gate_synops(args[0], args[1])
+    elif ops.is_synaptic(graph, node):
+        c.synaptic_ops = opdef.hook("synops")(graph, node, args)
     return c
 
 
@@ -231,8 +189,6 @@ def count_events(graph: Graph, samples, *, dtype=np.float64,
     ``counts(real) = counts(padded) − (B − r)/B · counts(B × s₀)``.
     """
     if any(val.domain is None for val in graph.values.values() if not val.constant):
-        from snncompile.analysis import infer_domains
-
         infer_domains(graph)
     executor = executor or ReferenceExecutor()
     b = traced_batch(graph)

@@ -23,6 +23,7 @@ from typing import Optional
 
 import numpy as np
 
+from snncompile.analysis import infer_domains
 from snncompile.ir.domain import Domain
 from snncompile.ir.graph import Graph
 
@@ -134,8 +135,6 @@ def verify_domains(graph: Graph, samples, *, rtol: float = 1e-9,
     not be a multiple of the traced batch.  Domains are inferred first if the graph has none yet.
     """
     if any(val.domain is None for val in graph.values.values() if not val.constant):
-        from snncompile.analysis import infer_domains
-
         infer_domains(graph)
     executor = executor or ReferenceExecutor()
     observed: dict[str, Observed] = {}

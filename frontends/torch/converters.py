@@ -352,20 +352,27 @@ def _max(tr, args, kwargs, out):
 
 # -- nonlinearities --------------------------------------------------------------------------------
 
-def _unary(op: str, **fixed):
+def _axis_attr(tr, args, kwargs) -> dict:
+    return {"axis": int(_arg(args, kwargs, 1, "dim", -1))}
+
+
+def _exponent_attr(tr, args, kwargs) -> dict:
+    e = _arg(args, kwargs, 1, "exponent")
+    if isinstance(e, torch.Tensor):
+        raise UnsupportedOpError(f"pow with a tensor exponent in {tr.current_module}")
+    return {"exponent": float(e)}
+
+
+def _unary(op: str, attrs_of=None):
+    """One IR op of the first argument; ``attrs_of(tr, args, kwargs)`` reads its attributes from the call."""
+
     def convert_unary(tr, args, kwargs, out):
-        attrs = dict(fixed)
-        if op in ("softmax", "log_softmax"):
-            attrs["axis"] = int(_arg(args, kwargs, 1, "dim", -1))
-        if op == "pow":
-            e = _arg(args, kwargs, 1, "exponent")
-            if isinstance(e, torch.Tensor):
-                raise UnsupportedOpError(f"pow with a tensor exponent in {tr.current_module}")
-            attrs["exponent"] = float(e)
-        tr.emit(op, [tr.value(args[0])], [out], attrs)
+        tr.emit(op, [tr.value(args[0])], [out], attrs_of(tr, args, kwargs) if attrs_of else {})
 
     return convert_unary
 
 
-for _n in ("softmax", "log_softmax", "exp", "log", "sqrt", "sigmoid", "tanh", "gelu", "silu", "pow"):
+CONVERTERS.update({"softmax": _unary("softmax", _axis_attr), "log_softmax": _unary("log_softmax", _axis_attr),
+                   "pow": _unary("pow", _exponent_attr)})
+for _n in ("exp", "log", "sqrt", "sigmoid", "tanh", "gelu", "silu"):
     CONVERTERS[_n] = _unary(_n)

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from snncompile.errors import InputError, UnsafeFileError
+from snncompile.examples import presets
 from snncompile.ir.domain import Domain
 
 from .compat import cpu_constructible_neurons
@@ -178,10 +179,6 @@ def _sidecars(path: str, loaded: LoadedModel) -> LoadedModel:
 
 def _from_preset(arch: str, preset: str, neuron: str, overrides: dict) -> LoadedModel:
     try:
-        from snncompile.examples import presets
-    except ImportError as e:  # pragma: no cover - examples ship with the package
-        raise InputError(f"example presets are not available ({_reason(e)})") from None
-    try:
         with torch.random.fork_rng():  # untrained preset weights are seeded: reports are reproducible
             torch.manual_seed(0)
             model = presets.build(arch, preset, neuron=neuron, **overrides)
@@ -261,8 +258,6 @@ def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> Loaded
                              f"({_reason(e)}); pass --model-arg KEY=VALUE") from None
         loaded = LoadedModel(model, _folder_name(path, name))
     elif isinstance(obj, dict) and "arch" in obj and "config" in obj:
-        from snncompile.examples import presets
-
         config = dict(obj["config"], **factory_args)
         config.setdefault("arch", obj["arch"])
         try:

@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from torch.overrides import TorchFunctionMode
 
+from snncompile import ops
 from snncompile.errors import SnnCompileError, UnknownNeuronError, UnsupportedOpError
 from snncompile.ir.domain import Domain
 from snncompile.ir.graph import Graph, Node, Value
@@ -283,7 +284,7 @@ def trace(model: torch.nn.Module, example_inputs: Sequence[torch.Tensor] | torch
 
 
 def _meta(model, inputs, g: Graph, name: str) -> dict:
-    steps = [n for n in g.nodes if n.op == "lif" and n.attrs.get("step_mode") == "multi"]
+    steps = [n for n in g.nodes if ops.get(n.op).across_time and n.attrs.get("step_mode") == "multi"]
     t = g.values[steps[0].inputs[0]].shape[0] if steps else None
     return {
         "model": name or type(model).__name__,

@@ -5,12 +5,11 @@ CLI, imports without Lava installed.
 """
 from __future__ import annotations
 
-from snncompile.backends.lava.cli import lower, run
-from snncompile.energy.cli import report
-
 from .check import check
 from .demo import demo
+from .lower import lower, run
 from .presets import presets
+from .report import report
 from .rules import rules
 from .show import show
 

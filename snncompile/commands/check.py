@@ -6,7 +6,13 @@ from typing import Optional
 
 import click
 
-from snncompile.cli import EXIT_CLEAN, EXIT_FINDINGS, guarded, load_and_trace, model_options, write_atomically
+from snncompile.backends.reference.verify import verify_domains
+from snncompile.check import check_graph
+from snncompile.commands.common import (EXIT_CLEAN, EXIT_FINDINGS, guarded, load_and_trace, model_options,
+                                        write_atomically)
+from snncompile.config import load_policy
+from snncompile.errors import InputError
+from snncompile.reports import formats
 
 
 @click.command(epilog="""\b
@@ -44,9 +50,6 @@ def check(model_source, factory, model_args, trust_pickle, import_paths, neuron,
     written by snncompile's example trainer) or preset:ARCH:NAME.  Each finding names the rule, the module
     path, the op, the input's value domain, the source line and a fix.
     """
-    from snncompile.check import check_graph
-    from snncompile.config import load_policy
-    from snncompile.reports import formats
 
     policy = load_policy(explicit=config_file).override(
         select=select, ignore=ignore, allow_encoding_mac=allow_encoding_mac, allow_readout_mac=allow_readout_mac)
@@ -72,9 +75,6 @@ def check(model_source, factory, model_args, trust_pickle, import_paths, neuron,
 def _verify(graph, loaded, n: int, data: Optional[str]) -> dict:
     """Run the reference executor on ``n`` samples; a dict for the formatters."""
     import numpy as np
-
-    from snncompile.backends.reference.verify import verify_domains
-    from snncompile.errors import InputError
 
     if data:
         try:

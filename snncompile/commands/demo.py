@@ -8,7 +8,9 @@ import tempfile
 
 import click
 
-from snncompile.cli import guarded
+from snncompile.commands.common import guarded
+from snncompile.examples import MODELS_DIR
+from snncompile.examples.train import ensure_trained
 
 OUTCOME = {0: "ok", 1: "findings", 2: "error"}
 
@@ -23,8 +25,6 @@ def demo(models_dir, out_dir, images, skip_lava):
     """Check, report, lower and simulate the shipped digits models, then check two paper presets.
 
     The digits models are trained only when missing (they ship with the package)."""
-    from snncompile.examples import MODELS_DIR
-    from snncompile.examples.train import ensure_trained
 
     root = models_dir or MODELS_DIR
     click.echo(f"== example models in {root} (trained only when missing)")

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import click
 
-from snncompile.cli import guarded
+from snncompile.commands.common import guarded
+from snncompile.examples import presets as p
 
 
 @click.command(epilog="Example:\n\n  snncompile presets\n\n  snncompile check preset:spikformer:8-512")
 @guarded
 def presets():
     """List example presets (architecture, preset name, parameters as the papers count them)."""
-    from snncompile.examples import presets as p
 
     for arch, table in p.PRESETS.items():
         for name in table:

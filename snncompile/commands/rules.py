@@ -3,8 +3,9 @@ from __future__ import annotations
 
 import click
 
-from snncompile.cli import guarded
+from snncompile.commands.common import guarded
 from snncompile.errors import InputError
+from snncompile.rules import RULES
 
 
 @click.command(epilog="Examples:\n\n  snncompile rules\n\n  snncompile rules SNN101")
@@ -12,7 +13,6 @@ from snncompile.errors import InputError
 @guarded
 def rules(code):
     """List the rules, or explain CODE (what, why, example, fix)."""
-    from snncompile.rules import RULES
 
     if code:
         rule = RULES.get(code.upper())

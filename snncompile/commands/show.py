@@ -3,7 +3,11 @@ from __future__ import annotations
 
 import click
 
-from snncompile.cli import guarded, load_and_trace, model_options
+from snncompile.analysis.domains import infer_domains
+from snncompile.commands.common import guarded, load_and_trace, model_options
+from snncompile.exporters.onnx import save_onnx
+from snncompile.ir.printer import format_graph
+from snncompile.ir.serialize import save_graph
 
 
 @click.command(epilog="""\b
@@ -20,18 +24,12 @@ Examples:
 def show(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps, input_shape,
          input_domain, save, onnx_path, constants):
     """Trace MODEL and print its spike-graph IR with value domains."""
-    from snncompile.analysis.domains import infer_domains
-    from snncompile.ir.printer import format_graph
 
     _, graph = load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps,
                               input_shape, input_domain)
     infer_domains(graph)
     click.echo(format_graph(graph, show_constants=constants), nl=False)
     if save:
-        from snncompile.ir.serialize import save_graph
-
         save_graph(graph, save)
     if onnx_path:
-        from snncompile.ir.onnx_export import save_onnx
-
         save_onnx(graph, onnx_path)

@@ -50,13 +50,29 @@ def write_plots(report: Report, folder: str) -> list[str]:
         written.append(_save(plt, fig, os.path.join(folder, "energy_per_layer.png")))
     if report.ledger and any(c["synaptic_ops"] is not None for c in report.ledger["cores"]):
         cores = report.ledger["cores"]
-        fig, ax = plt.subplots(figsize=(max(6, 0.15 * len(cores) + 2), 4))
-        ax.bar(range(len(cores)), [c["synaptic_ops"] or 0 for c in cores], color="#519e3e")
-        ax.set_xlabel("core")
-        ax.set_ylabel("synaptic ops per image")
-        ax.set_title(f"{report.model}: per-core load")
-        written.append(_save(plt, fig, os.path.join(folder, "per_core_load.png")))
+        written.append(plot_core_load(os.path.join(folder, "per_core_load.png"), [c["synaptic_ops"] or 0 for c in cores],
+                                      [c.get("layer", "") for c in cores], f"{report.model}: per-core load",
+                                      "synaptic ops per image"))
     return written
+
+
+def plot_core_load(path: str, load, layers, title: str, ylabel: str) -> str:
+    """One bar per core (colour = the layer it holds), written atomically as a PNG; returns ``path``."""
+    plt = _plt()
+    names: list[str] = []
+    for layer in layers:
+        if layer not in names:
+            names.append(layer)
+    cmap = plt.get_cmap("tab20")
+    fig, ax = plt.subplots(figsize=(max(6, min(24, len(load) * 0.12 + 4)), 4))
+    ax.bar(range(len(load)), list(load), color=[cmap(names.index(layer) % 20) for layer in layers], width=1.0)
+    ax.set_xlabel("core")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title + (" (colour = layer)" if len(names) > 1 else ""))
+    tmp = path + ".tmp.png"
+    _save(plt, fig, tmp)
+    os.replace(tmp, path)
+    return path
 
 
 def _save(plt, fig, path: str) -> str:

@@ -35,14 +35,17 @@ import numpy as np
 from snncompile import ops
 from snncompile.analysis.costs import node_costs
 from snncompile.analysis.domains import infer_domains
+from snncompile.analysis.time_axes import POST, TimeAxis, time_axes, time_steps
+from snncompile.backends.reference import ReferenceExecutor, count_events
+from snncompile.backends.reference.batching import traced_batch as tb
+from snncompile.backends.reference.counts import EventCounts
 from snncompile.errors import InputError, SnnCompileError
 from snncompile.ir.graph import Graph, Node
 
 from .models import HOROWITZ_45NM, LOIHI_SOP
 
-KIND_LABEL = {"ac": "AC", "intmul": "INT×FLOAT", "mac": "MAC", "realmul": "REAL×REAL"}
+
 REGIONS = ("encoding", "body", "readout")
-_PASS_THROUGH = {"shape", "norm", "elementwise", "pool", "reduce"}
 
 
 @dataclass
@@ -141,34 +144,31 @@ def _plain(x):
 # -- graph structure ----------------------------------------------------------------------------
 
 def reported(graph: Graph, node: Node) -> bool:
-    """Weight layers, matmuls and dynamic products (spike gates): the nodes that do arithmetic."""
-    family = ops.get(node.op).family
-    if family in ("weight", "matmul"):
-        return True
-    return node.op == "mul" and all(not graph.values[v].constant for v in node.inputs)
+    """Weight layers, matmuls and dynamic products (spike gates): the nodes that do synaptic arithmetic."""
+    return ops.is_synaptic(graph, node)
 
 
-def _consumers(graph: Graph) -> dict[str, list[Node]]:
-    out: dict[str, list[Node]] = {}
-    for n in graph.nodes:
-        for v in n.inputs:
-            out.setdefault(v, []).append(n)
-    return out
+def _forwards_activity(opdef: ops.OpDef) -> bool:
+    """Whether a layer's activity reaches a neuron through this op unchanged in kind: anything but another
+    synaptic layer (weights, a contraction), a neuron or a non-spike nonlinearity."""
+    contraction = len(opdef.linear) > 1 and not opdef.elementwise
+    return opdef.weight is None and not contraction and opdef.neuron is None and opdef.family != "nonlinear"
 
 
-def fed_neuron(graph: Graph, node: Node, consumers: dict[str, list[Node]]) -> Optional[Node]:
-    """The first neuron ``node``'s result reaches through shape/BN/elementwise/pool ops (or None)."""
+def fed_neuron(graph: Graph, node: Node) -> Optional[Node]:
+    """The first neuron ``node``'s result reaches through moves, norms, elementwise ops, pools, reductions."""
     order = {n.name: i for i, n in enumerate(graph.nodes)}
     frontier, seen, found = list(node.outputs), set(), []
     while frontier:
         v = frontier.pop()
-        for c in consumers.get(v, ()):
+        for c in graph.consumers(v):
             if c.name in seen:
                 continue
             seen.add(c.name)
-            if c.op == "lif":
+            opdef = ops.get(c.op)
+            if opdef.neuron is not None:
                 found.append(c)
-            elif ops.get(c.op).family in _PASS_THROUGH:
+            elif _forwards_activity(opdef):
                 frontier.extend(c.outputs)
     return min(found, key=lambda n: order[n.name]) if found else None
 
@@ -181,13 +181,13 @@ def operand_label(graph: Graph, value: str, depth: int = 0) -> str:
         p = graph.producer(value)
         if p is None:
             return "input" if value in graph.inputs else "const"
-        family = ops.get(p.op).family
-        if p.op == "lif":
-            return (p.module.rsplit(".", 1)[-1] or "lif") if p.module else "lif"
-        if family == "matmul" and depth < 3:
+        opdef = ops.get(p.op)
+        if opdef.neuron is not None:
+            return (p.module.rsplit(".", 1)[-1] or p.op) if p.module else p.op
+        if len(opdef.linear) > 1 and not opdef.elementwise and depth < 3:
             a, b = (operand_label(graph, v, depth + 1) for v in p.inputs[:2])
             return f"({a} @ {b})"
-        if family in ("shape", "norm") or (p.op in ("mul", "div") and len(graph.dynamic_inputs(p)) == 1):
+        if opdef.family in ("shape", "norm") or (opdef.scale is not None and len(graph.dynamic_inputs(p)) == 1):
             value = next(v for v in p.inputs if not graph.values[v].constant)
             continue
         return p.op
@@ -195,10 +195,11 @@ def operand_label(graph: Graph, value: str, depth: int = 0) -> str:
 
 
 def _label(graph: Graph, node: Node) -> str:
-    if ops.get(node.op).family == "matmul" and len(graph.dynamic_inputs(node)) == 2:
+    if ops.is_dynamic_contraction(graph, node):
         a, b = (operand_label(graph, v) for v in node.inputs[:2])
         return f"{a} @ {b}"
-    if node.op == "mul":
+    opdef = ops.get(node.op)
+    if opdef.elementwise and len(opdef.linear) > 1:
         a, b = (operand_label(graph, v) for v in node.inputs[:2])
         return f"{a} * {b}"
     return node.op
@@ -207,8 +208,6 @@ def _label(graph: Graph, node: Node) -> str:
 def steps_per_image(graph: Graph) -> dict[str, Optional[int]]:
     """How many times each node runs per image: T inside the time loop, 1 after a mean over T."""
     try:
-        from snncompile.passes.time import POST, TimeAxis, time_axes, time_steps
-
         T = time_steps(graph)
         axes = time_axes(graph)
     except (SnnCompileError, ImportError, KeyError, ValueError, ZeroDivisionError):
@@ -221,8 +220,6 @@ def steps_per_image(graph: Graph) -> dict[str, Optional[int]]:
 
 
 def traced_batch(graph: Graph) -> int:
-    from snncompile.backends.reference.batching import traced_batch as tb
-
     return tb(graph)
 
 
@@ -288,8 +285,6 @@ def stream_counts(graph: Graph, samples: Samples, *, dtype=np.float64, progress:
     Only one batch of inputs and the executor's live values are in memory at a time (the executor
     frees every value after its last use); counts are summed batch by batch.
     """
-    from snncompile.backends.reference import ReferenceExecutor, count_events
-    from snncompile.backends.reference.counts import EventCounts
 
     check_samples(graph, samples)
     executor = ReferenceExecutor()
@@ -334,7 +329,6 @@ def build_report(graph: Graph, counts=None, *, data: str = "", ledger: Optional[
     costs = {nc.node.name: nc for nc in node_costs(graph)}
     b = traced_batch(graph)
     steps = steps_per_image(graph)
-    consumers = _consumers(graph)
     samples = counts.samples if counts is not None else 0
     per = (lambda x: x / samples) if samples else None
     rows: list[LayerRow] = []
@@ -342,18 +336,18 @@ def build_report(graph: Graph, counts=None, *, data: str = "", ledger: Optional[
         if not reported(graph, node):
             continue
         nc = costs[node.name]
-        if nc.cost.kind not in KIND_LABEL:
+        if nc.cost.kind not in ops.COST_LABELS:
             continue
         flops = nc.cost.flops / b
         kind = nc.cost.kind
-        row = LayerRow(node.module, node.name, node.op, _label(graph, node), KIND_LABEL[kind], nc.region.value,
+        row = LayerRow(node.module, node.name, node.op, _label(graph, node), ops.COST_LABELS[kind], nc.region.value,
                        str(nc.input_domain), node.source, _int_if_whole(flops), steps.get(node.name))
         if kind == "mac":
             row.macs = row.flops
             row.e45_papers = HOROWITZ_45NM.pj_per_mac * row.flops
         elif kind == "realmul":
             row.e45_papers = HOROWITZ_45NM.pj_per_mac * row.flops
-        neuron = fed_neuron(graph, node, consumers)
+        neuron = fed_neuron(graph, node)
         row.out_neuron = neuron.module if neuron is not None else None
         c = counts.nodes.get(node.name) if counts is not None else None
         if c is not None and samples:
@@ -385,7 +379,7 @@ def build_report(graph: Graph, counts=None, *, data: str = "", ledger: Optional[
     if counts is not None and samples:
         for node in graph.nodes:
             c = counts.nodes.get(node.name)
-            if node.op == "lif" and c is not None and c.neuron_updates:
+            if ops.get(node.op).neuron is not None and c is not None and c.neuron_updates:
                 neurons.append(NeuronRow(node.module, node.name, costs[node.name].region.value, c.firing_rate,
                                          c.spikes / samples, c.neuron_updates / samples))
     totals = summarize(rows, neurons, measured=bool(samples))

@@ -11,8 +11,9 @@
 """
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Optional, Sequence
 
 import numpy as np
 
@@ -104,6 +105,9 @@ class Graph:
             self.values[v].producer = node.name
         self.nodes.append(node)
         self._index = None
+        if getattr(self, "_uses", None) is not None:
+            for v in node.inputs:
+                self._uses.setdefault(v, {})[node.name] = node
         if getattr(self, "_names_cache", None) is not None:
             self._names_cache.add(node.name)
             self._names_len = len(self.nodes)
@@ -137,16 +141,79 @@ class Graph:
         return self.node(p) if p else None
 
     def consumers(self, value: str) -> list[Node]:
-        return [n for n in self.nodes if value in n.inputs]
+        """The nodes that read ``value``, in execution order (from the maintained use-lists)."""
+        users = self._use_lists().get(value)
+        if not users:
+            return []
+        if len(users) == 1:
+            return list(users.values())
+        order = self._positions()
+        return sorted(users.values(), key=lambda n: order[n.name])
 
     def dynamic_inputs(self, node: Node) -> list[Value]:
         return [self.values[v] for v in node.inputs if not self.values[v].constant]
 
-    def constant_inputs(self, node: Node) -> list[Value]:
-        return [self.values[v] for v in node.inputs if self.values[v].constant]
+    # -- surgery (torch.fx style: the graph keeps its indexes current) ----------------------------------
+    # Passes change the graph only through these methods (and add_node / add_constant), so the
+    # producer index and the use-lists never go stale.
 
-    def by_op(self, *ops: str) -> Iterator[Node]:
-        return (n for n in self.nodes if n.op in ops)
+    def copy(self) -> "Graph":
+        """A deep copy of the structure.  Constant arrays are shared: passes never write into an array,
+        they add new constants and drop the unused ones."""
+        return Graph(values=copy.deepcopy(self.values), nodes=copy.deepcopy(self.nodes),
+                     constants=dict(self.constants), inputs=list(self.inputs), outputs=list(self.outputs),
+                     meta=copy.deepcopy(self.meta))
+
+    def set_inputs(self, node: Node, inputs: Sequence[str]) -> None:
+        """Rewire ``node`` to read ``inputs``."""
+        for v in inputs:
+            if v not in self.values:
+                raise GraphError(f"{node.name}: input {v!r} is not defined")
+        uses = self._use_lists()
+        for v in node.inputs:
+            uses.get(v, {}).pop(node.name, None)
+        node.inputs = list(inputs)
+        for v in node.inputs:
+            uses.setdefault(v, {})[node.name] = node
+
+    def replace_all_uses_with(self, old: str, new: str) -> None:
+        """Every use of value ``old`` (node inputs, graph outputs) now reads ``new``."""
+        for n in self.consumers(old):
+            self.set_inputs(n, [new if v == old else v for v in n.inputs])
+        self.outputs = [new if v == old else v for v in self.outputs]
+
+    def erase_node(self, node: Node, *, forward_to: Optional[str] = None) -> None:
+        """Delete ``node``; with ``forward_to``, uses of its (single) output read that value instead.  Its
+        outputs that nothing reads any more are forgotten."""
+        if forward_to is not None:
+            self.replace_all_uses_with(node.outputs[0], forward_to)
+        uses = self._use_lists()
+        for v in node.inputs:
+            uses.get(v, {}).pop(node.name, None)
+        self.nodes = [n for n in self.nodes if n is not node]
+        self._index = self._order = None
+        for v in node.outputs:
+            if not uses.get(v) and v not in self.outputs:
+                self.values.pop(v, None)
+
+    def drop_unused_constants(self) -> None:
+        uses = self._use_lists()
+        for name in [c for c in self.constants if not uses.get(c) and c not in self.outputs]:
+            del self.constants[name]
+            self.values.pop(name, None)
+
+    def _use_lists(self) -> dict[str, dict[str, Node]]:
+        if getattr(self, "_uses", None) is None:
+            self._uses = {}
+            for n in self.nodes:
+                for v in n.inputs:
+                    self._uses.setdefault(v, {})[n.name] = n
+        return self._uses
+
+    def _positions(self) -> dict[str, int]:
+        if getattr(self, "_order", None) is None or len(self._order) != len(self.nodes):
+            self._order = {n.name: i for i, n in enumerate(self.nodes)}
+        return self._order
 
     def to_networkx(self):
         """A ``networkx.MultiDiGraph`` of nodes; each edge carries the value it transports."""
@@ -198,7 +265,7 @@ class Graph:
                 live.update(n.inputs)
                 live.update(n.outputs)
         self.nodes = list(reversed(kept))
-        self._index = None
+        self._index = self._order = self._uses = None
         for name in list(self.values):
             if name not in live and name not in self.inputs:
                 del self.values[name]

@@ -18,8 +18,8 @@ float is written ``{"$float": "inf"}``, a tuple ``{"$tuple": [...]}``, and a dic
 starts with ``$`` is wrapped as ``{"$dict": {...}}`` so it cannot be mistaken for a tag.
 
 ``load_graph`` checks the format and version, that every referenced value is defined, that every
-op is registered and accepts its operands, and that every constant's array matches its declared
-shape and dtype; anything wrong raises :class:`snncompile.errors.InputError` with a one-line
+constant's array matches its declared shape and dtype, and (given ``check_node``, as
+``snncompile.ops.load_graph`` gives the registry's) that every op is registered and accepts its operands; anything wrong raises :class:`snncompile.errors.InputError` with a one-line
 message.  ``save_graph`` writes to a temporary file in the target folder and renames it over the
 target, so an error never leaves a half-written file behind.
 """
@@ -34,7 +34,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from typing import Any, BinaryIO, Callable
+from typing import Any, BinaryIO, Callable, Optional
 
 import numpy as np
 
@@ -42,6 +42,8 @@ from snncompile.errors import InputError
 
 from .domain import Domain
 from .graph import Graph, GraphError, Node, Value
+
+NodeCheck = Callable[[Node], Optional[str]]
 
 FORMAT = "snncompile-ir"
 VERSION = 1
@@ -201,8 +203,9 @@ class _Corrupt(Exception):
     """Internal: the reason a file is not a usable graph."""
 
 
-def load_graph(path: str | os.PathLike) -> Graph:
-    """Read a graph written by :func:`save_graph`; raises ``InputError`` on any unusable file."""
+def load_graph(path: str | os.PathLike, *, check_node: Optional[NodeCheck] = None) -> Graph:
+    """Read a graph written by :func:`save_graph`; raises ``InputError`` on any unusable file (and on a
+    node ``check_node`` finds fault with)."""
     path = os.fspath(path)
     if not os.path.exists(path):
         raise InputError(f"{path}: no such file")
@@ -226,7 +229,7 @@ def load_graph(path: str | os.PathLike) -> Graph:
             for entry in entries:
                 if isinstance(entry, dict) and entry.get("array") is not None:
                     arrays[entry.get("name")] = _read_array(zf, entry["array"])
-        return graph_from_json(doc, arrays)
+        return graph_from_json(doc, arrays, check_node)
     except _Corrupt as e:
         raise InputError(f"{path}: not a valid snncompile IR file: {_one_line(e)}") from None
     except RecursionError:
@@ -267,10 +270,9 @@ def _read_array(zf: zipfile.ZipFile, member: Any) -> np.ndarray:
 
 
 
-def graph_from_json(doc: dict, arrays: dict[str, np.ndarray]) -> Graph:
-    """Rebuild and validate a graph from its ``graph.json`` document and constant arrays."""
-    from snncompile import ops
-
+def graph_from_json(doc: dict, arrays: dict[str, np.ndarray], check_node: Optional[NodeCheck] = None) -> Graph:
+    """Rebuild and validate a graph from its ``graph.json`` document and constant arrays; ``check_node``
+    says what is wrong with a node (unknown op, bad operands) or None."""
     try:
         g = Graph()
         for e in doc["values"]:
@@ -294,17 +296,13 @@ def graph_from_json(doc: dict, arrays: dict[str, np.ndarray]) -> Graph:
                 g.constants[name] = arr
         for e in doc["nodes"]:
             name, op = _str(e["name"], "node name"), _str(e["op"], "op")
-            try:
-                opdef = ops.get(op)
-            except KeyError:
-                raise _Corrupt(f"node {name}: unknown op {op!r}") from None
             attrs = decode_value(e["attrs"])
             if not isinstance(attrs, dict):
                 raise _Corrupt(f"node {name}: attrs is not an object")
             node = Node(name, op, [_str(v, "input") for v in e["inputs"]],
                         [_str(v, "output") for v in e["outputs"]], attrs,
                         _str(e.get("module", ""), "module"), _str(e.get("source", ""), "source"))
-            problem = opdef.verify(node)
+            problem = check_node(node) if check_node is not None else None
             if problem:
                 raise _Corrupt(f"node {name}: {problem}")
             g.add_node(node)

@@ -8,7 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from snncompile.analysis import infer_domains
 from snncompile.ir.graph import Graph
+from snncompile.passes import LOIHI_PIPELINE, run_passes, slice_time
 
 from .limits import LOIHI1, LOIHI2, Limits, get_limits
 from .network import Network, build_network
@@ -28,8 +30,6 @@ class Prepared:
 
 def prepare(graph: Graph, *, input_axes: Optional[dict] = None) -> Prepared:
     """Apply :data:`snncompile.passes.LOIHI_PIPELINE`, slice time and build the unit network."""
-    from snncompile.analysis import infer_domains
-    from snncompile.passes import LOIHI_PIPELINE, run_passes, slice_time
 
     if any(v.domain is None for v in graph.values.values() if not v.constant):
         infer_domains(graph)

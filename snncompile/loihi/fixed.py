@@ -1,6 +1,6 @@
 """Loihi fixed point: the bit-exact semantics of a quantised network, the quantiser, and a fixed-point run.
 
-Semantics (integers; what the Lava ``fixed_pt`` run computes and :class:`FixedStepExecutor` specifies)
+Semantics (integers; what the Lava ``fixed_pt`` run computes and ``snncompile.backends.reference.fixed.FixedStepExecutor`` specifies)
 ------------------------------------------------------------------------------------------------------
 * **Inputs** (analog pixels) are sent as graded messages ``x_q = round(x·S_in)`` (``S_in`` a power of two
   chosen so that the calibration data fits 8 bits).
@@ -11,7 +11,6 @@ Semantics (integers; what the Lava ``fixed_pt`` run computes and :class:`FixedSt
   layer's bias becomes its neurons' bias.
 * **Neurons** (:class:`LIFFixed`): 24-bit membrane, 12-bit decay ``dv``, the activation shifted by 6 bits
   (Lava's ``act_shift``), a bias ``bias_mant << bias_exp`` (13-bit mantissa, 3-bit exponent):
-
       v' = sign(v)·((|v|·(4096 − dv)) >> 12) + (a << 6) + bias,   clipped to ±(2²³ − 1)
       spike = v' ≥ vth;   v = 0 on a spike (hard reset) or v' − vth (soft reset)
 
@@ -32,15 +31,20 @@ rounding is reported per layer (:class:`QuantReport`).
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 
+from snncompile import ops
+from snncompile.analysis import infer_domains
 from snncompile.errors import SnnCompileError
+from snncompile.ir.domain import Domain
 from snncompile.ir.graph import Graph, Node
+from snncompile.passes.fold_tau import input_decay as decay_factor
+
+from .affine import constant_vector, synapse_bias, term_matrix
 
 V_BITS = 24
 V_MAX = 2 ** (V_BITS - 1) - 1
@@ -189,26 +193,36 @@ def _union_find(items):
 
 
 def input_decay(attrs: dict) -> float:
-    from snncompile.passes.fold_tau import input_decay as k
-
-    v = k(attrs)
+    """The factor a neuron applies to its input current (1 when it applies none)."""
+    v = decay_factor(attrs)
     return 1.0 if v is None else v
 
 
 def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8):
-    # calibration_max: graph input -> its largest magnitude, or a (lo, hi) range, over calibration data
     """A fixed-point copy of the one-step graph of ``net`` and the quantisation report.
 
+    ``calibration_max``: graph input -> its largest magnitude, or a (lo, hi) range, over calibration data.
     Returns ``(fixed_step_graph, report)``.  The copy has integer weights (``attrs['fixed_exp']``), no
     weight-layer biases, ``attrs['fixed']`` on every ``lif`` (see :class:`LIFFixed`), ``attrs['fixed_mult']``
     on every spike matmul and ``meta['fixed']`` with the input scales and readout dequantisation."""
-    from snncompile.backends.lava.affine import constant_vector, synapse_bias, term_matrix
-
     g: Graph = net.graph
-    fg = _copy_graph(g)
+    fg = g.copy()
+    K_of, class_info = _class_scales(net, _bounded_domains(g, calibration_max or {}))
+    in_scale = _input_scales(net, calibration_max or {}, input_bits)
+    layers = (_quantise_synapses(net, fg, K_of, in_scale) + _quantise_attention(net, fg, K_of)
+              + _quantise_neurons(net, fg, K_of))
+    for u in net.of_kind("synapse"):  # weight-layer biases live in the neurons now
+        node = fg.node(u.node)
+        fg.set_inputs(node, node.inputs[:2])
+    fg.meta["fixed"] = {"inputs": in_scale, "readouts": _readouts(net, K_of)}
+    _drop_unused(fg)
+    return fg, QuantReport(in_scale, class_info, layers)
+
+
+def _scale_classes(net) -> dict[str, list[str]]:
+    """Units that must share one activation scale K: a neuron (or readout) port and every synapse/attention
+    unit feeding it, transitively."""
     units = net.units
-    bounds = _bounded_domains(g, calibration_max or {})
-    # scale classes: a neuron port and every synapse/attention unit feeding it; readouts join them too
     keys = [u for u in net.order if units[u].kind in ("neuron", "synapse", "attention", "readout")]
     find, union = _union_find(keys)
     for name in keys:
@@ -220,10 +234,16 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
     classes: dict[str, list[str]] = {}
     for name in keys:
         classes.setdefault(find(name), []).append(name)
-    # per class: K from thresholds, input decays and bounds of the input currents
+    return classes
+
+
+def _class_scales(net, bounds: Graph) -> tuple[dict[str, int], list[dict]]:
+    """Per scale class: K = 64·2^j, the largest that keeps the input currents (bounded by ``bounds``), the
+    thresholds and the bias register within their bit widths."""
+    g, units = net.graph, net.units
     K_of: dict[str, int] = {}
     class_info = []
-    for root, members in classes.items():
+    for members in _scale_classes(net).values():
         neurons = [units[m] for m in members if units[m].kind == "neuron"]
         if not neurons:
             continue
@@ -232,18 +252,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
             raise QuantisationError(f"neurons {', '.join(n.module for n in neurons)} share synapses but decay "
                                     f"their input differently")
         k = ks.pop()
-        bound = 0.0
-        for n in neurons:
-            a = g.node(n.node).attrs
-            if a.get("v_reset") not in (None, 0.0):
-                raise QuantisationError(f"{n.module}: a nonzero reset potential is not supported in fixed point")
-            d = bounds.values[n.ports[0].value].domain
-            xmax = max(abs(d.lo), abs(d.hi)) if d is not None and math.isfinite(d.lo) and math.isfinite(d.hi) \
-                else None
-            if xmax is None:
-                raise QuantisationError(f"{n.module}: its input current has no finite bound (run domain "
-                                        f"inference first)")
-            bound = max(bound, xmax, abs(a["v_threshold"]))
+        bound = max(_current_bound(g, n, bounds) for n in neurons)
         j = math.floor(math.log2(2 ** (V_BITS - 2) * k / (64 * bound)))
         cmax = max(float(np.abs(_port_constant(g, units, n)).max(initial=0.0)) for n in neurons)
         if cmax > 0:  # the bias register: 13-bit mantissa << at most 7
@@ -253,14 +262,33 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
             K_of[m] = K
         class_info.append({"members": [units[m].module or m for m in members], "K": K, "input_decay": k,
                            "bound": bound})
-    report_layers: list[LayerError] = []
-    # inputs
+    return K_of, class_info
+
+
+def _current_bound(g: Graph, n, bounds: Graph) -> float:
+    """The largest magnitude of neuron unit ``n``'s input current or threshold."""
+    a = g.node(n.node).attrs
+    if a.get("v_reset") not in (None, 0.0):
+        raise QuantisationError(f"{n.module}: a nonzero reset potential is not supported in fixed point")
+    d = bounds.values[n.ports[0].value].domain
+    if d is None or not (math.isfinite(d.lo) and math.isfinite(d.hi)):
+        raise QuantisationError(f"{n.module}: its input current has no finite bound (run domain inference first)")
+    return max(abs(d.lo), abs(d.hi), abs(a["v_threshold"]))
+
+
+def _input_scales(net, calibration_max: dict, input_bits: int) -> dict[str, float]:
+    """Per graph input: the power of two that maps its calibrated range onto ``input_bits`` bits."""
     in_scale = {}
     for u in net.of_kind("input"):
-        r = (calibration_max or {}).get(u.name, 1.0)
+        r = calibration_max.get(u.name, 1.0)
         top = (max(abs(float(r[0])), abs(float(r[1]))) if not np.isscalar(r) else abs(float(r))) or 1.0
         in_scale[u.name] = float(2 ** math.floor(math.log2((2 ** input_bits - 1) / top)))
-    # synapse units: integer weights in the consumer class's activation units
+    return in_scale
+
+
+def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict) -> list[LayerError]:
+    """Integer weights of every synapse unit, in the activation units of the class it feeds."""
+    g, units, layers = net.graph, net.units, []
     for u in net.of_kind("synapse"):
         node = fg.node(u.node)
         if u.name not in K_of:
@@ -270,32 +298,41 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
         s_x = in_scale[next(t.source for t in u.ports[0].terms)] if srcs == {"input"} else 1.0
         if "input" in srcs and len(srcs) > 1:
             raise QuantisationError(f"{u.module}: mixes the analog input with spikes")
-        w = g.constants[node.inputs[1]].astype(np.float64)
+        w = g.constants[node.inputs[ops.get(node.op).weight.weight]].astype(np.float64)
         target = w * K / (64 * s_x)
         q, e, mode = quantise_weights(target)
         err = float(np.linalg.norm(q * 2.0 ** e - target) / max(np.linalg.norm(target), 1e-300))
         name = fg.unique_name(f"{node.name}_wfixed")
         fg.add_constant(name, q)
-        node.inputs = [node.inputs[0], name]
+        fg.set_inputs(node, [node.inputs[0], name])
         node.attrs = dict(node.attrs, fixed_exp=e, fixed_sign_mode=mode)
-        report_layers.append(LayerError(u.name, u.module, "synapse", {"weight_exp": e, "sign_mode": mode, "K": K,
-                                                                      "weight_rel_error": err}))
-    # spike matmuls
+        layers.append(LayerError(u.name, u.module, "synapse", {"weight_exp": e, "sign_mode": mode, "K": K,
+                                                                "weight_rel_error": err}))
+    return layers
+
+
+def _quantise_attention(net, fg: Graph, K_of: dict) -> list[LayerError]:
+    """The integer multiplier of every spike matmul: its constant scale times K/64."""
+    g, units, layers = net.graph, net.units, []
     for u in net.of_kind("attention"):
         K = K_of.get(u.name)
         if K is None:
             raise QuantisationError(f"{u.module}: its output feeds no neuron")
         cons = units[u.consumers[0]]
         t = next(t for t in cons.ports[0].terms if t.source == u.name)
-        M = term_matrix(g, t)
-        c = float(np.unique(M.data)[0])
+        c = float(np.unique(term_matrix(g, t).data)[0])
         mult = c * K / 64
         if not float(mult).is_integer():
             raise QuantisationError(f"{u.module}: the scale {c} times K/64 = {mult} is not an integer")
         fg.node(u.node).attrs = dict(fg.node(u.node).attrs, fixed_mult=int(mult))
-        report_layers.append(LayerError(u.name, u.module, "matmul", {"mult": int(mult), "K": K,
-                                                                     "weight_rel_error": 0.0}))
-    # neurons
+        layers.append(LayerError(u.name, u.module, "matmul", {"mult": int(mult), "K": K, "weight_rel_error": 0.0}))
+    return layers
+
+
+def _quantise_neurons(net, fg: Graph, K_of: dict) -> list[LayerError]:
+    """Every neuron's registers: decay dv (12 bits), threshold (17-bit mantissa << 6), bias (the feeding
+    layers' biases, 13-bit mantissa << exponent), in membrane units S_v = K/k."""
+    g, units, layers = net.graph, net.units, []
     for u in net.of_kind("neuron"):
         node = fg.node(u.node)
         a = node.attrs
@@ -320,24 +357,24 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
         bname = fg.unique_name(f"{node.name}_fixed_bias")
         fg.add_constant(bname, bias.astype(np.int64))
         node.attrs = dict(a, fixed={"dv": dv, "vth": vth, "bias": bname, "soft_reset": soft, "K": K})
-        report_layers.append(LayerError(u.name, u.module, "neuron", {
+        layers.append(LayerError(u.name, u.module, "neuron", {
             "K": K, "dv": dv, "decay_rel_error": abs(dv / 2 ** DECAY_BITS - leak) / leak if leak else 0.0,
             "vth": vth, "threshold_rel_error": abs(vth / S_v - a["v_threshold"]) / abs(a["v_threshold"]),
             "bias_exp": bexp, "bias_max_abs_error": float(np.abs(bias / S_v - c * k).max()) if c.size else 0.0}))
-    # drop weight-layer biases (they live in the neurons now)
-    for u in net.of_kind("synapse"):
-        node = fg.node(u.node)
-        node.inputs = node.inputs[:2]
-    # readouts: dequantisation of what they receive
-    readouts = {}
+    return layers
+
+
+def _readouts(net, K_of: dict) -> dict[str, dict]:
+    """Per readout value: the scale and constant that dequantise what it receives."""
+    g, units, readouts = net.graph, net.units, {}
     for u in net.of_kind("readout"):
         value = u.ports[0].value
         kinds = {units[t.source].kind for t in u.ports[0].terms if t.source}
         if kinds <= {"neuron", "pool", "input"}:
             scale = 1.0
         else:
-            Ks = {K_of[t.source] for t in u.ports[0].terms if t.source and units[t.source].kind in ("synapse",
-                                                                                                    "attention")}
+            Ks = {K_of[t.source] for t in u.ports[0].terms
+                  if t.source and units[t.source].kind in ("synapse", "attention")}
             if len(Ks) != 1 or kinds & {"neuron", "pool", "input"}:
                 raise QuantisationError(f"readout {value} mixes spikes and currents of different scales")
             scale = 64.0 / Ks.pop()
@@ -348,15 +385,11 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
             elif units[t.source].kind == "synapse":
                 c += term_matrix(g, t) @ synapse_bias(g, g.node(units[t.source].node))
         readouts[value] = {"scale": scale, "c": [float(v) for v in c]}
-    fg.meta["fixed"] = {"inputs": in_scale, "readouts": readouts}
-    _drop_unused(fg)
-    return fg, QuantReport(in_scale, class_info, report_layers)
+    return readouts
 
 
 def _port_constant(g: Graph, units: dict, u) -> np.ndarray:
     """The constant part of a neuron's input current: the feeding layers' biases (natural order)."""
-    from snncompile.backends.lava.affine import synapse_bias, term_matrix
-
     c = np.zeros(int(np.prod(g.values[u.output].shape)))
     for t in u.ports[0].terms:
         if not t.source:
@@ -369,10 +402,8 @@ def _port_constant(g: Graph, units: dict, u) -> np.ndarray:
 
 def _bounded_domains(g: Graph, ranges: dict) -> Graph:
     """A copy of ``g`` whose analog inputs have the calibration range, with domains re-inferred."""
-    from snncompile.analysis import infer_domains
-    from snncompile.ir.domain import Domain
 
-    h = _copy_graph(g)
+    h = g.copy()
     for name in h.inputs:
         r = ranges.get(name)
         if r is not None and not h.values[name].domain.is_binary:
@@ -380,13 +411,6 @@ def _bounded_domains(g: Graph, ranges: dict) -> Graph:
             h.values[name].domain = Domain.real(lo, hi)
     infer_domains(h)
     return h
-
-
-def _copy_graph(g: Graph) -> Graph:
-    out = Graph(values=copy.deepcopy(g.values), nodes=copy.deepcopy(g.nodes), constants=dict(g.constants),
-                inputs=list(g.inputs), outputs=list(g.outputs), meta=copy.deepcopy(g.meta))
-    out._index = None
-    return out
 
 
 def fixed_lif(graph: Graph, node: Node) -> dict:
@@ -405,111 +429,5 @@ def _drop_unused(g: Graph) -> None:
         g.values.pop(name, None)
 
 
-# -- the fixed-point run -----------------------------------------------------------------------------------
-
-class FixedStepExecutor:
-    """Runs a fixed-point one-step graph step by step: the specification of the Lava ``fixed_pt`` run.
-
-    Weight layers, neurons and spike matmuls use the semantics above; data moves, sums and pools use the
-    ops' own reference functions on int64 arrays; readout values are dequantised."""
-
-    def __init__(self, step: Graph):
-        from snncompile.backends.reference import ReferenceExecutor
-
-        self.step = step
-        outer = self
-        self.states: dict[str, dict] = {}
-
-        class _Ex(ReferenceExecutor):
-            def run_node(self, graph, node, args, state):
-                return outer.run_node(graph, node, args, super().run_node)
-
-        self._ex = _Ex()
-
-    def reset(self):
-        self.states = {}
-
-    def run_node(self, graph: Graph, node: Node, args, base):
-        a = node.attrs
-        if node.op in ("linear", "conv1d", "conv2d"):
-            x = np.asarray(args[0]).astype(np.int64)
-            w = np.asarray(args[1]).astype(np.int64)
-            acc = base(graph, node, [x, w], {})[0]
-            return [shift(acc, int(a["fixed_exp"]))]
-        if node.op == "lif":
-            st = self.states.setdefault(node.name, {})
-            lif = LIFFixed.from_dict(fixed_lif(graph, node))
-            x = np.asarray(args[0]).astype(np.int64)
-            v = st.get("v")
-            if v is None:
-                v = np.zeros(x.shape, dtype=np.int64)
-            bias = np.asarray(lif.bias).reshape(x.shape) if np.size(lif.bias) == x.size else lif.bias
-            lif.bias = bias
-            s, st["v"], st["h"] = lif.step(x, v)
-            return [s] + ([st["v"]] if len(node.outputs) > 1 else [])
-        if node.op == "matmul" and all(not graph.values[v].constant for v in node.inputs):
-            out = np.matmul(np.asarray(args[0]).astype(np.int64), np.asarray(args[1]).astype(np.int64))
-            if "fixed_mult" in a:
-                out = out * int(a["fixed_mult"])
-            return [out]
-        if node.op in ("max_pool1d", "max_pool2d"):  # exact on small integers; padding is -inf
-            return [base(graph, node, [np.asarray(args[0], dtype=np.float64)], {})[0].astype(np.int64)]
-        if node.op in ("mean", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d"):  # readout side: real
-            return base(graph, node, [np.asarray(x, dtype=np.float64) for x in args], {})
-        if node.op in ("mul", "div"):
-            raise QuantisationError(f"{node.location}: a constant scale left on the spike path cannot run in "
-                                    f"fixed point (fold it first)")
-        return base(graph, node, [np.asarray(x) for x in args], {})
-
-    def run(self, inputs, *, record=()):
-        """One step: ``inputs`` already quantised (integers).  Returns the executor's result."""
-        fx = self.step.meta["fixed"]
-        res = self._ex.run(self.step, [np.asarray(x, dtype=np.int64) for x in inputs], dtype=np.int64,
-                           record=sorted(set(record) | set(self.step.outputs)))
-        out = {}
-        for v in self.step.outputs:
-            arr = res.values[v] if v in res.values else res.outputs[self.step.outputs.index(v)]
-            ro = fx["readouts"].get(v)
-            if ro is not None:
-                arr = np.asarray(arr, dtype=np.float64) * ro["scale"] + np.asarray(ro["c"]).reshape(arr.shape)
-            out[v] = arr
-        return res, out
-
-
 def quantise_input(x: np.ndarray, scale: float) -> np.ndarray:
     return np.clip(np.round(np.asarray(x, dtype=np.float64) * scale), -V_MAX, V_MAX).astype(np.int64)
-
-
-def run_fixed(program, fixed_step: Graph, samples: np.ndarray, *, record=(), record_membrane: bool = False):
-    """Fixed-point run of ``samples`` through the step program (T steps each, then the post graph).
-
-    Returns (per-image outputs, per-step recorded values {value: [images·T, ...]} — with
-    ``record_membrane`` also ``'h:<neuron>'``: the membrane compared with the threshold —, readouts
-    {value: rows})."""
-    from snncompile.backends.reference import ReferenceExecutor
-
-    ex = FixedStepExecutor(fixed_step)
-    scale = fixed_step.meta["fixed"]["inputs"]
-    name = fixed_step.inputs[0]
-    post_ex = ReferenceExecutor()
-    lifs = [n.name for n in fixed_step.nodes if n.op == "lif"] if record_membrane else []
-    outs, rows, readouts = [], {v: [] for v in list(record) + [f"h:{n}" for n in lifs]}, \
-        {v: [] for v in fixed_step.outputs}
-    full = tuple(program.full_shapes[name])
-    for i in range(len(samples)):
-        ex.reset()
-        x = np.asarray(samples[i:i + 1], dtype=np.float64).reshape(full)
-        per_step = {v: [] for v in program.post.inputs}
-        for t in range(program.T):
-            xi = quantise_input(program.step_inputs([x], t)[0], scale[name])
-            res, vals = ex.run([xi], record=record)
-            for v in record:
-                rows[v].append(np.asarray(res.values[v]))
-            for n in lifs:
-                rows[f"h:{n}"].append(np.asarray(ex.states[n]["h"]))
-            for v in fixed_step.outputs:
-                readouts[v].append(vals[v].reshape(-1))
-            for v in program.post.inputs:
-                per_step[v].append(vals[v])
-        outs.append(post_ex.run(program.post, program.stack(per_step), dtype=np.float64).outputs)
-    return outs, {v: np.stack(r) for v, r in rows.items()}, {v: np.stack(r) for v, r in readouts.items()}

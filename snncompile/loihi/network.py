@@ -8,17 +8,20 @@ that a neuromorphic chip implements as a population:
 unit kind     IR anchor
 ============  ============================================================================================
 ``input``     a graph input (the host sends it every step: the analog image, or events)
-``synapse``   ``linear`` / ``conv1d`` / ``conv2d``: the weights and the compartments that accumulate them
-``neuron``    ``lif``: one population of LIF neurons
-``pool``      ``max_pool1d/2d`` of spikes (an OR over each window: a unit-weight, threshold-1 population)
-``attention`` ``matmul(matmul(a, b), c)`` or ``matmul(a, matmul(b, c))`` of spike trains (SSA's
+``synapse``   a weight layer (``weight`` trait: linear, conv): the weights and the compartments that
+              accumulate them
+``neuron``    a neuron op (``neuron`` trait): one population of neurons
+``pool``      max-pooling of spikes (``pooling="max"``: an OR over each window, a unit-weight, threshold-1
+              population)
+``attention`` a contraction of a contraction of spike trains, ``(a·b)·c`` or ``a·(b·c)`` (SSA's
               ``(QKᵀ)V`` / ``Q(KᵀV)``): no weights, products of spikes
 ``readout``   a value the post-time-loop graph reads (e.g. the mean over tokens before the mean over T)
 ============  ============================================================================================
 
-Everything between units is a *data move* (reshape, permute, identity, expand, repeat, slice), an
-``add``/``sub`` (several producers summed into one input: Lava sums OutPorts that share an InPort) or a
-multiplication by a constant (kept as a scale on the term).  :func:`build_network` records, for every
+Everything between units is a linear map of one producer: an op with an ``"affine"`` hook that is linear
+in its one dynamic operand (data moves, a multiplication by a constant, a mean or sum over non-time axes,
+average pooling), or a summation (``add``/``sub``: several producers summed into one input; Lava sums
+OutPorts that share an InPort).  :func:`build_network` records, for every
 unit input *port*, its **terms**: (producer unit, the chain of IR nodes from the producer's output to
 the port, sign).  Nothing here needs Lava or materialises a weight matrix, so it works for ImageNet-size
 graphs.
@@ -28,16 +31,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Optional
 
+from snncompile import ops
 from snncompile.errors import UnsupportedOpError
 from snncompile.ir.graph import Graph, Node
-
-MOVES = ("reshape", "permute", "identity", "expand", "repeat", "slice")
-SUMS = ("add", "sub")
-SCALES = ("mul", "div")
-REDUCES = ("mean", "sum")  # linear reductions over non-time axes (e.g. the readout's mean over tokens)
-WEIGHTS = ("linear", "conv1d", "conv2d")
-POOLS = ("max_pool1d", "max_pool2d")
-UNIT_OPS = WEIGHTS + POOLS + ("lif",)
 
 
 @dataclass
@@ -82,8 +78,24 @@ class Network:
         return [self.units[u] for u in self.order if self.units[u].kind in kinds]
 
 
-def _is_dynamic_matmul(graph: Graph, n: Node) -> bool:
-    return n.op == "matmul" and all(not graph.values[v].constant for v in n.inputs)
+def _unit_kind(graph: Graph, n: Node, inner_matmuls: set[str]) -> Optional[str]:
+    """The kind of unit ``n`` anchors, by its op's traits (None: ``n`` lies between units)."""
+    opdef = ops.get(n.op)
+    if opdef.neuron is not None:
+        return "neuron"
+    if opdef.weight is not None:
+        return "synapse"
+    if opdef.pooling == "max":
+        return "pool"
+    if ops.is_dynamic_contraction(graph, n) and n.name not in inner_matmuls:
+        return "attention"
+    return None
+
+
+def _between_units(graph: Graph, p: Node) -> Optional[str]:
+    """The operand through which ``p`` is a linear map of one producer (None if it is not one)."""
+    x = ops.linear_operand(graph, p)
+    return x if x is not None and ops.get(p.op).has_hook("affine") else None
 
 
 def build_network(step: Graph, readout_values: Optional[list[str]] = None) -> Network:
@@ -97,14 +109,13 @@ def build_network(step: Graph, readout_values: Optional[list[str]] = None) -> Ne
         order.append(name)
     inner_matmuls = set()
     for n in step.nodes:
-        if _is_dynamic_matmul(step, n):
+        if ops.is_dynamic_contraction(step, n):
             inner = _inner_matmul(step, n)
             if inner is not None:
                 inner_matmuls.add(inner.name)
     for n in step.nodes:
-        if n.op in UNIT_OPS or (_is_dynamic_matmul(step, n) and n.name not in inner_matmuls):
-            kind = {"lif": "neuron"}.get(n.op, "synapse" if n.op in WEIGHTS else "pool" if n.op in POOLS
-                                        else "attention")
+        kind = _unit_kind(step, n, inner_matmuls)
+        if kind is not None:
             u = Unit(n.name, kind, n.name, n.module, n.outputs[0])
             if kind == "attention":
                 u.ports, u.attrs = _attention_ports(step, n)
@@ -136,7 +147,7 @@ def _inner_matmul(graph: Graph, outer: Node) -> Optional[Node]:
     found = None
     for v in outer.inputs:
         n = _through_moves(graph, v)
-        if n is not None and _is_dynamic_matmul(graph, n):
+        if n is not None and ops.is_dynamic_contraction(graph, n):
             if found is not None:
                 return None
             found = n
@@ -149,20 +160,11 @@ def _through_moves(graph: Graph, value: str) -> Optional[Node]:
         p = graph.producer(value) if graph.values[value].producer else None
         if p is None:
             return None
-        if p.op in MOVES or (p.op in SCALES and _scale_operand(graph, p) is not None):
-            value = _scale_operand(graph, p) if p.op in SCALES else p.inputs[0]
+        scaled = ops.scaled_operand(graph, p)
+        if ops.get(p.op).movement or scaled is not None:
+            value = scaled[0] if scaled is not None else p.inputs[0]
             continue
         return p
-
-
-def _scale_operand(graph: Graph, node: Node) -> Optional[str]:
-    """For ``x·c`` / ``x/c`` with a constant ``c``: the dynamic operand ``x``."""
-    a, b = node.inputs
-    if graph.values[b].constant and not graph.values[a].constant:
-        return a
-    if node.op == "mul" and graph.values[a].constant and not graph.values[b].constant:
-        return b
-    return None
 
 
 def _attention_ports(graph: Graph, outer: Node) -> tuple[list[Port], dict]:
@@ -198,19 +200,20 @@ def _terms(graph: Graph, value: str, value_unit: dict[str, str], unit: Unit) -> 
         p = graph.producer(v) if val.producer else None
         if p is None:
             raise UnsupportedOpError(f"value {v} has no producer")
-        if p.op in MOVES or p.op in REDUCES:
-            walk(p.inputs[0], chain + [p.name], sign)
-        elif p.op in SUMS:
-            walk(p.inputs[0], chain + [p.name], sign)
-            walk(p.inputs[1], chain + [p.name], -sign if p.op == "sub" else sign)
-        elif p.op in SCALES and _scale_operand(graph, p) is not None:
-            walk(_scale_operand(graph, p), chain + [p.name], sign)
+        signs = ops.get(p.op).summation
+        linear_in = _between_units(graph, p)
+        if signs:
+            for operand, s in zip(p.inputs, signs):
+                walk(operand, chain + [p.name], sign * s)
+        elif linear_in is not None:
+            walk(linear_in, chain + [p.name], sign)
         elif unit.kind == "attention" and p.name == unit.attrs.get("inner"):
             out.append(Term(unit.name + ":inner", v, list(reversed(chain)), sign))
         else:
             raise UnsupportedOpError(
                 f"{p.location}: op {p.op} between two Loihi populations is not supported by the Loihi backend "
-                f"(supported between populations: data moves, add/sub, constant scales)")
+                f"(supported between populations: data moves, add/sub, constant scales, linear maps such as "
+                f"means and average pooling)")
 
     walk(value, [], 1.0)
     return out

@@ -37,6 +37,7 @@ from typing import Optional
 
 import numpy as np
 
+from snncompile import ops
 from snncompile.errors import SnnCompileError
 from snncompile.ir.graph import Graph
 
@@ -207,13 +208,13 @@ def geometry_of(net: Network, unit: Unit) -> Geometry:
         node = g.node(unit.node)
         x = g.values[node.inputs[0]].shape
         y = g.values[node.outputs[0]].shape
-        if node.op == "linear":
-            w = g.values[node.inputs[1]].shape
+        layer = ops.get(node.op).weight
+        w = g.values[node.inputs[layer.weight]].shape if layer is not None else None
+        if w is not None and len(w) == 2:  # a dense layer, per token
             tokens = int(np.prod(x[:-1]))
             return Geometry("linear", h_out=tokens, c_out=w[0], c_in=w[1], fan_in=w[1])
         a = node.attrs
-        if node.op in ("conv1d", "conv2d"):
-            w = g.values[node.inputs[1]].shape
+        if w is not None:  # a convolution: W [C_out, C_in/g, *K]
             k = list(w[2:])
             groups = int(a.get("groups", 1))
             c_out, c_in = w[0], w[1] * groups

@@ -13,7 +13,7 @@ import numpy as np
 
 from ..ir.domain import Domain
 from ..ir.graph import Graph, Node
-from .registry import Cost, input_domain_kind, op, same_as_input
+from .registry import Cost, Scale, input_domain_kind, nonzero_mask, op, refuses, same_as_input
 
 
 def _dyn(graph: Graph, node: Node) -> list[bool]:
@@ -41,19 +41,25 @@ def _gate_cost(node: Node, graph: Graph) -> Cost:
     return Cost(kind, graph.values[node.outputs[0]].numel)
 
 
-@op("add", "elementwise", domain=_add_domain, arity=(2, 2))
+@op("add", "elementwise", domain=_add_domain, arity=(2, 2), elementwise=True, summation=(1.0, 1.0))
 def add(node, inputs, state):
     """``a + b`` (broadcasting); free on Loihi: several OutPorts sum into one InPort."""
     return [inputs[0] + inputs[1]]
 
 
-@op("sub", "elementwise", domain=_sub_domain, arity=(2, 2))
+@op("sub", "elementwise", domain=_sub_domain, arity=(2, 2), elementwise=True, summation=(1.0, -1.0))
 def sub(node, inputs, state):
     """``a − b`` (broadcasting)."""
     return [inputs[0] - inputs[1]]
 
 
-@op("mul", "elementwise", domain=_mul_domain, cost=_gate_cost, arity=(2, 2))
+def gate_synops(a: np.ndarray, b: np.ndarray) -> int:
+    """Broadcast positions where both factors of ``a ⊙ b`` are nonzero."""
+    return int(np.count_nonzero(np.logical_and(a != 0, b != 0)))
+
+
+@op("mul", "elementwise", domain=_mul_domain, cost=_gate_cost, arity=(2, 2), elementwise=True, linear=(0, 1),
+    scale=Scale((0, 1)), hooks={"synops": lambda graph, node, args: gate_synops(args[0], args[1])})
 def mul(node, inputs, state):
     """``a · b`` (broadcasting)."""
     return [inputs[0] * inputs[1]]
@@ -73,19 +79,20 @@ def _div_cost(node: Node, graph: Graph) -> Cost:
     return Cost("nonlinear", graph.values[node.outputs[0]].numel)
 
 
-@op("div", "elementwise", domain=_div_domain, cost=_div_cost, arity=(2, 2))
+@op("div", "elementwise", domain=_div_domain, cost=_div_cost, arity=(2, 2), elementwise=True, linear=(0,),
+    scale=Scale((1,), inverse=True))
 def div(node, inputs, state):
     """``a / b``: a scale when ``b`` is constant, a non-spike nonlinearity when it is dynamic."""
     return [inputs[0] / inputs[1]]
 
 
-@op("neg", "elementwise", domain=lambda n, d, g: [-d[0]], arity=(1, 1))
+@op("neg", "elementwise", domain=lambda n, d, g: [-d[0]], arity=(1, 1), elementwise=True)
 def neg(node, inputs, state):
     """``−a``."""
     return [-inputs[0]]
 
 
-@op("relu", "elementwise", domain=lambda n, d, g: [d[0].relu()], arity=(1, 1))
+@op("relu", "elementwise", domain=lambda n, d, g: [d[0].relu()], arity=(1, 1), elementwise=True)
 def relu(node, inputs, state):
     """``max(a, 0)``."""
     return [np.maximum(inputs[0], 0)]
@@ -100,7 +107,7 @@ def _clamp_domain(node, d, g):
     return [Domain(new_lo, new_hi, integral)]
 
 
-@op("clamp", "elementwise", domain=_clamp_domain, arity=(1, 1))
+@op("clamp", "elementwise", domain=_clamp_domain, arity=(1, 1), elementwise=True)
 def clamp(node, inputs, state):
     """``min(max(a, min), max)``."""
     return [np.clip(inputs[0], node.attrs.get("min"), node.attrs.get("max"))]
@@ -140,13 +147,42 @@ def _matmul_cost(node: Node, graph: Graph) -> Cost:
     return Cost(kind, flops)
 
 
-@op("matmul", "matmul", domain=_matmul_domain, cost=_matmul_cost, arity=(2, 2))
+def matmul_synops(a_mask: np.ndarray, b_mask: np.ndarray) -> int:
+    """Products with both factors nonzero in ``a @ b`` (masks given; numpy matmul broadcasting)."""
+    a = a_mask[None, :] if a_mask.ndim == 1 else a_mask
+    b = b_mask[:, None] if b_mask.ndim == 1 else b_mask
+    col = a.sum(-2, dtype=np.int64)  # [..., K]: nonzero rows of a per k
+    row = b.sum(-1, dtype=np.int64)  # [..., K]: nonzero columns of b per k
+    return int((col * row).sum(dtype=np.int64))
+
+
+def _matmul_events(graph: Graph, node: Node, args) -> int:
+    """A constant operand counts as all-nonzero (structural synapses)."""
+    masks = [nonzero_mask(x) if dynamic else np.ones(np.shape(x)) for x, dynamic in zip(args, _dyn(graph, node))]
+    return matmul_synops(*masks)
+
+
+def _matmul_time(ctx):
+    """Batch axes broadcast like an elementwise op; the last two axes are contracted or indexed."""
+    res = ctx.broadcast(batch_only=True)
+    if res is not None and res.axis >= len(ctx.out_shape) - 2:
+        ctx.fail("matmul contracts or indexes the time axis")
+    return res
+
+
+@op("matmul", "matmul", domain=_matmul_domain, cost=_matmul_cost, arity=(2, 2), linear=(0, 1), homogeneous=(0, 1),
+    hooks={"synops": _matmul_events, "time": _matmul_time})
 def matmul(node, inputs, state):
     """``a @ b`` with numpy/torch broadcasting of batch axes."""
     return [np.matmul(inputs[0], inputs[1])]
 
 
-@op("identity", "shape", domain=same_as_input, arity=(1, 1))
+refuses("matmul", "affine", "its map depends on the other operand (a constant operand makes it a weight layer "
+                            "written as a matmul, which has no synapse map)")
+
+
+@op("identity", "shape", domain=same_as_input, arity=(1, 1), movement=True,
+    hooks={"axis": lambda node, src, dst, axis, parts: axis, "noop": lambda node, src, dst: True})
 def identity(node, inputs, state):
     """Returns its input (contiguous, clone, detach, dropout at inference, dtype casts that keep values)."""
     return [inputs[0]]

@@ -34,7 +34,7 @@ import numpy as np
 
 from ..ir.domain import Domain
 from ..ir.graph import Graph, Node
-from .registry import Cost, op
+from .registry import Cost, Neuron, op
 
 
 def _neuron_domains(node: Node, domains: Sequence[Domain], graph: Graph) -> list[Domain]:
@@ -86,7 +86,7 @@ def initial_state(a: dict, shape, dtype):
 
 
 @op("lif", "neuron", domain=_neuron_domains, cost=_neuron_cost, arity=(1, 2),
-    attrs=("v_threshold", "step_mode"))
+    attrs=("v_threshold", "step_mode"), neuron=Neuron(("v", "s"), "spike when v ≥ v_threshold after charging; reset"))
 def lif(node: Node, inputs: Sequence[np.ndarray], state: dict):
     """Leaky integrate-and-fire (IF when tau is None); see the module docstring for the math."""
     a = node.attrs

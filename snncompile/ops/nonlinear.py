@@ -50,12 +50,20 @@ def _make(name, fn):
     return reference
 
 
+_ALONG_AXIS = ("softmax", "log_softmax")  # normalise along attrs["axis"]; the rest are elementwise
+
+
+def _along_axis(node, rank):
+    return [node.attrs.get("axis", -1) % rank]
+
+
 for _name, (_fn, _dom) in _TABLE.items():
-    op(_name, "nonlinear", domain=_dom, cost=_cost, arity=(1, 1))(_make(_name, _fn))
+    _traits = {"mixes": _along_axis} if _name in _ALONG_AXIS else {"elementwise": True}
+    op(_name, "nonlinear", domain=_dom, cost=_cost, arity=(1, 1), **_traits)(_make(_name, _fn))
 
 
 @op("layer_norm", "nonlinear", domain=lambda n, d, g: [Domain.real()], cost=_cost, arity=(1, 3),
-    attrs=("normalized_shape", "eps"))
+    attrs=("normalized_shape", "eps"), mixes=lambda node, rank: range(rank - len(node.attrs["normalized_shape"]), rank))
 def layer_norm(node, inputs, state):
     """``(x − mean)/√(var + ε)·γ + β`` over the trailing ``normalized_shape`` axes."""
     x = inputs[0]

@@ -8,7 +8,7 @@ import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
 from ..ir.domain import Domain
-from .registry import Cost, op, same_as_input
+from .registry import Cost, LinearMap, op, same_as_input
 
 
 def _out_size(n, k, s, p, d, ceil):
@@ -36,6 +36,11 @@ def pool_nd(x, kernel, stride, padding, dilation, ceil_mode, reduce, pad_value):
     return reduce(win, axis=axes)
 
 
+def _spatial_axes(node, rank):
+    """The window axes: the trailing ``len(kernel)`` axes."""
+    return range(rank - len(node.attrs["kernel"]), rank)
+
+
 def _maxpool(node, inputs, state):
     a = node.attrs
     return [pool_nd(inputs[0], a["kernel"], a["stride"], a["padding"], a.get("dilation", [1] * len(a["kernel"])),
@@ -43,7 +48,8 @@ def _maxpool(node, inputs, state):
 
 
 for _name in ("max_pool1d", "max_pool2d"):
-    op(_name, "pool", domain=same_as_input, arity=(1, 1), attrs=("kernel", "stride", "padding"))(_maxpool)
+    op(_name, "pool", domain=same_as_input, arity=(1, 1), attrs=("kernel", "stride", "padding"), pooling="max",
+       homogeneous=(0,), mixes=_spatial_axes)(_maxpool)
 
 
 def _avg_domain(node, d, g):
@@ -58,6 +64,15 @@ def _avg_cost(node, g):
     return Cost("none", 0)
 
 
+def _avg_divisor(in_spatial, out_spatial, k, s, p) -> np.ndarray:
+    """Each window's size within the zero-padded extent (torch's count_include_pad, ceil_mode overhang)."""
+    divisor = np.ones(())
+    for i in range(len(k)):
+        start = np.arange(out_spatial[i]) * s[i] - p[i]
+        divisor = np.multiply.outer(divisor, np.minimum(start + k[i], in_spatial[i] + p[i]) - start)
+    return divisor
+
+
 def _avgpool(node, inputs, state):
     """Mean over each window, zero padding counted (torch's default count_include_pad); with ceil_mode a
     window overhanging the padded input divides by its size within the padded extent, as torch does."""
@@ -65,18 +80,71 @@ def _avgpool(node, inputs, state):
     k, s, p, x = a["kernel"], a["stride"], a["padding"], inputs[0]
     total = pool_nd(x, k, s, p, [1] * len(k), a.get("ceil_mode", False), np.sum, 0.0)
     nd = len(k)
-    divisor = np.ones(())
-    for i in range(nd):
-        start = np.arange(total.shape[x.ndim - nd + i]) * s[i] - p[i]
-        divisor = np.multiply.outer(divisor, np.minimum(start + k[i], x.shape[x.ndim - nd + i] + p[i]) - start)
+    divisor = _avg_divisor(x.shape[x.ndim - nd:], total.shape[x.ndim - nd:], k, s, p)
     return [(total / divisor).astype(x.dtype)]
 
 
+def pool_windows(node, x_shape) -> np.ndarray:
+    """``[n_out, k]`` flat input index of every output's window element (−1 = padding), row-major orders."""
+    a = node.attrs
+    nd = len(a["kernel"])
+    idx = np.arange(int(np.prod(x_shape)), dtype=np.float64).reshape(x_shape)
+    cols = []
+
+    def grab(win, axis):
+        cols.append(win.reshape(win.shape[: win.ndim - nd] + (-1,)))
+        return win[(Ellipsis,) + (0,) * nd]
+
+    pool_nd(idx, a["kernel"], a["stride"], a["padding"], a.get("dilation", [1] * nd), a.get("ceil_mode", False),
+            grab, -1.0)
+    win = cols[0]
+    return win.reshape(-1, win.shape[-1]).astype(np.int64)
+
+
+def _avgpool_map(graph, node, value) -> LinearMap:
+    """``y = M·x``: every output reads its window's inputs with weight 1/divisor (padding reads nothing)."""
+    x_shape, y_shape = graph.values[value].shape, graph.values[node.outputs[0]].shape
+    a = node.attrs
+    nd = len(a["kernel"])
+    win = pool_windows(node, x_shape)
+    divisor = _avg_divisor(x_shape[-nd:], y_shape[-nd:], a["kernel"], a["stride"], a["padding"])
+    weight = np.broadcast_to(1.0 / divisor, y_shape).reshape(-1)
+    rows = np.repeat(np.arange(win.shape[0]), win.shape[1])
+    cols = win.reshape(-1)
+    keep = cols >= 0
+    return LinearMap(rows[keep], cols[keep], np.repeat(weight, win.shape[1])[keep],
+                     (win.shape[0], int(np.prod(x_shape))))
+
+
 for _name in ("avg_pool1d", "avg_pool2d"):
-    op(_name, "pool", domain=_avg_domain, cost=_avg_cost, arity=(1, 1), attrs=("kernel", "stride", "padding"))(_avgpool)
+    op(_name, "pool", domain=_avg_domain, cost=_avg_cost, arity=(1, 1), attrs=("kernel", "stride", "padding"),
+       pooling="avg", linear=(0,), homogeneous=(0,), mixes=_spatial_axes, hooks={"affine": _avgpool_map})(_avgpool)
 
 
-@op("adaptive_avg_pool2d", "pool", domain=_avg_domain, arity=(1, 1), attrs=("output_size",))
+def _adaptive_windows(n: int, o: int):
+    """torch's adaptive windows: window i spans [⌊i·n/o⌋, ⌈(i+1)·n/o⌉)."""
+    return [((i * n) // o, -((-(i + 1) * n) // o)) for i in range(o)]
+
+
+def _adaptive_map(graph, node, value) -> LinearMap:
+    """``y = M·x``: every output reads its adaptive window with weight 1/(window size)."""
+    x_shape = graph.values[value].shape
+    (oh, ow), (h, w) = node.attrs["output_size"], x_shape[-2:]
+    lead = int(np.prod(x_shape[:-2]))
+    rows, cols, data = [], [], []
+    for i, (h0, h1) in enumerate(_adaptive_windows(h, oh)):
+        for j, (w0, w1) in enumerate(_adaptive_windows(w, ow)):
+            ii, jj = np.meshgrid(np.arange(h0, h1), np.arange(w0, w1), indexing="ij")
+            inside = (ii * w + jj).reshape(-1)
+            for c in range(lead):
+                rows.append(np.full(inside.size, (c * oh + i) * ow + j))
+                cols.append(c * h * w + inside)
+                data.append(np.full(inside.size, 1.0 / inside.size))
+    return LinearMap(np.concatenate(rows), np.concatenate(cols), np.concatenate(data), (lead * oh * ow, lead * h * w))
+
+
+@op("adaptive_avg_pool2d", "pool", domain=_avg_domain, arity=(1, 1), attrs=("output_size",), pooling="avg", linear=(0,),
+    homogeneous=(0,), mixes=lambda node, rank: [rank - 2, rank - 1], hooks={"affine": _adaptive_map})
 def adaptive_avg_pool2d(node, inputs, state):
     """torch's adaptive average pooling: window i spans [⌊i·n/o⌋, ⌈(i+1)·n/o⌉)."""
     x = inputs[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..ir.domain import Domain
-from .registry import op
+from .registry import LinearMap, op
 
 
 def reduced_terms(node, graph) -> int:
@@ -28,20 +28,40 @@ def _axes(node):
     return None if dims is None else tuple(dims)
 
 
-@op("sum", "reduce", domain=_sum_domain, arity=(1, 1))
+def _reduce_map(average: bool):
+    """The reduction as ``y = M·x``: each input element adds into its output with weight 1 (sum) or
+    1/(elements per output) (mean)."""
+
+    def linear_map(graph, node, value) -> LinearMap:
+        shape = graph.values[value].shape
+        dims = node.attrs.get("dims")
+        dims = list(range(len(shape))) if dims is None else [d % len(shape) for d in dims]
+        kept = tuple(1 if i in dims else s for i, s in enumerate(shape))
+        n_out = int(np.prod(kept))
+        rows = np.broadcast_to(np.arange(n_out).reshape(kept), shape).reshape(-1)
+        n_in = rows.size
+        data = np.full(n_in, 1.0 / (n_in // n_out) if average else 1.0)
+        return LinearMap(rows, np.arange(n_in), data, (n_out, n_in))
+
+    return linear_map
+
+
+@op("sum", "reduce", domain=_sum_domain, arity=(1, 1), reduction="sum", linear=(0,), homogeneous=(0,),
+    hooks={"affine": _reduce_map(average=False)})
 def sum_(node, inputs, state):
     """Sum over ``dims`` (all axes when absent), ``keepdim`` as torch."""
     return [np.sum(inputs[0], axis=_axes(node), keepdims=node.attrs.get("keepdim", False))]
 
 
-@op("mean", "reduce", domain=_mean_domain, arity=(1, 1))
+@op("mean", "reduce", domain=_mean_domain, arity=(1, 1), reduction="mean", linear=(0,), homogeneous=(0,),
+    hooks={"affine": _reduce_map(average=True)})
 def mean(node, inputs, state):
     """Mean over ``dims`` (all axes when absent), ``keepdim`` as torch."""
     return [np.mean(inputs[0], axis=_axes(node), keepdims=node.attrs.get("keepdim", False))
             .astype(inputs[0].dtype, copy=False)]
 
 
-@op("amax", "reduce", domain=lambda n, d, g: [d[0]], arity=(1, 1))
+@op("amax", "reduce", domain=lambda n, d, g: [d[0]], arity=(1, 1), reduction="max", homogeneous=(0,))
 def amax(node, inputs, state):
     """Maximum over ``dims`` (an OR for spikes)."""
     return [np.max(inputs[0], axis=_axes(node), keepdims=node.attrs.get("keepdim", False))]

@@ -10,12 +10,39 @@ An :class:`OpDef` states, in one place,
   arrays, used by the reference executor (``state`` is a per-node dict for stateful ops);
 * ``family`` — a coarse class used by rules and reports (``neuron``, ``weight``, ``matmul``,
   ``elementwise``, ``shape``, ``pool``, ``reduce``, ``norm``, ``nonlinear``);
-* ``hooks`` — optional per-concern implementations (``"torch"``: the op on torch tensors for the
-  counting engine; ``"onnx"``/``"nir"``/``"netx"``: emitters; ...), attached beside the declaration
-  with :func:`implements`.  A consumer asks :meth:`OpDef.hook`; an op without the hook is refused
-  with one line naming the op and the concern (:class:`MissingHook`).
+* **traits** — what passes and backends may assume, declared on the decorator line (xDSL style:
+  consumers ask traits, never op names):
 
-Passes, rules and backends look ops up here; nothing dispatches on Python types.
+  ==================  ========================================================================================
+  ``movement``        one operand, one result; every output element is a copy of one input element
+                      (reshape, permute, slice, ...).  Implies ``homogeneous=(0,)`` and a linear map.
+                      Its ``"axis"`` hook maps an input axis to the output axis that carries it.
+  ``elementwise``     ``out[i] = f(operands broadcast at i)``.
+  ``summation``       ``out = Σ signs[k]·operand[k]`` (broadcast): add ``(1, 1)``, sub ``(1, -1)``.
+  ``scale``           ``x·c`` / ``x/c`` when an operand listed in :class:`Scale` is a constant ``c``.
+  ``linear``          the operands in which the op is linear while the others are held fixed.
+  ``homogeneous``     the operands in which ``f(c·x) = c·f(x)`` for every ``c > 0`` (others fixed).
+  ``weight``          a weight layer ``y = W ⊛ x (+ b)`` (:class:`WeightLayer`: operands, channel axis).
+  ``pooling``         ``"max"`` or ``"avg"`` over windows of the trailing (spatial) axes.
+  ``reduction``       ``"sum"``, ``"mean"`` or ``"max"`` over ``attrs["dims"]`` (all axes when absent),
+                      ``keepdim`` as torch.
+  ``channel_affine``  ``y = scale·x + shift`` per channel of axis 1 (inference BatchNorm): the function
+                      ``(node, operand arrays) -> (scale, shift)``.
+  ``mixes``           ``(node, rank) -> axes`` along which the op mixes elements or indexes parameters.
+  ``neuron``          a neuron (:class:`Neuron`: state, threshold semantics).
+  ``across_time``     it carries state from one time step to the next (neurons); every other op acts
+                      within a time step.
+  ==================  ========================================================================================
+
+* ``hooks`` — per-concern implementations attached beside the declaration with :func:`implements`
+  (``"axis"``: a movement's axis map; ``"time"``: a bespoke time-axis rule; ``"synops"``: exact event
+  counting, the synaptic events a run causes; ``"affine"``: the op as a sparse linear map of one operand,
+  for folds and Lava; ``"onnx"``/``"nir"``/``"netx"``: emitters; ``"torch"``: the counting engine).
+  A consumer asks :meth:`OpDef.hook`; an op without the hook is refused with one line naming the op and
+  the concern (:class:`MissingHook`), with the reason declared by :func:`refuses` or implied by the
+  op's traits (:meth:`OpDef.why_not`).
+
+Passes, rules and backends look ops up here; nothing outside ``snncompile.ops`` compares op names.
 """
 from __future__ import annotations
 
@@ -27,6 +54,7 @@ import numpy as np
 from ..errors import SnnCompileError
 from ..ir.domain import Domain
 from ..ir.graph import Graph, Node
+from ..ir.serialize import load_graph as ir_load_graph
 
 
 @dataclass(frozen=True)
@@ -45,9 +73,63 @@ class Cost:
     weight_layer: bool = False
 
 
+COST_LABELS = {"ac": "AC", "intmul": "INT×FLOAT", "mac": "MAC", "realmul": "REAL×REAL"}
+"""How reports spell the arithmetic kinds of :class:`Cost`."""
+
 DomainRule = Callable[[Node, Sequence[Domain], Graph], Sequence[Domain]]
 CostRule = Callable[[Node, Graph], Cost]
 Reference = Callable[[Node, Sequence[np.ndarray], dict], Sequence[np.ndarray]]
+AxesRule = Callable[[Node, int], Sequence[int]]
+
+
+@dataclass(frozen=True)
+class WeightLayer:
+    """``y = W ⊛ x (+ b)`` with constant ``W`` in operand ``weight`` and the bias (when present) in
+    operand ``bias``; output channels lie on ``out_axis`` (negative: counted from the end).  Scaling
+    output channel ``o`` of ``y`` is scaling ``W[o]`` and ``b[o]``."""
+
+    weight: int = 1
+    bias: int = 2
+    out_axis: int = 1
+
+    def channel_axis(self, rank: int) -> int:
+        return self.out_axis % rank
+
+
+@dataclass(frozen=True)
+class Scale:
+    """``x·c`` (``inverse=False``) or ``x/c`` (``inverse=True``) when one of ``constant_operands`` is a
+    constant ``c`` and the other operand ``x`` is not."""
+
+    constant_operands: tuple[int, ...]
+    inverse: bool = False
+
+    def factor(self, c: float) -> float:
+        return 1.0 / c if self.inverse else c
+
+
+@dataclass(frozen=True)
+class Neuron:
+    """A neuron population: ``state`` is carried from one time step to the next; ``threshold`` states
+    how a spike is decided."""
+
+    state: tuple[str, ...]
+    threshold: str
+
+
+@dataclass(frozen=True)
+class LinearMap:
+    """``y = M·x`` over flat row-major arrays: ``M[rows[k], cols[k]] = data[k]`` (duplicates add), of
+    ``shape`` (output elements, input elements).  numpy only; backends convert it to their sparse type."""
+
+    rows: np.ndarray
+    cols: np.ndarray
+    data: np.ndarray
+    shape: tuple[int, int]
+
+    def apply(self, x: np.ndarray) -> np.ndarray:
+        return np.bincount(self.rows, weights=self.data * np.asarray(x, np.float64).reshape(-1)[self.cols],
+                           minlength=self.shape[0])
 
 
 @dataclass(frozen=True)
@@ -60,21 +142,58 @@ class OpDef:
     arity: Optional[tuple[int, int]] = None  # (min, max) operands; None = any
     attrs: tuple[str, ...] = ()  # required attributes
     doc: str = ""
+    # -- traits (see the module docstring) --
+    movement: bool = False
+    elementwise: bool = False
+    summation: tuple[float, ...] = ()
+    scale: Optional[Scale] = None
+    linear: tuple[int, ...] = ()
+    homogeneous: tuple[int, ...] = ()
+    weight: Optional[WeightLayer] = None
+    pooling: Optional[str] = None
+    reduction: Optional[str] = None
+    channel_affine: Optional[Callable] = None
+    mixes: Optional[AxesRule] = None
+    neuron: Optional[Neuron] = None
     hooks: dict = field(default_factory=dict, compare=False, hash=False)
     """concern name -> implementation, filled by :func:`implements`."""
     refusals: dict = field(default_factory=dict, compare=False, hash=False)
     """concern name -> why this op cannot be handled by that concern, filled by :func:`refuses`."""
 
+    @property
+    def across_time(self) -> bool:
+        """Whether the op carries state from one time step to the next (else it acts within a step)."""
+        return self.neuron is not None
+
+    @property
+    def linear_operands(self) -> tuple[int, ...]:
+        """Operands in which the op is linear (others fixed): declared, or implied by movement/summation."""
+        implied = (0,) if self.movement else tuple(range(len(self.summation)))
+        return tuple(sorted(set(self.linear) | set(implied)))
+
+    @property
+    def homogeneous_operands(self) -> tuple[int, ...]:
+        """Operands in which the op commutes with a positive scale: declared, or implied by movement."""
+        return tuple(sorted(set(self.homogeneous) | ({0} if self.movement else set())))
+
     def hook(self, concern: str) -> Callable:
-        """This op's implementation for ``concern``; :class:`MissingHook` (with the declared reason,
-        if any) when it has none."""
+        """This op's implementation for ``concern``; :class:`MissingHook` (with the declared or implied
+        reason, if any) when it has none."""
         try:
             return self.hooks[concern]
         except KeyError:
-            raise MissingHook(self.name, concern, self.refusals.get(concern)) from None
+            raise MissingHook(self.name, concern, self.why_not(concern)) from None
 
     def has_hook(self, concern: str) -> bool:
         return concern in self.hooks
+
+    def why_not(self, concern: str) -> Optional[str]:
+        """Why this op has no ``concern`` hook: declared with :func:`refuses`, or implied by its traits
+        (e.g. an op that is linear in no operand has no affine map); None when nothing says why."""
+        if concern in self.refusals:
+            return self.refusals[concern]
+        implied = _IMPLIED_REFUSALS.get(concern)
+        return implied(self) if implied is not None else None
 
     def verify(self, node: Node) -> Optional[str]:
         """Why ``node`` violates this op's operand constraints, or None."""
@@ -108,12 +227,20 @@ def register(opdef: OpDef) -> OpDef:
 
 
 def op(name: str, family: str, *, domain: DomainRule, cost: CostRule | None = None,
-       arity: Optional[tuple[int, int]] = None, attrs: tuple[str, ...] = ()) -> Callable[[Reference], Reference]:
-    """Decorator form: ``@op("relu", "elementwise", domain=...)`` over the reference function."""
+       arity: Optional[tuple[int, int]] = None, attrs: tuple[str, ...] = (), hooks: Optional[dict] = None,
+       **traits: Any) -> Callable[[Reference], Reference]:
+    """Decorator form: ``@op("relu", "elementwise", domain=..., elementwise=True)`` over the reference
+    function; keyword ``traits`` are :class:`OpDef`'s trait fields, ``hooks`` its per-concern
+    implementations (more can be attached later with :func:`implements`)."""
 
     def wrap(reference: Reference) -> Reference:
-        register(OpDef(name, family, domain, reference, cost or (lambda n, g: Cost()), arity, attrs,
-                       (reference.__doc__ or "").strip()))
+        opdef = register(OpDef(name, family, domain, reference, cost or (lambda n, g: Cost()), arity, attrs,
+                               (reference.__doc__ or "").strip(), **traits))
+        opdef.hooks.update(hooks or {})
+        for concern, derive in _DERIVED_HOOKS.items():
+            fn = derive(opdef)
+            if fn is not None and concern not in opdef.hooks:
+                opdef.hooks[concern] = fn
         return reference
 
     return wrap
@@ -153,6 +280,19 @@ def all_ops() -> dict[str, OpDef]:
     return dict(_REGISTRY)
 
 
+def check_node(node: Node) -> Optional[str]:
+    """What is wrong with ``node`` as an instance of its op (unknown op, operands, attributes), or None."""
+    opdef = _REGISTRY.get(node.op)
+    if opdef is None:
+        return f"unknown op {node.op!r}"
+    return opdef.verify(node)
+
+
+def load_graph(path) -> Graph:
+    """``snncompile.ir.load_graph`` that also checks every node against this registry."""
+    return ir_load_graph(path, check_node=check_node)
+
+
 # -- helpers shared by op declarations -----------------------------------------------------------
 
 def same_as_input(node: Node, domains: Sequence[Domain], graph: Graph) -> list[Domain]:
@@ -181,9 +321,106 @@ def input_domain_kind(d: Domain) -> str:
     return "mac"
 
 
-def shape_of(graph: Graph, value: str) -> tuple[int, ...]:
-    return graph.values[value].shape
-
-
 def attr(node: Node, key: str, default: Any = None) -> Any:
     return node.attrs.get(key, default)
+
+
+def nonzero_mask(a: np.ndarray) -> np.ndarray:
+    """The 0/1 nonzero mask of ``a`` (float64 so that mask arithmetic is exact)."""
+    return (np.asarray(a) != 0).astype(np.float64)
+
+
+# -- trait queries shared by passes and backends ----------------------------------------------------
+
+def is_constant(graph: Graph, value: str) -> bool:
+    return graph.values[value].constant
+
+
+def scaled_operand(graph: Graph, node: Node) -> Optional[tuple[str, str]]:
+    """For a scale ``x·c`` / ``x/c`` with a constant ``c``: ``(x, c)`` (value names), else None."""
+    scale = get(node.op).scale
+    if scale is None:
+        return None
+    for i in scale.constant_operands:
+        others = [v for j, v in enumerate(node.inputs) if j != i]
+        if is_constant(graph, node.inputs[i]) and len(others) == 1 and not is_constant(graph, others[0]):
+            return others[0], node.inputs[i]
+    return None
+
+
+def linear_operand(graph: Graph, node: Node) -> Optional[str]:
+    """The one dynamic operand in which ``node`` is linear while every other operand is constant, or None."""
+    dynamic = [i for i, v in enumerate(node.inputs) if not is_constant(graph, v)]
+    if len(dynamic) == 1 and dynamic[0] in get(node.op).linear_operands:
+        return node.inputs[dynamic[0]]
+    return None
+
+
+def is_dynamic_product(graph: Graph, node: Node) -> bool:
+    """An elementwise product of dynamic tensors (a spike gate when one is binary)."""
+    d = get(node.op)
+    return d.elementwise and len(d.linear) > 1 and all(not is_constant(graph, v) for v in node.inputs)
+
+
+def is_dynamic_contraction(graph: Graph, node: Node) -> bool:
+    """A contraction (matmul) of two dynamic tensors: no weights, products of activations."""
+    d = get(node.op)
+    return (not d.elementwise and d.weight is None and len(d.linear) > 1
+            and all(not is_constant(graph, v) for v in node.inputs))
+
+
+def is_synaptic(graph: Graph, node: Node) -> bool:
+    """Whether ``node`` does synaptic arithmetic a run counts: a weight layer, a matmul, a dynamic product."""
+    d = get(node.op)
+    return d.weight is not None or (len(d.linear) > 1 and not d.elementwise) or is_dynamic_product(graph, node)
+
+
+# -- hooks implied by traits -----------------------------------------------------------------------
+
+def _flat_index(shape) -> np.ndarray:
+    return np.arange(int(np.prod(shape)) if shape else 1, dtype=np.int64).reshape(shape)
+
+
+def _selection(graph: Graph, node: Node, value: str, out_index: np.ndarray) -> LinearMap:
+    cols = np.ascontiguousarray(out_index).reshape(-1)
+    n_in = int(np.prod(graph.values[value].shape)) if graph.values[value].shape else 1
+    return LinearMap(np.arange(cols.size), cols, np.ones(cols.size), (cols.size, n_in))
+
+
+def movement_map(graph: Graph, node: Node, value: str) -> LinearMap:
+    """A data move as a selection: found by running the op's own reference on element indices."""
+    idx = _flat_index(graph.values[value].shape)
+    return _selection(graph, node, value, get(node.op).reference(node, [idx], {})[0])
+
+
+def broadcast_map(graph: Graph, node: Node, value: str) -> LinearMap:
+    """Operand ``value`` broadcast to the output (a summation term; its sign is the caller's)."""
+    idx = _flat_index(graph.values[value].shape)
+    return _selection(graph, node, value, np.broadcast_to(idx, graph.values[node.outputs[0]].shape))
+
+
+def scale_map(graph: Graph, node: Node, value: str) -> LinearMap:
+    """``x·c`` / ``x/c`` as ``diag(f)·broadcast``, ``f`` the factor broadcast to the output."""
+    x, c = scaled_operand(graph, node) or (None, None)
+    if x != value:
+        raise MissingHook(node.op, "affine", f"{node.name} is not a scale of {value} by a constant")
+    out_shape = graph.values[node.outputs[0]].shape
+    c_arr = graph.constants[c].astype(np.float64)
+    f = np.broadcast_to(1.0 / c_arr if get(node.op).scale.inverse else c_arr, out_shape)
+    sel = broadcast_map(graph, node, value)
+    return LinearMap(sel.rows, sel.cols, np.ascontiguousarray(f).reshape(-1), sel.shape)
+
+
+_DERIVED_HOOKS: dict[str, Callable[[OpDef], Optional[Callable]]] = {
+    "affine": lambda d: (movement_map if d.movement else broadcast_map if d.summation
+                         else scale_map if d.scale is not None else None),
+}
+"""Hooks an op gets from its traits when it is registered (an op may not also implement them)."""
+
+_IMPLIED_REFUSALS: dict[str, Callable[[OpDef], Optional[str]]] = {
+    "affine": lambda d: None if d.linear_operands else "it is not a linear map of any operand",
+    "synops": lambda d: (None if d.weight is not None or len(d.linear) > 1
+                         else "it does no synaptic arithmetic (no weights, no product of activations)"),
+    "axis": lambda d: None if d.movement else "it is not a data movement",
+}
+"""Why an op without a hook has none, as its traits say."""

@@ -18,7 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..ir.domain import Domain
 from ..ir.graph import Graph, Node
-from .registry import Cost, input_domain_kind, op, real_output
+from .registry import Cost, LinearMap, WeightLayer, input_domain_kind, nonzero_mask, op, real_output
 
 
 def _weight_cost(node: Node, graph: Graph) -> Cost:
@@ -46,7 +46,27 @@ def _weight_domain(node: Node, domains: Sequence[Domain], graph: Graph) -> list[
     return [Domain.real(float(lo.min()), float(hi.max()))]
 
 
-@op("linear", "weight", domain=_weight_domain, cost=_weight_cost, arity=(2, 3))
+def linear_synops(x: np.ndarray, out_features: int) -> int:
+    """``nnz(x) · out_features``: every nonzero input drives one synapse per output feature."""
+    return int(np.count_nonzero(x)) * int(out_features)
+
+
+def _linear_map(graph: Graph, node: Node, value: str) -> LinearMap:
+    """``y = A·x`` per token: ``A`` block-diagonal over tokens, blocks ``W`` (zero weights kept)."""
+    x, y = graph.values[value].shape, graph.values[node.outputs[0]].shape
+    w = graph.constants[node.inputs[1]].astype(np.float64)
+    tok = int(np.prod(x[:-1]))
+    c_out, c_in = w.shape
+    t, o, i = np.meshgrid(np.arange(tok), np.arange(c_out), np.arange(c_in), indexing="ij")
+    rows = (t * c_out + o).reshape(-1)
+    cols = (t * c_in + i).reshape(-1)
+    data = np.broadcast_to(w[None], (tok, c_out, c_in)).reshape(-1)
+    return LinearMap(rows, cols, data, (int(np.prod(y)), int(np.prod(x))))
+
+
+@op("linear", "weight", domain=_weight_domain, cost=_weight_cost, arity=(2, 3), linear=(0,),
+    weight=WeightLayer(out_axis=-1), mixes=lambda node, rank: [rank - 1],
+    hooks={"synops": lambda graph, node, args: linear_synops(args[0], args[1].shape[0]), "affine": _linear_map})
 def linear(node: Node, inputs: Sequence[np.ndarray], state: dict):
     """``y = x Wᵀ + b`` over the last axis."""
     x, w = inputs[0], inputs[1]
@@ -95,9 +115,54 @@ def _conv(node: Node, inputs: Sequence[np.ndarray], state: dict):
     return [conv_nd(inputs[0], inputs[1], b, a["stride"], a["padding"], a["dilation"], a.get("groups", 1))]
 
 
+def conv_synops(x: np.ndarray, weight_shape: Sequence[int], stride, padding, dilation, groups: int = 1) -> int:
+    """``(C_out/g) · Σ conv(nz(x), ones[g, C_in/g, *K])``: every nonzero input drives ``C_out/g`` channels at
+    every output position whose (dilated, strided) window covers it; zero padding is never counted."""
+    c_out, cg, *k = weight_shape
+    ones = np.ones([groups, cg, *k])
+    reach = conv_nd(nonzero_mask(x), ones, None, stride, padding, dilation, groups)
+    return int(round(float(reach.sum()))) * (int(c_out) // groups)
+
+
+def _conv_events(graph: Graph, node: Node, args) -> int:
+    a = node.attrs
+    return conv_synops(args[0], args[1].shape, a["stride"], a["padding"], a["dilation"], a.get("groups", 1))
+
+
+def _conv_map(graph: Graph, node: Node, value: str) -> LinearMap:
+    """``y = A·x``: one entry per (output position, input position its window reads), zero weights kept;
+    a 1-D convolution is a 2-D one of height 1."""
+    x, y = graph.values[value].shape, graph.values[node.outputs[0]].shape
+    w = graph.constants[node.inputs[1]].astype(np.float64)
+    a = node.attrs
+    groups = int(a.get("groups", 1))
+    if w.ndim == 3:
+        x, y = (x[0], x[1], 1, x[2]), (y[0], y[1], 1, y[2])
+        w = w[:, :, None, :]
+        stride, pad, dil = [1, a["stride"][0]], [0, a["padding"][0]], [1, a["dilation"][0]]
+    else:
+        stride, pad, dil = list(a["stride"]), list(a["padding"]), list(a["dilation"])
+    B, C_in, H, W = x
+    _, C_out, Ho, Wo = y
+    og, cg = C_out // groups, C_in // groups
+    kh, kw = w.shape[2], w.shape[3]
+    b, o, ho, wo, ci, i, j = np.meshgrid(np.arange(B), np.arange(C_out), np.arange(Ho), np.arange(Wo),
+                                         np.arange(cg), np.arange(kh), np.arange(kw), indexing="ij", sparse=True)
+    hi = ho * stride[0] - pad[0] + i * dil[0]
+    wi = wo * stride[1] - pad[1] + j * dil[1]
+    c = (o // og) * cg + ci
+    shape = np.broadcast_shapes(b.shape, o.shape, ho.shape, wo.shape, ci.shape, i.shape, j.shape)
+    valid = np.broadcast_to((hi >= 0) & (hi < H) & (wi >= 0) & (wi < W), shape)
+    rows = np.broadcast_to(((b * C_out + o) * Ho + ho) * Wo + wo, shape)[valid]
+    cols = np.broadcast_to(((b * C_in + c) * H + np.clip(hi, 0, H - 1)) * W + np.clip(wi, 0, W - 1), shape)[valid]
+    data = np.broadcast_to(w[o, ci, i, j], shape)[valid]
+    return LinearMap(rows, cols, data, (B * C_out * Ho * Wo, B * C_in * H * W))
+
+
 for _name in ("conv1d", "conv2d"):
     op(_name, "weight", domain=_weight_domain, cost=_weight_cost, arity=(2, 3),
-       attrs=("stride", "padding", "dilation"))(_conv)
+       attrs=("stride", "padding", "dilation"), linear=(0,), weight=WeightLayer(out_axis=1),
+       mixes=lambda node, rank: range(1, rank), hooks={"synops": _conv_events, "affine": _conv_map})(_conv)
 
 
 def _bn_domain(node: Node, domains: Sequence[Domain], graph: Graph) -> list[Domain]:
@@ -128,7 +193,8 @@ def _bn_cost(node: Node, graph: Graph) -> Cost:
     return Cost("none", 0)
 
 
-@op("batch_norm", "norm", domain=_bn_domain, cost=_bn_cost, arity=(5, 5), attrs=("eps",))
+@op("batch_norm", "norm", domain=_bn_domain, cost=_bn_cost, arity=(5, 5), attrs=("eps",), channel_affine=bn_affine,
+    mixes=lambda node, rank: [1])
 def batch_norm(node: Node, inputs: Sequence[np.ndarray], state: dict):
     """Inference batch norm over axis 1: ``(x − μ)/√(σ²+ε)·γ + β`` (γ, β may be absent = 1, 0)."""
     x, mean, var, gamma, beta = inputs

@@ -15,7 +15,9 @@ process) is done where the processes exist, in ``snncompile.backends.lava.plan``
 from . import fold_bn, fold_scale, fold_tau, simplify  # noqa: F401 - registers the passes
 from .base import (Pass, PassLog, Refusal, Rewrite, all_passes, get_pass, register_pass,
                    run_passes)
-from .time import POST, StepProgram, TimeAxis, TimeAxisError, retime, slice_time, time_axes
+from snncompile.analysis.time_axes import POST, TimeAxis, TimeAxisError, time_axes
+
+from .time import StepProgram, retime, slice_time
 
 LOIHI_PIPELINE = ("drop_identity", "fold_batch_norm", "simplify_shapes", "fold_scale", "fold_tau")
 

@@ -14,12 +14,12 @@ the tests compare spikes with the executor, counting threshold ties.
 """
 from __future__ import annotations
 
-import copy
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from snncompile.analysis import infer_domains
 from snncompile.errors import SnnCompileError
 from snncompile.ir.graph import Graph, Node
 
@@ -72,13 +72,10 @@ class Pass:
     def run(self, graph: Graph) -> Graph:
         """A rewritten copy of ``graph``; the log of this run is in ``self.log``."""
         self.log = PassLog(self.name)
-        g = clone(graph)
+        g = graph.copy()
         self.apply(g)
-        g._index = None
         g.validate()
         if any(v.domain is not None for v in g.values.values() if not v.constant):
-            from snncompile.analysis import infer_domains
-
             infer_domains(g)  # rewrites change downstream domains (e.g. a folded scale)
         return g
 
@@ -126,80 +123,66 @@ def run_passes(graph: Graph, names: Sequence[str | Pass]) -> tuple[Graph, list[P
     return graph, logs
 
 
-# -- graph surgery helpers shared by passes --------------------------------------------------------
+# -- the shared pattern helpers (graph surgery itself is Graph's: set_inputs, replace_all_uses_with,
+#    erase_node, drop_unused_constants) ------------------------------------------------------------------
 
-def clone(graph: Graph) -> Graph:
-    """A deep copy of the structure.  Constant arrays are shared: passes never write into an array,
-    they add new constants (:func:`new_constant`) and drop the unused ones."""
-    g = Graph(values=copy.deepcopy(graph.values), nodes=copy.deepcopy(graph.nodes),
-              constants=dict(graph.constants),
-              inputs=list(graph.inputs), outputs=list(graph.outputs), meta=copy.deepcopy(graph.meta))
-    g._index = None
-    return g
+Step = Callable[[str, Optional[Node]], "Node | str | tuple[str]"]
 
 
-def consumers(graph: Graph, value: str) -> list[Node]:
-    return [n for n in graph.nodes if value in n.inputs]
+@dataclass
+class Walk:
+    """Where a walk through the graph ended: the node it was looking for (or None), the nodes it passed
+    on the way, and why it stopped when it found nothing."""
+
+    found: Optional[Node]
+    passed: list[Node] = field(default_factory=list)
+    why: str = ""
 
 
-def replace_uses(graph: Graph, old: str, new: str) -> None:
-    """Every use of value ``old`` (node inputs, graph outputs) now reads ``new``."""
-    for n in graph.nodes:
-        n.inputs = [new if v == old else v for v in n.inputs]
-    graph.outputs = [new if v == old else v for v in graph.outputs]
+def walk_back(graph: Graph, value: str, step: Step) -> Walk:
+    """Follow ``value`` back through its producers.  ``step(value, producer)`` decides each move: a
+    ``Node`` (found it), a ``str`` (stop, and why) or a 1-tuple ``(next value,)`` to continue through
+    the producer (which is then recorded as passed)."""
+    passed: list[Node] = []
+    while True:
+        producer = graph.producer(value) if graph.values[value].producer else None
+        verdict = step(value, producer)
+        if isinstance(verdict, Node):
+            return Walk(verdict, passed)
+        if isinstance(verdict, str):
+            return Walk(None, passed, verdict)
+        passed.append(producer)
+        (value,) = verdict
 
 
-def remove_node(graph: Graph, node: Node, *, forward_to: Optional[str] = None) -> None:
-    """Delete ``node``; if ``forward_to`` is given, uses of its (single) output read that value."""
-    if forward_to is not None:
-        replace_uses(graph, node.outputs[0], forward_to)
-    graph.nodes = [n for n in graph.nodes if n is not node]
-    graph._index = None
-    for v in node.outputs:
-        if not any(v in n.inputs for n in graph.nodes) and v not in graph.outputs:
-            graph.values.pop(v, None)
+def walk_forward(graph: Graph, start: str, through: Callable[[Node], bool]) -> Walk:
+    """Follow ``start`` forward through nodes accepted by ``through`` while every value on the way has
+    exactly one consumer (and is no graph output).  ``found`` is the first node not accepted — None when
+    the chain forks, ends, or reaches a graph output."""
+    passed: list[Node] = []
+    v = start
+    while True:
+        if v in graph.outputs:
+            return Walk(None, passed, "graph output")
+        users = graph.consumers(v)
+        if len(users) != 1:
+            return Walk(None, passed, "fork or end")
+        n = users[0]
+        if not through(n):
+            return Walk(n, passed)
+        passed.append(n)
+        v = n.outputs[0]
 
 
-def drop_unused_constants(graph: Graph) -> None:
-    used = {v for n in graph.nodes for v in n.inputs} | set(graph.outputs)
-    for name in [c for c in graph.constants if c not in used]:
-        del graph.constants[name]
-        graph.values.pop(name, None)
-
-
-def set_constant(graph: Graph, name: str, array: np.ndarray) -> None:
-    """Replace a constant's array (and its declared shape/dtype/domain)."""
-    from snncompile.ir.domain import Domain
-
-    array = np.asarray(array)
-    graph.constants[name] = array
-    v = graph.values[name]
-    v.shape, v.dtype, v.domain = tuple(array.shape), str(array.dtype), Domain.of_array(array)
+def single_use(graph: Graph, value: str) -> bool:
+    """Whether ``value`` feeds exactly one node and is no graph output (so rewriting its producer is local)."""
+    return value not in graph.outputs and len(graph.consumers(value)) == 1
 
 
 def new_constant(graph: Graph, hint: str, array: np.ndarray) -> str:
     name = graph.unique_name(hint)
     graph.add_constant(name, np.asarray(array))
     return name
-
-
-def single_chain(graph: Graph, start: str, through: Callable[[Node], bool]) -> tuple[list[Node], Optional[Node]]:
-    """Follow ``start`` forward through nodes accepted by ``through`` while every value on the way has
-    exactly one consumer (and is no graph output).  Returns (the nodes passed through, the first node
-    not accepted) — the latter is None when the chain forks, ends, or reaches a graph output."""
-    chain: list[Node] = []
-    v = start
-    while True:
-        if v in graph.outputs:
-            return chain, None
-        users = consumers(graph, v)
-        if len(users) != 1:
-            return chain, None
-        n = users[0]
-        if not through(n):
-            return chain, n
-        chain.append(n)
-        v = n.outputs[0]
 
 
 def constant_scalar(graph: Graph, value: str) -> Optional[float]:
@@ -209,8 +192,3 @@ def constant_scalar(graph: Graph, value: str) -> Optional[float]:
         return None
     arr = graph.constants[value]
     return float(arr.reshape(-1)[0]) if arr.size == 1 else None
-
-
-def iter_nodes(graph: Graph, *ops: str) -> Iterable[Node]:
-    """A snapshot of the matching nodes (safe while the pass edits the node list)."""
-    return [n for n in graph.nodes if not ops or n.op in ops]

@@ -1,8 +1,8 @@
 """``fold_scale``: fold a multiplication by a positive constant scalar into the next neuron's threshold.
 
-Pattern: ``y = x · c`` (``mul`` with a one-element constant ``c > 0``, either operand), followed by ops
-that are linear and positively homogeneous in ``y`` — reshape, permute, identity, slice, expand, repeat,
-``matmul`` (``(c·A)·B = c·(A·B)``), max-pooling (``max(c·x) = c·max(x)`` for ``c > 0``), sum, mean — with
+Pattern: ``y = x · c`` or ``x / c`` (an op with the ``scale`` trait and a one-element constant, factor
+``> 0``), followed by ops that are positively homogeneous in ``y`` (the ``homogeneous`` trait: data moves,
+``matmul`` (``(c·A)·B = c·(A·B)``), pooling (``max(c·x) = c·max(x)`` for ``c > 0``), sum, mean, ...) with
 no other use of any value on the way, ending at a neuron's input current ``X``.  So the neuron sees
 ``c·X'`` where ``X'`` is the same computation without the scale.
 
@@ -21,17 +21,16 @@ the way, or a neuron fed an explicit membrane.
 """
 from __future__ import annotations
 
+from snncompile import ops
 from snncompile.ir.graph import Graph, Node
 
-from .base import Pass, constant_scalar, register_pass, remove_node, single_chain
-
-HOMOGENEOUS = ("reshape", "permute", "identity", "slice", "expand", "repeat", "matmul", "max_pool1d",
-               "max_pool2d", "sum", "mean", "amax")
+from .base import Pass, constant_scalar, register_pass, walk_forward
 
 
-def _scaled_operand_ok(graph: Graph, node: Node, value: str) -> bool:
-    """A homogeneous op may take the scaled value once (a matmul of the value with itself would be c²)."""
-    return node.inputs.count(value) == 1 and (node.op == "matmul" or node.inputs[0] == value)
+def _carries_scale(graph: Graph, node: Node, value: str) -> bool:
+    """Whether ``node`` commutes with a positive scale of ``value``: the op is homogeneous in the operand
+    ``value`` feeds, and it takes ``value`` once (a product of the value with itself would scale by c²)."""
+    return node.inputs.count(value) == 1 and node.inputs.index(value) in ops.get(node.op).homogeneous_operands
 
 
 @register_pass
@@ -40,39 +39,37 @@ class FoldScale(Pass):
     summary = "fold x·c (c > 0 constant scalar) into the next neuron: V_th/c, V_reset/c (identical spikes)"
 
     def apply(self, graph: Graph) -> None:
-        for mul in [n for n in graph.nodes if n.op in ("mul", "div")]:
-            a, b = mul.inputs
-            if graph.values[b].constant and not graph.values[a].constant:
-                x, c = a, constant_scalar(graph, b)
-            elif mul.op == "mul" and graph.values[a].constant and not graph.values[b].constant:
-                x, c = b, constant_scalar(graph, a)
-            else:
+        for mul in [n for n in graph.nodes if ops.get(n.op).scale is not None]:
+            operands = ops.scaled_operand(graph, mul)
+            if operands is None:
                 continue
+            x, c_value = operands
+            c = constant_scalar(graph, c_value)
             if c is None:
                 self.refuse(mul, "the constant is not a single number (per-channel scales cannot move into "
                                  "one threshold)")
                 continue
-            if mul.op == "div":
-                if c == 0:
-                    continue
-                c = 1.0 / c
+            if ops.get(mul.op).scale.inverse and c == 0:
+                continue
+            c = ops.get(mul.op).scale.factor(c)
             if not c > 0:
                 self.refuse(mul, f"the scale {c:g} is not positive (a negative scale would flip ≥ into ≤)")
                 continue
-            ok = {"v": mul.outputs[0]}
+            carried = {"v": mul.outputs[0]}
 
             def through(n: Node) -> bool:
-                if n.op in HOMOGENEOUS and _scaled_operand_ok(graph, n, ok["v"]):
-                    ok["v"] = n.outputs[0]
+                if _carries_scale(graph, n, carried["v"]):
+                    carried["v"] = n.outputs[0]
                     return True
                 return False
 
-            chain, end = single_chain(graph, mul.outputs[0], through)
-            if end is None or end.op != "lif":
+            walk = walk_forward(graph, mul.outputs[0], through)
+            end = walk.found
+            if end is None or ops.get(end.op).neuron is None:
                 what = "a fork, a graph output or the end of the graph" if end is None else f"{end.name} ({end.op})"
                 self.refuse(mul, f"the scaled value reaches {what} before any neuron")
                 continue
-            last = chain[-1].outputs[0] if chain else mul.outputs[0]
+            last = walk.passed[-1].outputs[0] if walk.passed else mul.outputs[0]
             if end.inputs[0] != last or len(end.inputs) > 1:
                 self.refuse(mul, f"{end.name} takes the scaled value as something other than its input current")
                 continue
@@ -82,9 +79,7 @@ class FoldScale(Pass):
                 attrs["v_reset"] = attrs["v_reset"] / c
             attrs["folded_input_scale"] = attrs.get("folded_input_scale", 1.0) * c
             end.attrs = attrs
-            remove_node(graph, mul, forward_to=x)
+            graph.erase_node(mul, forward_to=x)
             self.rewrote(mul, f"scale {c:g} folded into {end.name}: V_th {attrs['v_threshold'] * c:g} -> "
                               f"{attrs['v_threshold']:g}")
-        from .base import drop_unused_constants
-
-        drop_unused_constants(graph)
+        graph.drop_unused_constants()

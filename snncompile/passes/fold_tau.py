@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from snncompile import ops
 from snncompile.ir.graph import Graph
 
-from .base import Pass, consumers, new_constant, register_pass
-from .fold_bn import MOVES, WEIGHT_OPS
+from .base import Pass, register_pass, single_use
+from .fold_bn import find_weight_producer, scale_weight_layer
 
 
 def input_decay(attrs: dict):
@@ -42,39 +43,24 @@ class FoldTau(Pass):
     summary = "fold a LIF's input decay 1/τ into the feeding weights (decay_input → False; exact algebra)"
 
     def apply(self, graph: Graph) -> None:
-        for lif in [n for n in graph.nodes if n.op == "lif"]:
+        for lif in [n for n in graph.nodes if ops.get(n.op).neuron is not None]:
             k = input_decay(lif.attrs)
             if k is None:
                 continue
-            value = lif.inputs[0]
-            w_node, why = None, ""
-            while True:
-                if value in graph.outputs or len(consumers(graph, value)) != 1:
-                    why = f"{value} has other uses"
-                    break
-                prod = graph.producer(value) if graph.values[value].producer else None
-                if prod is None:
-                    why = "its input is a graph input"
-                    break
-                if prod.op in WEIGHT_OPS:
-                    w_node = prod
-                    break
-                if prod.op not in MOVES:
-                    why = f"its input comes from {prod.name} ({prod.op}), not from a weight layer"
-                    break
-                value = prod.inputs[0]
-            if w_node is None:
-                self.refuse(lif, why + "; the neuron keeps decay_input=True")
+            if not single_use(graph, lif.inputs[0]):
+                self.refuse(lif, f"{lif.inputs[0]} has other uses; the neuron keeps decay_input=True")
                 continue
-            w = graph.constants[w_node.inputs[1]].astype(np.float64) * k
-            ins = [w_node.inputs[0], new_constant(graph, f"{w_node.name}_weight_taufold", w)]
-            if len(w_node.inputs) > 2:
-                b = graph.constants[w_node.inputs[2]].astype(np.float64) * k
-                ins.append(new_constant(graph, f"{w_node.name}_bias_taufold", b))
-            w_node.inputs = ins
+            walk = find_weight_producer(graph, lif.inputs[0], None)
+            w_node = walk.found
+            if w_node is None:
+                self.refuse(lif, walk.why + "; the neuron keeps decay_input=True")
+                continue
+            if not single_use(graph, w_node.outputs[0]):
+                self.refuse(lif, f"{w_node.outputs[0]} has other uses; the neuron keeps decay_input=True")
+                continue
+            c_out = graph.values[w_node.inputs[ops.get(w_node.op).weight.weight]].shape[0]
+            scale_weight_layer(graph, w_node, np.full(c_out, k), None, "taufold")
             w_node.attrs = dict(w_node.attrs, folded_input_decay=k)
             lif.attrs = dict(lif.attrs, decay_input=False)
             self.rewrote(lif, f"1/tau = {k:g} folded into {w_node.name}; decay_input -> False")
-        from .base import drop_unused_constants
-
-        drop_unused_constants(graph)
+        graph.drop_unused_constants()

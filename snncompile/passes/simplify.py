@@ -12,31 +12,18 @@ and the transpose pairs left around a folded BatchNorm1d.  Exact.
 """
 from __future__ import annotations
 
+from snncompile import ops
 from snncompile.ir.graph import Graph, Node
 
-from .base import Pass, consumers, register_pass, remove_node
+from .base import Pass, register_pass, single_use
 
 
 def is_noop(graph: Graph, node: Node) -> bool:
-    """Whether ``node`` returns its input unchanged (same shape, same element order)."""
-    if node.op == "identity":
-        return True
-    if len(node.inputs) != 1:
+    """Whether ``node`` returns its input unchanged (same element order): its op's ``"noop"`` hook says."""
+    opdef = ops.get(node.op)
+    if not opdef.has_hook("noop") or len(node.inputs) != 1:
         return False
-    src = graph.values[node.inputs[0]]
-    dst = graph.values[node.outputs[0]]
-    if node.op in ("reshape", "expand"):
-        return tuple(src.shape) == tuple(dst.shape)
-    if node.op == "permute":
-        dims = list(node.attrs["dims"])
-        return dims == sorted(dims) or _order_preserved(src.shape, dims)
-    return False
-
-
-def _order_preserved(shape, dims) -> bool:
-    """A permutation that only moves size-1 axes keeps the row-major element order."""
-    moved = [d for d in dims if shape[d] != 1]
-    return moved == sorted(moved)
+    return bool(opdef.hook("noop")(node, graph.values[node.inputs[0]].shape, graph.values[node.outputs[0]].shape))
 
 
 @register_pass
@@ -52,12 +39,13 @@ class DropIdentity(Pass):
             if out in graph.outputs and src in graph.inputs:
                 self.refuse(node, "it connects a graph input straight to a graph output")
                 continue
-            if node.op == "permute" and graph.values[src].shape != graph.values[out].shape:
-                # a permutation of size-1 axes keeps the order but changes the shape: make it a reshape
+            if graph.values[src].shape != graph.values[out].shape:
+                # keeps the element order but changes the shape (a permutation of size-1 axes): a reshape
+                was = node.op
                 node.op, node.attrs = "reshape", {"shape": list(graph.values[out].shape)}
-                self.rewrote(node, "permute of size-1 axes became a reshape")
+                self.rewrote(node, f"{was} of size-1 axes became a reshape")
                 continue
-            remove_node(graph, node, forward_to=src)
+            graph.erase_node(node, forward_to=src)
             self.rewrote(node, f"removed {node.op} (returns its input)")
 
 
@@ -69,31 +57,34 @@ class SimplifyShapes(Pass):
     def apply(self, graph: Graph) -> None:
         changed = True
         while changed:
-            changed = False
-            for node in list(graph.nodes):
-                if node not in graph.nodes or node.op not in ("reshape", "permute"):
+            changed = self._compose_pairs(graph) | self._drop_noops(graph)
+
+    def _compose_pairs(self, graph: Graph) -> bool:
+        """``second ∘ first`` of two single-use moves of one kind → one (the op's ``"compose"`` hook)."""
+        changed = False
+        for node in list(graph.nodes):
+            opdef = ops.get(node.op)
+            if node not in graph.nodes or not opdef.has_hook("compose"):
+                continue
+            src = node.inputs[0]
+            prev = graph.producer(src) if graph.values[src].producer else None
+            if prev is None or prev.op != node.op or not single_use(graph, src):
+                continue
+            node.attrs = opdef.hook("compose")(prev, node)
+            graph.set_inputs(node, [prev.inputs[0]])
+            graph.erase_node(prev)
+            self.rewrote(node, f"composed {prev.name} into it")
+            changed = True
+        return changed
+
+    def _drop_noops(self, graph: Graph) -> bool:
+        changed = False
+        for node in list(graph.nodes):
+            if ops.get(node.op).has_hook("compose") and is_noop(graph, node) and \
+                    graph.values[node.inputs[0]].shape == graph.values[node.outputs[0]].shape:
+                if node.outputs[0] in graph.outputs and node.inputs[0] in graph.inputs:
                     continue
-                src = node.inputs[0]
-                prev = graph.producer(src) if graph.values[src].producer else None
-                if prev is None or prev.op != node.op or src in graph.outputs or len(consumers(graph, src)) != 1:
-                    continue
-                if node.op == "reshape":
-                    node.inputs = [prev.inputs[0]]
-                    detail = f"merged {prev.name} into it"
-                else:
-                    p, q = list(prev.attrs["dims"]), list(node.attrs["dims"])
-                    node.attrs = dict(node.attrs, dims=[p[i] for i in q])
-                    node.inputs = [prev.inputs[0]]
-                    detail = f"composed permutation of {prev.name} into it"
-                remove_node(graph, prev)
-                self.rewrote(node, detail)
+                graph.erase_node(node, forward_to=node.inputs[0])
+                self.rewrote(node, f"removed no-op {node.op}")
                 changed = True
-            for node in list(graph.nodes):
-                if node.op in ("reshape", "permute") and is_noop(graph, node) and \
-                        graph.values[node.inputs[0]].shape == graph.values[node.outputs[0]].shape:
-                    if node.outputs[0] in graph.outputs and node.inputs[0] in graph.inputs:
-                        continue
-                    remove_node(graph, node, forward_to=node.inputs[0])
-                    self.rewrote(node, f"removed no-op {node.op}")
-                    changed = True
-        graph._index = None
+        return changed

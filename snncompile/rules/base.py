@@ -1,6 +1,6 @@
 """Rules: stable codes with their own documentation and one check function each.
 
-A rule's ``check(context)`` yields :class:`~snncompile.reports.diagnostic.Diagnostic` records.
+A rule's ``check(context)`` yields :class:`~snncompile.diagnostic.Diagnostic` records.
 Rules are registered by code; ``snncompile rules`` lists them and ``snncompile rules CODE``
 prints the docs (what, why, example, fix).
 """
@@ -12,7 +12,7 @@ from typing import Callable, Iterable, Optional
 from snncompile.analysis.costs import NodeCost
 from snncompile.config import Policy
 from snncompile.ir.graph import Graph
-from snncompile.reports.diagnostic import Diagnostic
+from snncompile.diagnostic import Diagnostic
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """SNN104: a non-spike nonlinearity (softmax, exp, division, LayerNorm, GELU…) on the spike path."""
 from __future__ import annotations
 
+from snncompile import ops
 from snncompile.analysis.regions import Region
 
 from .base import CheckContext, Rule, register
@@ -9,7 +10,8 @@ from .base import CheckContext, Rule, register
 def check(ctx: CheckContext):
     for nc in ctx.costs:
         if nc.cost.kind == "nonlinear" and nc.region is Region.BODY:
-            what = "division by a dynamic tensor" if nc.node.op == "div" else nc.node.op
+            scale = ops.get(nc.node.op).scale
+            what = "division by a dynamic tensor" if scale is not None and scale.inverse else nc.node.op
             yield RULE.diagnostic(
                 nc, f"{nc.node.module or '<root>'} computes {what} on {nc.input_domain} values between spiking "
                     f"layers")

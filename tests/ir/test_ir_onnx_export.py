@@ -14,8 +14,9 @@ nn = torch.nn
 F = torch.nn.functional
 
 from snncompile.analysis import infer_domains  # noqa: E402
-from snncompile.ir import Domain, Graph, Node, Value, save_onnx, to_onnx  # noqa: E402
-from snncompile.ir.onnx_export import DOMAIN, reference_evaluator  # noqa: E402
+from snncompile.exporters.onnx import save_onnx, to_onnx  # noqa: E402
+from snncompile.ir import Domain, Graph, Node, Value  # noqa: E402
+from snncompile.exporters.onnx.export import DOMAIN, reference_evaluator  # noqa: E402
 
 
 def _trace(model, x):
@@ -215,10 +216,10 @@ def test_dtype_mismatch_gets_a_cast_and_unknown_ops_become_custom():
 
 def test_core_imports_without_onnx(tmp_path):
     code = ("import sys; sys.modules['onnx'] = None\n"
-            "import snncompile.ir as ir, snncompile.ops, snncompile.analysis\n"
+            "import snncompile.ir as ir, snncompile.ops, snncompile.analysis, snncompile.exporters.onnx as onnx_export\n"
             "from snncompile.errors import BackendUnavailableError\n"
             "g = ir.Graph(); g.add_value(ir.Value('x', (1,))); g.inputs.append('x'); g.outputs.append('x')\n"
-            "try:\n    ir.to_onnx(g)\nexcept BackendUnavailableError as e:\n    print('OK', e)\n")
+            "try:\n    onnx_export.to_onnx(g)\nexcept BackendUnavailableError as e:\n    print('OK', e)\n")
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
     out = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
                          timeout=120)

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from snncompile.errors import InputError
-from snncompile.ir import Domain, Graph, Node, Value, load_graph, save_graph
+from snncompile.ir import Domain, Graph, Node, Value, save_graph
+from snncompile.ops import load_graph
 from snncompile.ir.serialize import FORMAT, GRAPH_MEMBER, VERSION, decode_value, encode_value
 
 

@@ -95,7 +95,7 @@ def test_ledger_totals_equal_executor_counts(case):
 def test_fixed_lava_is_bit_exact(case):
     """Fixed point: Lava and the fixed-point executor agree bit for bit on every spike and every membrane
     value (H before the reset), and on the readout values."""
-    from snncompile.loihi.fixed import run_fixed
+    from snncompile.backends.reference.fixed import run_fixed
 
     low = case.lowered("fixed")
     rec = case.lava("fixed")
@@ -120,7 +120,8 @@ def test_weight_shared_synapses_are_bit_exact_too(case):
     from snncompile.backends.lava.plan import make_plan
     from snncompile.backends.lava.simulate import simulate
     from snncompile.loihi import build_network
-    from snncompile.loihi.fixed import quantise_input, run_fixed
+    from snncompile.backends.reference.fixed import run_fixed
+    from snncompile.loihi.fixed import quantise_input
 
     if case.arch != "spikformer":
         pytest.skip("one architecture is enough for this path")

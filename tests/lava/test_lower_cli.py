@@ -13,7 +13,7 @@ torch = pytest.importorskip("torch")
 
 @pytest.fixture(scope="module")
 def cli():
-    from snncompile.backends.lava.cli import COMMANDS
+    from snncompile.commands.lower import COMMANDS
     from snncompile.cli import main
 
     for c in COMMANDS:

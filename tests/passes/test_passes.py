@@ -5,6 +5,7 @@ import pytest
 
 from snncompile.analysis import infer_domains
 from snncompile.backends.reference import ReferenceExecutor, compare_spikes, neuron_values
+from snncompile.backends.reference.steps import run_steps
 from snncompile.passes import LOIHI_PIPELINE, TimeAxisError, get_pass, run_passes, slice_time
 
 torch = pytest.importorskip("torch")
@@ -82,7 +83,7 @@ def test_step_program_equals_full_graph(traced):
     ex = ReferenceExecutor()
     for i in range(3):
         full = ex.run(g2, x[i:i + 1], dtype=np.float64, record=[n.outputs[0] for n in lifs])
-        run = prog.run([x[i:i + 1]], record=[n.outputs[0] for n in lifs])
+        run = run_steps(prog, [x[i:i + 1]], record=[n.outputs[0] for n in lifs])
         np.testing.assert_allclose(run.outputs[0], full.output, rtol=0, atol=1e-12)
         for n in lifs:
             steps = np.concatenate(run.steps[n.outputs[0]], axis=0)
@@ -200,4 +201,4 @@ def test_retime_runs_the_same_steps_for_another_T(traced):
     ex = ReferenceExecutor()
     for i in range(2):
         ref = ex.run(g2, x[i:i + 1], dtype=np.float64).output
-        np.testing.assert_allclose(two.run([x[i:i + 1]]).outputs[0], ref, rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(run_steps(two, [x[i:i + 1]]).outputs[0], ref, rtol=1e-9, atol=1e-9)

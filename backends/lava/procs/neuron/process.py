@@ -27,6 +27,8 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from snncompile.backends.lava.procs.runtime import Clock, Recorder
+from snncompile.loihi.fixed import LIFFixed
+from snncompile.ops.neurons import initial_state, lif_step
 
 
 class LIFStep(AbstractProcess):
@@ -73,7 +75,6 @@ class PyLIFStepFloat(_Base):
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        from snncompile.ops.neurons import initial_state, lif_step
 
         self._lif_step, self._initial = lif_step, initial_state
         self.attrs = dict(self.proc_params["attrs"])
@@ -105,7 +106,6 @@ class PyLIFStepFixed(_Base):
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        from snncompile.loihi.fixed import LIFFixed
 
         self.lif = LIFFixed.from_dict(self.proc_params["fixed"], self.n)
 

@@ -21,6 +21,7 @@ from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+from snncompile.ops.weights import conv_nd
 
 
 class SharedSynapse(AbstractProcess):
@@ -45,9 +46,7 @@ class _Base(PyLoihiProcessModel):
         self.buf = np.zeros(len(self.out_perm), dtype=self.work)
 
     def apply(self, x):
-        from snncompile.ops.weights import conv_nd
-
-        if self.op == "linear":
+        if self.w.ndim == 2:  # a dense layer: W [out, in] per token
             return np.matmul(x, self.w.T)
         a = self.attrs
         return conv_nd(x, self.w, None, a["stride"], a["padding"], a["dilation"], a.get("groups", 1))

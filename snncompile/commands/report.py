@@ -5,7 +5,12 @@ from typing import Optional
 
 import click
 
-from snncompile.cli import guarded, load_and_trace, model_options, write_atomically
+from snncompile.commands.common import guarded, load_and_trace, model_options, write_atomically
+from snncompile.energy import formats
+from snncompile.energy.ledger import read_ledger
+from snncompile.energy.plots import write_plots
+from snncompile.energy.report import Samples, build_report, load_samples, stream_counts
+from snncompile.errors import InputError
 
 SMALL_INPUT = 65536  # elements per sample up to which the default traced batch is 8 (else 1)
 
@@ -49,11 +54,6 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
     """
     import numpy as np
 
-    from snncompile.errors import InputError
-
-    from . import formats
-    from .ledger import read_ledger
-    from .report import Samples, build_report, load_samples, stream_counts
 
     if data and random_n is not None:
         raise click.UsageError("give either --data or --random, not both")
@@ -102,7 +102,5 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
     else:
         click.echo(text, nl=False)
     if plot_dir:
-        from .plots import write_plots
-
         for path in write_plots(result, plot_dir):
             click.echo(f"wrote {path}", err=True)

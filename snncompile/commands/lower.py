@@ -16,8 +16,13 @@ import sys
 
 import click
 
-from snncompile.cli import guarded, load_and_trace, model_options, write_atomically
+from snncompile.backends.lava.availability import require_lava
+from snncompile.backends.lava.lower import (_json_default, load_lowered, lower_graph, lowering_report, run_lowered,
+                                            save_lowered)
+from snncompile.commands.common import guarded, load_and_trace, model_options, write_atomically
+from snncompile.energy.plots import plot_core_load
 from snncompile.errors import InputError
+from snncompile.loihi import get_limits, partition, prepare
 
 
 @click.command("lower", epilog="""\b
@@ -45,8 +50,6 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
     """Lower MODEL to Lava processes for Loihi (see 'snncompile run')."""
     import numpy as np
 
-    from snncompile.loihi import get_limits, partition, prepare
-
     limits = get_limits(limits_file)
     loaded, graph = load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron,
                                    timesteps, input_shape, input_domain)
@@ -55,7 +58,6 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
         part = partition(prepared.network, limits)
         click.echo(json.dumps(part.to_dict(), indent=1) if fmt == "json" else part.table())
         return
-    from .lower import lower_graph, lowering_report, save_lowered
 
     cal = None
     if mode == "fixed":
@@ -101,9 +103,6 @@ def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
     """Simulate a lowered network on Lava; print predictions and the per-core ledger."""
     import numpy as np
 
-    from .availability import require_lava
-    from .lower import load_lowered, run_lowered
-
     require_lava()
     low = load_lowered(directory)
     try:
@@ -120,7 +119,9 @@ def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
         if bar:
             bar.close()
     png = png or os.path.join(directory, "core_load.png")
-    _plot(res.ledger, png)
+    if res.ledger.cores:
+        plot_core_load(png, [c.synaptic_ops / max(res.ledger.samples, 1) for c in res.ledger.cores],
+                       [c.layer for c in res.ledger.cores], "per-core load", "synaptic ops per input")
     doc = json.dumps(_result_dict(res, low, png), indent=1, default=_default)
     write_atomically(os.path.join(directory, "ledger.json"), doc + "\n")  # read by `snncompile report --ledger DIR`
     if fmt == "json":
@@ -131,7 +132,6 @@ def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
 
 def _default(o):
     """JSON encoding of numpy scalars and arrays (shared with the lowering's own files)."""
-    from .lower import _json_default
 
     return _json_default(o)
 
@@ -196,34 +196,6 @@ def _result_table(res, low, png, all_cores) -> str:
                  if "chip_pJ" in e else ""),
               f"per-core load: {png}"]
     return "\n".join(lines)
-
-
-def _plot(ledger, path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    cores = ledger.cores
-    if not cores:
-        return
-    layers = []
-    for c in cores:
-        if c.layer not in layers:
-            layers.append(c.layer)
-    cmap = plt.get_cmap("tab20")
-    colors = [cmap(layers.index(c.layer) % 20) for c in cores]
-    fig, ax = plt.subplots(figsize=(max(6, min(24, len(cores) * 0.12 + 4)), 4))
-    ax.bar([c.core for c in cores], [c.synaptic_ops / max(ledger.samples, 1) for c in cores], color=colors,
-           width=1.0)
-    ax.set_xlabel("core")
-    ax.set_ylabel("synaptic ops per input")
-    ax.set_title("per-core load (colour = layer)")
-    fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
 
 
 COMMANDS = [lower, run]

@@ -1,7 +1,7 @@
 """Benchmark of the Lava backend (not a test): simulation time per image and its ratio to the torch forward
 and to the reference executor; optionally the fixed-point accuracy on the digits test split.
 
-    python -m snncompile.backends.lava.benchmark [--arch spikformer] [--images 20] [--accuracy] [-o out.json]
+    python benchmarks/lava_benchmark.py [--arch spikformer] [--images 20] [--accuracy] [-o out.json]
 
 Models: the trained digits artefacts (``examples/models/<arch>-digits``) when present, else the preset with
 random weights (timings only).  ``--preset 4-384`` times Spikformer-4-384 at 32×32 (if it fits in memory).
@@ -46,9 +46,9 @@ def bench(arch: str, preset: str = "digits", images: int = 20, mode: str = "floa
     from snncompile.backends.reference import ReferenceExecutor
     from snncompile.frontends.torch import trace
 
-    from .host import run_post, step_inputs
-    from .lower import lower_graph
-    from .simulate import simulate
+    from snncompile.backends.lava.host import run_post, step_inputs
+    from snncompile.backends.lava.lower import lower_graph
+    from snncompile.backends.lava.simulate import simulate
 
     model, x, trained = _model(arch, preset)
     x = x[:images]
@@ -94,11 +94,12 @@ def accuracy(arch: str, *, lava: bool = True) -> dict:
     from snncompile.analysis import infer_domains
     from snncompile.examples.data import load_digits
     from snncompile.frontends.torch import trace
-    from snncompile.loihi.fixed import quantise_input, run_fixed
+    from snncompile.backends.reference.fixed import run_fixed
+    from snncompile.loihi.fixed import quantise_input
 
-    from .host import run_post, step_inputs
-    from .lower import lower_graph
-    from .simulate import simulate
+    from snncompile.backends.lava.host import run_post, step_inputs
+    from snncompile.backends.lava.lower import lower_graph
+    from snncompile.backends.lava.simulate import simulate
 
     model, x_cal, trained = _model(arch, "digits")
     split = load_digits(img_size=16)

@@ -38,7 +38,10 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
-from .graph import Graph, Node
+from snncompile import __version__, ops
+from snncompile.errors import BackendUnavailableError
+from snncompile.ir.graph import Graph, Node
+from snncompile.ir.serialize import atomic_write, decode_value, encode_value
 
 DOMAIN = "ai.snncompile"
 DOMAIN_VERSION = 1
@@ -58,7 +61,6 @@ def _onnx():
     try:
         import onnx
     except ImportError as e:  # pragma: no cover - onnx is a declared dependency
-        from snncompile.errors import BackendUnavailableError
 
         raise BackendUnavailableError("ONNX export needs the 'onnx' package (pip install onnx)") from e
     return onnx
@@ -75,13 +77,12 @@ def elem_type(dtype: str) -> int:
         raise ValueError(f"no ONNX element type for dtype {dtype!r}") from None
 
 
+_CUSTOM_TYPES = {"lif": "LIF", "matmul": "SpikeMatMul"}  # the custom op types that are not CamelCase of the op
+
+
 def custom_op_type(ir_op: str) -> str:
     """The custom ONNX op type for an IR op: ``lif`` → ``LIF``, ``adaptive_avg_pool2d`` → ``AdaptiveAvgPool2d``."""
-    if ir_op == "lif":
-        return "LIF"
-    if ir_op == "matmul":
-        return "SpikeMatMul"
-    return "".join(p[:1].upper() + p[1:] for p in ir_op.split("_"))
+    return _CUSTOM_TYPES.get(ir_op) or "".join(p[:1].upper() + p[1:] for p in ir_op.split("_"))
 
 
 class _Builder:
@@ -155,13 +156,14 @@ def _node_doc(g: Graph, n: Node) -> str:
 # -- converters ------------------------------------------------------------------------------------
 
 Converter = Callable[[_Builder, Node], None]
-_CONVERTERS: dict[str, Converter] = {}
 
 
-def _converts(*ops: str):
+def _converts(*names: str):
+    """Register ``fn`` as the ``"onnx"`` hook (emitter) of the ops ``names``."""
+
     def wrap(fn: Converter) -> Converter:
-        for op in ops:
-            _CONVERTERS[op] = fn
+        for name in names:
+            ops.implements(name, "onnx")(fn)
         return fn
 
     return wrap
@@ -358,7 +360,7 @@ def _pool(b: _Builder, n: Node) -> None:
     nd = len(a["kernel"])
     common = dict(kernel_shape=list(a["kernel"]), strides=list(a["stride"]), pads=list(a["padding"]) * 2,
                   ceil_mode=int(bool(a.get("ceil_mode", False))))
-    if n.op.startswith("max"):
+    if ops.get(n.op).pooling == "max":
         _pooled(b, n, nd, "MaxPool", dilations=list(a.get("dilation", [1] * nd)), **common)
     else:
         _pooled(b, n, nd, "AveragePool", count_include_pad=1, **common)
@@ -384,10 +386,12 @@ def _reduce(b: _Builder, n: Node) -> None:
     b.add(_REDUCE[n.op], ins, list(n.outputs), keepdims=int(bool(n.attrs.get("keepdim", False))))
 
 
-@_converts("softmax", "log_softmax")
+_ALONG_AXIS = {"softmax": "Softmax", "log_softmax": "LogSoftmax"}
+
+
+@_converts(*_ALONG_AXIS)
 def _softmax(b: _Builder, n: Node) -> None:
-    b.add("Softmax" if n.op == "softmax" else "LogSoftmax", [n.inputs[0]], list(n.outputs),
-          axis=int(n.attrs.get("axis", -1)))
+    b.add(_ALONG_AXIS[n.op], [n.inputs[0]], list(n.outputs), axis=int(n.attrs.get("axis", -1)))
 
 
 @_converts("gelu")
@@ -414,7 +418,6 @@ def _lif(b: _Builder, n: Node) -> None:
 
 def _custom(b: _Builder, n: Node, extra: Optional[dict] = None) -> None:
     """A node in the custom domain: readable attributes plus the exact IR op and attributes."""
-    from .serialize import encode_value
 
     attrs: dict[str, Any] = {}
     for k, v in list(n.attrs.items()) + list((extra or {}).items()):
@@ -425,6 +428,11 @@ def _custom(b: _Builder, n: Node, extra: Optional[dict] = None) -> None:
     attrs["ir_attrs"] = json.dumps(encode_value(dict(n.attrs), f"node {n.name}"), allow_nan=False,
                                    sort_keys=False)
     b.add(custom_op_type(n.op), list(n.inputs), list(n.outputs), domain=DOMAIN, **attrs)
+
+
+for _op in ops.all_ops().values():  # the rest export as themselves, in the custom domain
+    if not _op.has_hook("onnx"):
+        ops.implements(_op.name, "onnx")(_custom)
 
 
 def _display_attr(v: Any):
@@ -442,7 +450,6 @@ def _display_attr(v: Any):
             return [float(x) for x in v]
         if all(isinstance(x, str) for x in v):
             return list(v)
-    from .serialize import encode_value
 
     return json.dumps(encode_value(v), allow_nan=False)
 
@@ -456,7 +463,7 @@ def to_onnx(graph: Graph):
     b = _Builder(graph)
     for n in graph.nodes:
         b.current = n
-        _CONVERTERS.get(n.op, _custom)(b, n)
+        ops.get(n.op).hook("onnx")(b, n)
     for name in graph.constants:
         if name in graph.values:
             b.inits.append(onnx.numpy_helper.from_array(np.asarray(graph.constants[name]), name))
@@ -487,8 +494,6 @@ def to_onnx(graph: Graph):
 
 
 def _json_meta(meta: dict) -> Any:
-    from .serialize import encode_value
-
     try:
         return encode_value(dict(meta), "graph meta")
     except TypeError:
@@ -496,14 +501,11 @@ def _json_meta(meta: dict) -> Any:
 
 
 def _version() -> str:
-    from snncompile import __version__
-
     return __version__
 
 
 def save_onnx(graph: Graph, path: str | os.PathLike, *, check: bool = True) -> None:
     """Export ``graph`` and write it to ``path`` atomically (checked with ``onnx.checker`` first)."""
-    from .serialize import atomic_write
 
     onnx = _onnx()
     model = to_onnx(graph)
@@ -525,9 +527,6 @@ def reference_evaluator(model, **kwargs):
     from onnx.reference import ReferenceEvaluator
     from onnx.reference.op_run import OpRun
 
-    from snncompile import ops
-
-    from .serialize import decode_value
 
     shared: dict[str, dict] = {}
 
@@ -535,7 +534,8 @@ def reference_evaluator(model, **kwargs):
         ir_op = attrs["ir_op"]
         ir_attrs = decode_value(json.loads(attrs["ir_attrs"]))
         node = Node(self.onnx_node.name, ir_op, list(self.onnx_node.input), list(self.onnx_node.output), ir_attrs)
-        key = ir_attrs.get("state_key") if ir_op == "lif" and ir_attrs.get("step_mode") == "single" else None
+        stateful = ops.get(ir_op).across_time and ir_attrs.get("step_mode") == "single"
+        key = ir_attrs.get("state_key") if stateful else None
         state = shared.setdefault(key, {}) if key is not None else {}
         return tuple(ops.get(ir_op).reference(node, list(inputs), state))
 
