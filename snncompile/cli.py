@@ -1,7 +1,9 @@
 """The ``snncompile`` command line.  Subcommands are registered in one place, ``COMMANDS`` below.
 
-Exit codes (a contract): 0 success / clean, 1 findings, 2 usage or input errors.  Errors are one
-line on stderr; ``--debug`` shows the traceback.
+Exit codes (a contract): 0 success / clean, 1 findings, 2 usage or input errors, 130 interrupted
+(SIGINT), 143 terminated (SIGTERM).  Errors are one line on stderr; ``--debug`` shows the traceback.
+Outputs are written by ``snncompile.outputs``; the current directory is not importable
+(``snncompile.importpath``).
 """
 from __future__ import annotations
 
@@ -11,7 +13,6 @@ import io
 import logging
 import os
 import sys
-import tempfile
 import warnings
 from typing import Callable, Optional
 
@@ -50,6 +51,10 @@ def guarded(fn: Callable) -> Callable:
             fail(e.one_line())
         except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, SystemExit):
             raise
+        except (OSError, MemoryError) as e:  # the environment (permissions, disk, memory), not a bug
+            if debug:
+                raise
+            fail(_environment_error(e))
         except Exception as e:  # noqa: BLE001 - the contract: never a traceback without --debug
             if debug:
                 raise
@@ -59,20 +64,18 @@ def guarded(fn: Callable) -> Callable:
     return wrapper
 
 
+def _environment_error(e: BaseException) -> str:
+    if isinstance(e, MemoryError):
+        return "error: not enough memory for this input (re-run with --debug for the traceback)"
+    where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+    return f"error: {where}{e.strerror or type(e).__name__}"
+
+
 def write_atomically(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder (no half-written output)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise SnnCompileError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".snncompile-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` to ``path`` under the output contract (``snncompile.outputs.write_file``)."""
+    from snncompile.outputs import write_file
+
+    write_file(path, text)
 
 
 # -- shared model options --------------------------------------------------------------------------
@@ -91,7 +94,8 @@ def model_options(fn: Callable) -> Callable:
                      help="Folder put on sys.path so the model's classes import (repeatable)."),
         click.option("--neuron", type=click.Choice(["own", "spikingjelly"]),
                      help="Neuron implementation for preset: and example checkpoints (default: own / as saved)."),
-        click.option("--timesteps", "-T", type=int, help="Override the number of time steps (model attribute T)."),
+        click.option("--timesteps", "-T", type=click.IntRange(min=1),
+                     help="Override the number of time steps (model attribute T)."),
         click.option("--input-shape", metavar="B,C,H,W", help="Input shape, where the model does not say."),
         click.option("--input-domain", type=click.Choice(["real", "binary"]),
                      help="Value domain of the input: real (analog image, default) or binary (events)."),
@@ -127,6 +131,9 @@ def _load_and_trace(model_source, factory, model_args, trust_pickle, import_path
             shape = [int(s) for s in input_shape.replace("x", ",").split(",") if s.strip()]
         except ValueError:
             raise SnnCompileError(f"--input-shape must be integers like 1,3,32,32, got {input_shape!r}") from None
+        from snncompile.validate import positive_dims
+
+        shape = list(positive_dims(shape, "--input-shape"))
     loaded = load_model(model_source, factory=factory, factory_args=parse_model_args(model_args),
                         trust_pickle=trust_pickle, import_paths=import_paths, neuron=neuron,
                         timesteps=timesteps, input_shape=shape, input_domain=input_domain)
@@ -143,7 +150,7 @@ Examples:
   snncompile rules SNN101
   snncompile show preset:spikingformer:4-384
   snncompile demo
-Exit codes: 0 clean, 1 findings, 2 usage or input error.
+Exit codes: 0 clean, 1 findings, 2 usage or input error, 130/143 interrupted (SIGINT/SIGTERM).
 """
 
 
@@ -161,6 +168,37 @@ class _CommandTable(click.Group):
 
     def get_command(self, ctx, name):
         return self._table().get(name)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Click's main with the CLI contract: the current directory off ``sys.path``; usage errors as
+        one line (exit 2); SIGINT exits 130 and SIGTERM 143 after ``finally`` blocks have cleaned up."""
+        from snncompile import interrupts
+        from snncompile.importpath import drop_working_directory
+
+        drop_working_directory()
+        try:
+            with interrupts.signals_as_exceptions():
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) and not isinstance(rv, bool) else EXIT_CLEAN
+        except click.exceptions.Exit as e:
+            code = e.exit_code
+        except click.ClickException as e:
+            click.echo(_usage_line(e), err=True)
+            code = EXIT_ERROR
+        except (KeyboardInterrupt, click.exceptions.Abort, interrupts.Terminated) as e:
+            code = interrupts.exit_code(e)
+            click.echo("interrupted" if code == interrupts.EXIT_SIGINT else "terminated", err=True)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _usage_line(e: click.ClickException) -> str:
+    """A click error as one line: the message and where help is."""
+    text = " ".join(e.format_message().split())
+    ctx = getattr(e, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"error: {text}{hint}"
 
 
 @click.group(cls=_CommandTable, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)
