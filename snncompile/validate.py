@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 import stat
 import zipfile
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -78,6 +78,19 @@ def array(x: Any, what: str) -> np.ndarray:
             where = tuple(int(i) for i in np.argwhere(bad)[0])
             raise InputError(f"{what}: {int(bad.sum())} non-finite value(s) (NaN or infinity), the first at "
                              f"index {list(where)}")
+    return x
+
+
+def array_rows(x: np.ndarray, what: str, rows: int = 1024) -> np.ndarray:
+    """``array`` for a possibly memory-mapped ``[N, ...]`` array, read ``rows`` samples at a time."""
+    array(x[:0], what)  # dtype checks
+    if x.dtype.kind == "f":
+        for start in range(0, len(x), rows):
+            bad = ~np.isfinite(np.asarray(x[start:start + rows]))
+            if bad.any():
+                first = np.argwhere(bad)[0]
+                where = [int(first[0]) + start, *(int(i) for i in first[1:])]
+                raise InputError(f"{what}: non-finite value(s) (NaN or infinity), the first at index {where}")
     return x
 
 
@@ -198,10 +211,3 @@ def count(value: Optional[int], option: str, *, minimum: int = 1) -> Optional[in
     if value is not None and value < minimum:
         raise InputError(f"{option} must be at least {minimum}, got {value}")
     return value
-
-
-def nonempty(items: Iterable, what: str) -> list:
-    items = list(items)
-    if not items:
-        raise InputError(f"{what}: nothing to use")
-    return items

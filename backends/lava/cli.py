@@ -10,14 +10,15 @@ PNG of the per-core load.  Lava missing or Python ≠ 3.10: a one-line error, ex
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 import click
 
-from snncompile.cli import guarded, load_and_trace, model_options, write_atomically
+from snncompile import strictjson, validate
+from snncompile.cli import guarded, load_and_trace, model_options
 from snncompile.errors import InputError
+from snncompile.outputs import ensure_dir, write_file
 
 
 @click.command("lower", epilog="""\b
@@ -37,7 +38,8 @@ Examples:
 @click.option("--calibration", type=click.Path(exists=True, dir_okay=False),
               help=".npy of sample inputs to choose the fixed-point input scale (default: inputs.npy beside MODEL).")
 @click.option("--partition-only", is_flag=True, help="Only print the partition (cores, chips); write nothing.")
-@click.option("--force", is_flag=True, help="Replace DIR if it exists.")
+@click.option("--force", is_flag=True,
+              help="Replace DIR if snncompile wrote it (it holds snncompile-manifest.json and nothing else of yours).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @guarded
 def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps, input_shape,
@@ -53,14 +55,14 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
     if partition_only:
         prepared = prepare(graph)
         part = partition(prepared.network, limits)
-        click.echo(json.dumps(part.to_dict(), indent=1) if fmt == "json" else part.table())
+        click.echo(strictjson.dumps(part.to_dict(), indent=1) if fmt == "json" else part.table())
         return
     from .lower import lower_graph, lowering_report, save_lowered
 
     cal = None
     if mode == "fixed":
         if calibration:
-            cal = np.load(calibration, allow_pickle=False)
+            cal = validate.load_array(calibration, "--calibration")
         elif loaded.samples is not None:
             cal = np.asarray(loaded.samples)
         else:
@@ -68,10 +70,10 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
     low = lower_graph(graph, mode=mode, limits=limits, calibration=cal)
     out = output or os.path.join("out", f"{_slug(loaded.name)}.loihi")
     if not output:
-        os.makedirs("out", exist_ok=True)
+        ensure_dir("out")
     path = save_lowered(low, out, model_name=loaded.name, force=force)
     if fmt == "json":
-        click.echo(json.dumps({"directory": path, "mode": mode, "processes": low.plan.summary(),
+        click.echo(strictjson.dumps({"directory": path, "mode": mode, "processes": low.plan.summary(),
                                "cores": low.part.cores, "chips": low.part.chips}, indent=1))
     else:
         click.echo(lowering_report(low, loaded.name))
@@ -91,8 +93,9 @@ Examples:
 @click.option("--input", "input_file", required=True, type=click.Path(exists=True, dir_okay=False),
               help=".npy of inputs [N, ...] (one sample: its shape without N).")
 @click.option("--labels", type=click.Path(exists=True, dir_okay=False), help=".npy of labels (prints accuracy).")
-@click.option("--limit", type=int, help="Only the first N inputs.")
-@click.option("--steps", type=int, help="Time steps per input (default: the T the model was traced with).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N inputs.")
+@click.option("--steps", type=click.IntRange(min=1),
+              help="Time steps per input (default: the T the model was traced with).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--png", type=click.Path(dir_okay=False), help="Per-core load plot (default: DIR/core_load.png).")
 @click.option("--all-cores", is_flag=True, help="List idle cores too.")
@@ -106,13 +109,14 @@ def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
 
     require_lava()
     low = load_lowered(directory)
-    try:
-        x = np.load(input_file, allow_pickle=False)
-        y = np.load(labels, allow_pickle=False) if labels else None
-    except Exception as e:  # noqa: BLE001
-        raise InputError(f"cannot read {input_file}: {type(e).__name__}: {e}") from None
+    x = validate.load_array(input_file, "--input")
+    y = validate.load_array(labels, "--labels") if labels else None
     if limit:
         x = x[:limit]
+        y = y[:limit] if y is not None else None
+    batched = x.ndim == len(low.program.full_shapes[low.program.step.inputs[0]])
+    validate.samples_match(x if batched else x[None], y)
+    _check_run_budget(low, len(x) if batched else 1, steps)
     bar = _progress(fmt)
     try:
         res = run_lowered(low, x, labels=y, progress=bar.update if bar else None, steps=steps)
@@ -121,12 +125,24 @@ def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
             bar.close()
     png = png or os.path.join(directory, "core_load.png")
     _plot(res.ledger, png)
-    doc = json.dumps(_result_dict(res, low, png), indent=1, default=_default)
-    write_atomically(os.path.join(directory, "ledger.json"), doc + "\n")  # read by `snncompile report --ledger DIR`
+    doc = strictjson.dumps(_result_dict(res, low, png), indent=1, default=_default)
+    write_file(os.path.join(directory, "ledger.json"), doc + "\n")  # read by `snncompile report --ledger DIR`
     if fmt == "json":
         click.echo(doc)
     else:
         click.echo(_result_table(res, low, png, all_cores))
+
+
+def _check_run_budget(low, n: int, steps) -> None:
+    """Refuse a run whose step inputs (N x steps x input elements, float64: what ``run_lowered`` builds
+    before Lava starts) would not fit in memory."""
+    import numpy as np
+
+    prog = low.program
+    per_input = int(np.prod(prog.full_shapes[prog.step.inputs[0]][1:], dtype=np.float64))
+    t = steps or prog.T
+    validate.require_memory(n * t * per_input * 8, f"run {low.folder}",
+                            f"{n} input(s) x {t} steps x {per_input} values, float64")
 
 
 def _default(o):
@@ -220,10 +236,10 @@ def _plot(ledger, path) -> None:
     ax.set_ylabel("synaptic ops per input")
     ax.set_title("per-core load (colour = layer)")
     fig.tight_layout()
-    tmp = path + ".tmp.png"
-    fig.savefig(tmp, dpi=100)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        write_file(path, lambda fh: fig.savefig(fh, dpi=100, format="png"))
+    finally:
+        plt.close(fig)
 
 
 COMMANDS = [lower, run]

@@ -264,10 +264,15 @@ def load_model(source: str, *, factory: Optional[str] = None, factory_args: Opti
 
 
 def _refuse_non_finite_weights(model: torch.nn.Module, source: str) -> None:
+    """Parameters must be finite; buffers must not be NaN (an infinite buffer, e.g. a -inf mask, is legal)."""
+    params = {name for name, _ in model.named_parameters()}
     for name, t in model.state_dict().items():
-        if torch.is_tensor(t) and t.is_floating_point() and not bool(torch.isfinite(t).all()):
-            bad = int((~torch.isfinite(t)).sum())
-            raise InputError(f"{source}: weight {name} has {bad} non-finite value(s) (NaN or infinity)")
+        if not (torch.is_tensor(t) and t.is_floating_point()):
+            continue
+        bad = ~torch.isfinite(t) if name in params else torch.isnan(t)
+        if bool(bad.any()):
+            raise InputError(f"{source}: weight {name} has {int(bad.sum())} non-finite value(s) (NaN"
+                             f"{' or infinity' if name in params else ''})")
 
 
 def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> LoadedModel:

@@ -27,7 +27,7 @@ Examples:
               help="Allow MACs in the layer fed the analog input (default: allowed).")
 @click.option("--allow-readout-mac/--forbid-readout-mac", default=None,
               help="Allow MACs after the last neuron (default: allowed).")
-@click.option("--verify-domains", type=int, default=0, metavar="N",
+@click.option("--verify-domains", type=click.IntRange(min=0), default=0, metavar="N",
               help="Run the reference executor on N sample inputs and fail if a value leaves its static domain.")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False),
               help=".npy of sample inputs for --verify-domains (default: inputs.npy beside MODEL, else random).")
@@ -73,14 +73,12 @@ def _verify(graph, loaded, n: int, data: Optional[str]) -> dict:
     """Run the reference executor on ``n`` samples; a dict for the formatters."""
     import numpy as np
 
+    from snncompile import validate
     from snncompile.backends.reference.verify import verify_domains
     from snncompile.errors import InputError
 
     if data:
-        try:
-            samples = np.load(data, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise InputError(f"{data}: not a readable .npy file ({e})") from None
+        samples = validate.load_array(data, "--data")
     elif loaded.samples is not None:
         samples = loaded.samples
     else:

@@ -20,8 +20,10 @@ def _short(name: str, width: int = 44) -> str:
 
 
 def write_plots(report: Report, folder: str) -> list[str]:
-    """Write the plots into ``folder`` (created); returns the files written."""
-    os.makedirs(folder, exist_ok=True)
+    """Write the plots into ``folder`` (created; each file under ``snncompile.outputs``); returns the files."""
+    from snncompile.outputs import ensure_dir
+
+    ensure_dir(folder)
     plt = _plt()
     written = []
     if report.neurons:
@@ -60,8 +62,12 @@ def write_plots(report: Report, folder: str) -> list[str]:
 
 
 def _save(plt, fig, path: str) -> str:
-    """Lay out, write as a 110-dpi PNG, release the figure; returns ``path``."""
+    """Lay out, write as a 110-dpi PNG (``snncompile.outputs.write_file``), release the figure; returns ``path``."""
+    from snncompile.outputs import write_file
+
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        write_file(path, lambda fh: fig.savefig(fh, dpi=110, format="png"))
+    finally:
+        plt.close(fig)
     return path

@@ -261,6 +261,9 @@ class Samples:
 
 def load_samples(path: str, limit: Optional[int] = None) -> Samples:
     """A memory-mapped .npy of samples ``[N, ...]`` (read lazily, batch by batch)."""
+    from snncompile import validate
+
+    validate.regular_file(path, "--data")
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
@@ -269,6 +272,7 @@ def load_samples(path: str, limit: Optional[int] = None) -> Samples:
         raise InputError(f"{path}: expected a numeric array [N, ...], got dtype {getattr(arr, 'dtype', '?')}")
     if len(arr) == 0:
         raise InputError(f"{path}: holds no samples")
+    validate.array_rows(arr[:limit] if limit else arr, f"--data {path}")
     return Samples.from_array(arr, path, limit)
 
 
