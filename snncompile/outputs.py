@@ -59,6 +59,34 @@ def write_file(path: Union[str, os.PathLike], data: Data) -> str:
     return path
 
 
+def check_file_target(path: Union[str, os.PathLike]) -> str:
+    """Refuse now what ``write_file(path)`` would refuse later (so a long run does not end in a refusal)."""
+    path = os.fspath(path)
+    folder, name = _split(path)
+    dfd = _open_folder(folder, path)
+    try:
+        _existing_mode(dfd, name, path)
+        if _present(dfd, _tmp_name(name)):
+            raise _busy(path, _tmp_name(name))
+    finally:
+        os.close(dfd)
+    return path
+
+
+def check_directory_target(path: Union[str, os.PathLike], *, force: bool = False) -> str:
+    """Refuse now what ``write_directory(path, force=force)`` would refuse later."""
+    path = os.path.abspath(os.fspath(path))
+    folder, name = _split(path)
+    dfd = _open_folder(folder, path)
+    try:
+        _approve_replacement(dfd, name, path, force)
+        if _present(dfd, _tmp_name(name)):
+            raise _busy(path, _tmp_name(name))
+    finally:
+        os.close(dfd)
+    return path
+
+
 def ensure_dir(path: Union[str, os.PathLike]) -> str:
     """Make sure the folder ``path`` exists (created 0o777 less the umask); refuse a non-directory."""
     path = os.fspath(path)

@@ -18,7 +18,7 @@ import click
 from snncompile import strictjson, validate
 from snncompile.cli import guarded, load_and_trace, model_options
 from snncompile.errors import InputError
-from snncompile.outputs import ensure_dir, write_file
+from snncompile.outputs import check_directory_target, check_file_target, ensure_dir, write_file
 
 
 @click.command("lower", epilog="""\b
@@ -50,6 +50,8 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
     from snncompile.loihi import get_limits, partition, prepare
 
     limits = get_limits(limits_file)
+    if output and not partition_only:
+        check_directory_target(output, force=force)
     loaded, graph = load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron,
                                    timesteps, input_shape, input_domain)
     if partition_only:
@@ -107,8 +109,11 @@ def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
     from .availability import require_lava
     from .lower import load_lowered, run_lowered
 
-    require_lava()
     low = load_lowered(directory)
+    png = png or os.path.join(directory, "core_load.png")
+    for target in (png, os.path.join(directory, "ledger.json")):
+        check_file_target(target)
+    require_lava()
     x = validate.load_array(input_file, "--input")
     y = validate.load_array(labels, "--labels") if labels else None
     if limit:
@@ -123,7 +128,6 @@ def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
     finally:
         if bar:
             bar.close()
-    png = png or os.path.join(directory, "core_load.png")
     _plot(res.ledger, png)
     doc = strictjson.dumps(_result_dict(res, low, png), indent=1, default=_default)
     write_file(os.path.join(directory, "ledger.json"), doc + "\n")  # read by `snncompile report --ledger DIR`

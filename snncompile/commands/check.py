@@ -46,10 +46,13 @@ def check(model_source, factory, model_args, trust_pickle, import_paths, neuron,
     """
     from snncompile.check import check_graph
     from snncompile.config import load_policy
+    from snncompile.outputs import check_file_target
     from snncompile.reports import formats
 
     policy = load_policy(explicit=config_file).override(
         select=select, ignore=ignore, allow_encoding_mac=allow_encoding_mac, allow_readout_mac=allow_readout_mac)
+    if output:
+        check_file_target(output)
     loaded, graph = load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron,
                                    timesteps, input_shape, input_domain)
     result = check_graph(graph, policy)

@@ -22,7 +22,11 @@ def show(model_source, factory, model_args, trust_pickle, import_paths, neuron, 
     """Trace MODEL and print its spike-graph IR with value domains."""
     from snncompile.analysis.domains import infer_domains
     from snncompile.ir.printer import format_graph
+    from snncompile.outputs import check_file_target
 
+    for target in (save, onnx_path):
+        if target:
+            check_file_target(target)
     _, graph = load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps,
                               input_shape, input_domain)
     infer_domains(graph)

@@ -50,6 +50,7 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
     import numpy as np
 
     from snncompile.errors import InputError
+    from snncompile.outputs import check_file_target
 
     from . import formats
     from .ledger import read_ledger
@@ -61,6 +62,8 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
     if data:
         samples = load_samples(data, limit)
     led = read_ledger(ledger) if ledger else None
+    if output:
+        check_file_target(output)
 
     # the traced batch: big enough to vectorise, small enough for ImageNet-size inputs
     def default_batch(per_sample: int, n: int) -> int:

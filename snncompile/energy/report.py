@@ -26,6 +26,7 @@ Conventions (every figure is **per image**):
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field, fields
 from typing import Callable, Iterable, Optional, Sequence
@@ -263,6 +264,8 @@ def load_samples(path: str, limit: Optional[int] = None) -> Samples:
     """A memory-mapped .npy of samples ``[N, ...]`` (read lazily, batch by batch)."""
     from snncompile import validate
 
+    if not os.path.exists(path):
+        raise InputError(f"{path}: not a readable .npy file (no such file)")
     validate.regular_file(path, "--data")
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
