@@ -250,8 +250,8 @@ class LoadedLowered:
 
 # network.json's top-level fields and their JSON types (checked before any is used)
 NETWORK_FIELDS = {"format": str, "version": int, "model": str, "mode": str, "T": int, "max_lag": int,
-                  "processes": dict, "connections": list, "emission": dict, "unit_sizes": dict, "inputs": list,
-                  "readouts": list, "sparse_of": dict, "program": dict, "readout_values": list, "limits": dict}
+                  "processes": dict, "connections": list, "emission": dict, "unit_sizes": dict, "inputs": dict,
+                  "readouts": dict, "sparse_of": dict, "program": dict, "readout_values": list, "limits": dict}
 PROGRAM_FIELDS = {"T": int, "boundary": dict, "input_axes": dict, "outputs": list, "full_shapes": dict}
 
 

@@ -213,12 +213,17 @@ def _from_preset(arch: str, preset: str, neuron: str, overrides: dict) -> Loaded
         from snncompile.examples import presets
     except ImportError as e:  # pragma: no cover - examples ship with the package
         raise InputError(f"example presets are not available ({_reason(e)})") from None
+    _refuse_oversized(lambda: presets.build(arch, preset, neuron=neuron, **overrides), f"preset:{arch}:{preset}",
+                      "the parameters it asks for with these settings")
     try:
         with torch.random.fork_rng():  # untrained preset weights are seeded: reports are reproducible
             torch.manual_seed(0)
             model = presets.build(arch, preset, neuron=neuron, **overrides)
-    except (KeyError, ValueError) as e:
+    except KeyError as e:
         raise InputError(f"unknown preset {arch}:{preset} ({_reason(e)}); see `snncompile presets`") from None
+    except Exception as e:  # noqa: BLE001 - --model-arg overrides are the user's values
+        raise InputError(f"preset {arch}:{preset} cannot be built with {overrides or 'its settings'} "
+                         f"({_reason(e)})") from None
     return _describe_example(model, f"{arch}-{preset}")
 
 
@@ -324,7 +329,7 @@ def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> Loaded
         _refuse_oversized(lambda: presets.build_from_config(config, neuron=neuron), path)
         try:
             model = presets.build_from_config(config, neuron=neuron)
-        except (KeyError, TypeError, ValueError) as e:
+        except Exception as e:  # noqa: BLE001 - the stored config is data from the file, any failure is its fault
             raise InputError(f"{path}: its stored architecture cannot be rebuilt ({_reason(e)})") from None
         loaded = _describe_example(model, _folder_name(path, name))
     else:
@@ -341,7 +346,7 @@ def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> Loaded
     return _sidecars(path, loaded)
 
 
-def _refuse_oversized(build, where: str) -> None:
+def _refuse_oversized(build, where: str, why: str = "the parameters its stored config asks for") -> None:
     """Build the model on torch's ``meta`` device (shapes only, no storage) and refuse it when its
     parameters and buffers would not fit in the memory available: a config can ask for any size."""
     try:
@@ -352,7 +357,7 @@ def _refuse_oversized(build, where: str) -> None:
     if not isinstance(shell, torch.nn.Module):
         return
     nbytes = sum(t.numel() * t.element_size() for t in [*shell.parameters(), *shell.buffers()])
-    validate.require_memory(nbytes, where, "the parameters its stored config asks for")
+    validate.require_memory(nbytes, where, why)
 
 
 def _strip_wrapper_prefix(state: dict, model: torch.nn.Module) -> dict:

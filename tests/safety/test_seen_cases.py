@@ -142,7 +142,7 @@ def test_a_zip_bomb_snnir_is_refused_before_inflating(tmp_path, monkeypatch):
 
 def test_a_checkpoint_config_asking_for_a_huge_model_is_refused_before_allocating(tmp_path, digits_dir):
     ckpt = torch.load(os.path.join(digits_dir, DIGITS_CKPT), weights_only=True)
-    ckpt["config"] = dict(ckpt["config"], embed_dims=32768, depth=64)
+    ckpt["config"] = dict(ckpt["config"], embed_dims=32768, depths=64)
     torch.save(ckpt, tmp_path / "huge.pth")
     code = ("import resource, subprocess, sys\n"
             "p = subprocess.run([sys.executable, '-m', 'snncompile', 'check', 'huge.pth'], capture_output=True, "
