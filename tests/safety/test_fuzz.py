@@ -47,7 +47,12 @@ COUNTED: dict[str, int] = {}
 
 
 def _count(name: str) -> None:
+    """Count a generated case; with SNNCOMPILE_FUZZ_COUNTS=FILE the running totals go there every 500."""
     COUNTED[name] = COUNTED.get(name, 0) + 1
+    log = os.environ.get("SNNCOMPILE_FUZZ_COUNTS")
+    if log and sum(COUNTED.values()) % 500 == 0:
+        with open(log, "w", encoding="utf-8") as f:
+            json.dump(COUNTED, f)
 
 
 @pytest.fixture(scope="module", autouse=True)
