@@ -183,7 +183,10 @@ class _CommandTable(click.Group):
         except click.exceptions.Exit as e:
             code = e.exit_code
         except click.ClickException as e:
-            click.echo(_usage_line(e), err=True)
+            if type(e).__name__ == "NoArgsIsHelpError":  # bare `snncompile`: the help text, as click shows it
+                e.show()
+            else:
+                click.echo(_usage_line(e), err=True)
             code = EXIT_ERROR
         except (KeyboardInterrupt, click.exceptions.Abort, interrupts.Terminated) as e:
             code = interrupts.exit_code(e)

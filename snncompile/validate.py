@@ -204,10 +204,3 @@ def human_bytes(n: float) -> str:
 
 def _short(e: BaseException, width: int = 200) -> str:
     return " ".join(str(e).split())[:width]
-
-
-def count(value: Optional[int], option: str, *, minimum: int = 1) -> Optional[int]:
-    """An integer option that must be at least ``minimum`` (None: not given)."""
-    if value is not None and value < minimum:
-        raise InputError(f"{option} must be at least {minimum}, got {value}")
-    return value

@@ -52,6 +52,9 @@ def read_ledger(path: str) -> dict:
     found = find_ledger(path)
     if found is None:
         raise InputError(f"{path}: no per-core ledger (expected a JSON file or a folder with ledger.json)")
+    from snncompile.validate import regular_file
+
+    regular_file(found, "--ledger")
     try:
         with open(found, encoding="utf-8") as f:
             doc = json.load(f)
