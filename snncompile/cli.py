@@ -1,19 +1,25 @@
 """The ``snncompile`` command line: the group.  Subcommands are registered in one place,
 ``snncompile.commands.COMMANDS``; what they share is ``snncompile.commands.common``.
 
-Exit codes (a contract): 0 success / clean, 1 findings, 2 usage or input errors.  Errors are one
-line on stderr; ``--debug`` shows the traceback.
+Exit codes (a contract): 0 success / clean, 1 findings, 2 usage or input errors, 130 interrupted
+(SIGINT), 143 terminated (SIGTERM).  Errors are one line on stderr; ``--debug`` shows the traceback.
+Outputs are written by ``snncompile.outputs``; the current directory is not importable
+(``snncompile.importpath``).
 """
 from __future__ import annotations
 
 import importlib
 import logging
 import os
+import sys
 import warnings
 
 import click
 
-from snncompile import __version__
+from snncompile import __version__, interrupts
+from snncompile.importpath import drop_working_directory
+
+EXIT_CLEAN, EXIT_ERROR = 0, 2
 
 
 def _quiet_libraries() -> None:
@@ -32,7 +38,7 @@ Examples:
   snncompile rules SNN101
   snncompile show preset:spikingformer:4-384
   snncompile demo
-Exit codes: 0 clean, 1 findings, 2 usage or input error.
+Exit codes: 0 clean, 1 findings, 2 usage or input error, 130/143 interrupted (SIGINT/SIGTERM).
 """
 
 
@@ -50,6 +56,37 @@ class _CommandTable(click.Group):
 
     def get_command(self, ctx, name):
         return self._table().get(name)
+
+    def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
+        """Click's main with the CLI contract: the current directory off ``sys.path``; usage errors as
+        one line (exit 2); SIGINT exits 130 and SIGTERM 143 after ``finally`` blocks have cleaned up."""
+        drop_working_directory()
+        try:
+            with interrupts.signals_as_exceptions():
+                rv = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+            code = rv if isinstance(rv, int) and not isinstance(rv, bool) else EXIT_CLEAN
+        except click.exceptions.Exit as e:
+            code = e.exit_code
+        except click.ClickException as e:
+            if type(e).__name__ == "NoArgsIsHelpError":  # bare `snncompile`: the help text, as click shows it
+                e.show()
+            else:
+                click.echo(_usage_line(e), err=True)
+            code = EXIT_ERROR
+        except (KeyboardInterrupt, click.exceptions.Abort, interrupts.Terminated) as e:
+            code = interrupts.exit_code(e)
+            click.echo("interrupted" if code == interrupts.EXIT_SIGINT else "terminated", err=True)
+        if standalone_mode:
+            sys.exit(code)
+        return code
+
+
+def _usage_line(e: click.ClickException) -> str:
+    """A click error as one line: the message and where help is."""
+    text = " ".join(e.format_message().split())
+    ctx = getattr(e, "ctx", None)
+    hint = f" (see '{ctx.command_path} --help')" if ctx is not None else ""
+    return f"error: {text}{hint}"
 
 
 @click.group(cls=_CommandTable, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)

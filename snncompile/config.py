@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Optional, Sequence
 
 from snncompile.errors import InputError
+from snncompile.validate import regular_file
 
 
 @dataclass(frozen=True)
@@ -115,13 +116,15 @@ def load_policy(start: Optional[str] = None, explicit: Optional[str] = None) -> 
     if explicit:
         if not os.path.exists(explicit):
             raise InputError(f"{explicit}: no such config file")
+
+        regular_file(explicit, "--config")
         reader = _read_pyproject if explicit.endswith(".toml") else _read_setup_cfg
         return reader(explicit) or Policy(source=explicit)
     folder = os.path.abspath(start or os.getcwd())
     while True:
         for fname, reader in (("pyproject.toml", _read_pyproject), ("setup.cfg", _read_setup_cfg)):
             path = os.path.join(folder, fname)
-            if os.path.exists(path):
+            if os.path.isfile(path):  # a FIFO or device named like a config file is not read
                 policy = reader(path)
                 if policy is not None:
                     return policy

@@ -2,7 +2,9 @@
 
 The rooms, lowest first (a module belongs to the longest prefix that matches it)::
 
-    snncompile (the package root), errors, config, diagnostic   vocabulary
+    snncompile (the package root), errors,                     vocabulary
+    interrupts, importpath, strictjson, validate, outputs      the CLI contract's mechanisms
+    config, diagnostic                                         vocabulary that validates its input
     examples                                                   torch model zoo: imports nothing of snncompile
     ir  <-  ops  <-  analysis  <-  rules  <-  check  <-  passes   the core
     frontends                                                  torch -> IR
@@ -26,7 +28,10 @@ SOURCE_ROOTS = {"snncompile": "snncompile", "frontends": "snncompile.frontends",
                 "examples": "snncompile.examples", "exporters": "snncompile.exporters"}
 
 LAYERS = [
-    "snncompile", "snncompile.errors", "snncompile.config", "snncompile.diagnostic",
+    "snncompile", "snncompile.errors",
+    "snncompile.interrupts", "snncompile.importpath", "snncompile.strictjson", "snncompile.validate",
+    "snncompile.outputs",
+    "snncompile.config", "snncompile.diagnostic",
     "snncompile.examples",
     "snncompile.ir", "snncompile.ops", "snncompile.analysis", "snncompile.rules", "snncompile.check",
     "snncompile.passes",

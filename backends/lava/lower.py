@@ -12,6 +12,7 @@ A lowered directory (written atomically: a temporary folder renamed into place, 
 ``core_map.json``    the partition: limits table used, layers → cores and tiles, cores and chips needed
 ``quantisation.json`` fixed mode: input scales, scale classes, per-layer rounding errors
 ``report.txt``       the same, for people
+``snncompile-manifest.json`` marks the directory as written by snncompile (``--force`` replaces only such)
 ===================  ========================================================================================
 
 ``run`` needs only this directory and an input ``.npy``.
@@ -30,15 +31,18 @@ from typing import Any, Callable, Optional
 import numpy as np
 import scipy.sparse as sp
 
-from snncompile import ops
+from snncompile import ops, strictjson, validate
 from snncompile.analysis.time_axes import TimeAxis
 from snncompile.backends.reference import ReferenceExecutor
 from snncompile.backends.reference.fixed import run_fixed
 from snncompile.errors import InputError
-from snncompile.ir import load_graph, save_graph
+from snncompile.ir import load_graph
 from snncompile.ir.graph import Graph
+from snncompile.ir.serialize import graph_writer
 from snncompile.loihi import Limits, Prepared, build_network, get_limits, partition, prepare
+from snncompile.loihi.limits import check_limits
 from snncompile.loihi.fixed import quantise, quantise_input
+from snncompile.outputs import write_directory
 from snncompile.passes.time import StepProgram, retime
 
 from .plan import Conn, LavaPlan, ProcSpec, make_plan
@@ -156,17 +160,15 @@ def _restore(obj: Any, arrays) -> Any:
     return obj
 
 
-def save_lowered(low: Lowered, out_dir: str, *, model_name: str = "", force: bool = False) -> str:
-    """Write the lowered directory atomically (see the module docstring); returns its path."""
+RUN_PRODUCTS = ("ledger.json", "core_load.png")  # what `snncompile run` adds to a lowered directory
 
-    out_dir = os.path.abspath(out_dir)
-    parent = os.path.dirname(out_dir)
-    if not os.path.isdir(parent):
-        raise InputError(f"{out_dir}: folder {parent} does not exist")
-    if os.path.exists(out_dir) and not force:
-        raise InputError(f"{out_dir} already exists (use --force to replace it)")
-    tmp = tempfile.mkdtemp(dir=parent, prefix=".snncompile-lower-")
-    try:
+
+def save_lowered(low: Lowered, out_dir: str, *, model_name: str = "", force: bool = False) -> str:
+    """Write the lowered directory under the output contract (``snncompile.outputs.write_directory``:
+    built beside, renamed into place, marked with a manifest; ``force`` replaces only a directory
+    snncompile wrote); returns its absolute path."""
+
+    def fill(w) -> None:
         arrays = _Arrays()
         plan = low.plan
         prog = low.program
@@ -194,29 +196,16 @@ def save_lowered(low: Lowered, out_dir: str, *, model_name: str = "", force: boo
             "passes": [log.to_dict() for log in low.prepared.pass_logs],
             "limits": low.limits.to_dict(),
         }
-        with open(os.path.join(tmp, "network.json"), "w", encoding="utf-8") as f:
-            json.dump(doc, f, indent=1, default=_json_default)
-        np.savez_compressed(os.path.join(tmp, "params.npz"), **arrays.arrays)
-        save_graph(low.step, os.path.join(tmp, "step.snnir"))
-        save_graph(prog.post, os.path.join(tmp, "post.snnir"))
-        with open(os.path.join(tmp, "core_map.json"), "w", encoding="utf-8") as f:
-            json.dump(low.part.to_dict(), f, indent=1, default=_json_default)
+        w.file("network.json", strictjson.dumps(doc, indent=1, default=_json_default))
+        w.file("params.npz", lambda fh: np.savez_compressed(fh, **arrays.arrays))
+        w.file("step.snnir", graph_writer(low.step))
+        w.file("post.snnir", graph_writer(prog.post))
+        w.file("core_map.json", strictjson.dumps(low.part.to_dict(), indent=1, default=_json_default))
         if low.quant is not None:
-            with open(os.path.join(tmp, "quantisation.json"), "w", encoding="utf-8") as f:
-                json.dump(low.quant.to_dict(), f, indent=1, default=_json_default)
-        with open(os.path.join(tmp, "report.txt"), "w", encoding="utf-8") as f:
-            f.write(lowering_report(low, model_name))
-        if os.path.exists(out_dir):
-            old = out_dir + ".old-" + str(os.getpid())
-            os.rename(out_dir, old)
-            os.rename(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.rename(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+            w.file("quantisation.json", strictjson.dumps(low.quant.to_dict(), indent=1, default=_json_default))
+        w.file("report.txt", lowering_report(low, model_name))
+
+    return write_directory(out_dir, fill, kind="lowered", force=force, products=RUN_PRODUCTS)
 
 
 def _json_default(o):
@@ -261,19 +250,51 @@ class LoadedLowered:
         return self.doc["mode"]
 
 
+# network.json's top-level fields and their JSON types (checked before any is used)
+NETWORK_FIELDS = {"format": str, "version": int, "model": str, "mode": str, "T": int, "max_lag": int,
+                  "processes": dict, "connections": list, "emission": dict, "unit_sizes": dict, "inputs": dict,
+                  "readouts": dict, "sparse_of": dict, "program": dict, "readout_values": list, "limits": dict}
+PROGRAM_FIELDS = {"T": int, "boundary": dict, "input_axes": dict, "outputs": list, "full_shapes": dict}
+
+
 def load_lowered(folder: str) -> LoadedLowered:
+    """Read a lowered directory; any malformed file is an ``InputError`` naming the file and field."""
     path = os.path.join(folder, "network.json")
     if not os.path.isfile(path):
         raise InputError(f"{folder}: not a lowered directory (no network.json); make one with "
                          f"'snncompile lower MODEL --target loihi -o {folder}'")
+    validate.regular_file(path)
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
-        arrays = dict(np.load(os.path.join(folder, "params.npz"), allow_pickle=False))
-    except Exception as e:  # noqa: BLE001
-        raise InputError(f"{folder}: cannot read the lowered network ({type(e).__name__}: {e})") from None
+    except (OSError, ValueError, RecursionError) as e:
+        raise InputError(f"{path}: not valid JSON ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
+    validate.fields(doc, NETWORK_FIELDS, path)
     if doc.get("format") != FORMAT or doc.get("version") != VERSION:
         raise InputError(f"{folder}: unsupported lowered format {doc.get('format')} v{doc.get('version')}")
+    validate.fields(doc["program"], PROGRAM_FIELDS, f"{path}: field 'program'")
+    if doc["T"] < 1 or doc["program"]["T"] < 1:
+        raise InputError(f"{path}: field 'T' must be at least 1")
+    params = os.path.join(folder, "params.npz")
+    validate.regular_file(params)
+    try:
+        with np.load(params, allow_pickle=False) as npz:
+            validate.zip_archive(npz.zip, params)
+            arrays = dict(npz)
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - a corrupt archive of the user's is an input error
+        raise InputError(f"{params}: not a readable .npz ({type(e).__name__}: {' '.join(str(e).split())[:200]})") \
+            from None
+    try:
+        return _rebuild_lowered(folder, doc, arrays)
+    except InputError:
+        raise
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e:
+        raise InputError(f"{path}: malformed ({type(e).__name__}: {' '.join(str(e).split())[:200]})") from None
+
+
+def _rebuild_lowered(folder: str, doc: dict, arrays: dict) -> LoadedLowered:
     procs = {n: ProcSpec(n, p["type"], p["unit"], p["lag"], _restore(p["params"], arrays))
              for n, p in doc["processes"].items()}
     for p in procs.values():  # tuples that JSON turned into lists
@@ -292,6 +313,7 @@ def load_lowered(folder: str) -> LoadedLowered:
     lim = doc["limits"]
     limits = Limits(**{f.name: (tuple(lim[f.name]) if f.name == "notes" else lim[f.name])
                        for f in fields(Limits) if f.name in lim})
+    check_limits(limits, f"{folder}/network.json: field 'limits'")
     return LoadedLowered(folder, doc, plan, program, step, limits)
 
 

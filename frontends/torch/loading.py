@@ -8,7 +8,8 @@ Sources (``load_model(source, ...)``):
 
 * ``preset:ARCH:NAME`` — an example preset (``preset:spikformer:8-512``), untrained weights.
 * ``path/model.pt`` — a whole pickled module (needs ``trust_pickle``; its classes must be
-  importable: the current directory and ``import_paths`` are put on ``sys.path``).
+  importable: ``import_paths`` are put on ``sys.path``; the current directory is not, see
+  ``snncompile.importpath``).
 * ``path/checkpoint.pth`` — a state dict, or a dict holding one (``state_dict``/``model``/
   ``model_state``).  Rebuilt with ``factory="package.module:function"`` called with
   ``factory_args``; a checkpoint written by the example trainer (``arch``/``preset``/``config``)
@@ -25,7 +26,6 @@ import json
 import os
 import pickle
 import re
-import sys
 import zipfile
 from dataclasses import dataclass, field
 from typing import Any, Optional, Sequence
@@ -33,8 +33,10 @@ from typing import Any, Optional, Sequence
 import numpy as np
 import torch
 
+from snncompile import validate
 from snncompile.errors import InputError, UnsafeFileError
 from snncompile.examples import presets
+from snncompile.importpath import add_user_paths
 from snncompile.ir.domain import Domain
 
 from .compat import cpu_constructible_neurons
@@ -64,33 +66,54 @@ class LoadedModel:
         return (x < 0.2).float() if self.input_domain.is_binary else x
 
 
-def _with_import_paths(paths: Sequence[str]):
-    for p in [os.getcwd(), *paths]:
-        p = os.path.abspath(p)
-        if p not in sys.path:
-            sys.path.insert(0, p)
-
-
 # Plain data containers that checkpoints of common trainers hold (timm's saver stores the
 # argparse Namespace of the run): unpickling them sets attributes and runs no code.
 SAFE_GLOBALS = [argparse.Namespace]
 
 
+# What torch's weights-only unpickler says when a file would run code: (pattern, what it needs).
+CODE_RUNNING = (
+    re.compile(r"Unsupported global: GLOBAL ([\w.]+)"),
+    re.compile(r"unsupported GLOBAL ([\w.]+) whose module [\w.]+ is blocked"),
+    re.compile(r"call reduce for callable <?([^>\n]+?)>? which is not allowed"),
+)
+# torch's boilerplate around the reason of a weights-only failure (dropped from the one-line message)
+_BOILERPLATE = ("Weights only load failed", "Check the documentation", "(1)", "(2)", "Please file an issue",
+                "Re-running")
+
+
+def _weights_only_reason(text: str) -> str:
+    """The sentence of torch's weights-only error that says what is wrong with the file."""
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    kept = [ln for ln in lines if not ln.startswith(_BOILERPLATE)]
+    reason = " ".join(kept) or (lines[0] if lines else "")
+    return re.sub(r"^WeightsUnpickler error:\s*", "", reason)[:300]
+
+
 def _safe_load(path: str) -> Any:
+    """``torch.load(weights_only=True)``: a parser of untrusted bytes, so *any* failure is an input error."""
+    validate.regular_file(path)
+    if zipfile.is_zipfile(path):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                validate.zip_archive(zf, path)
+        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+            raise InputError(f"{path}: not a readable PyTorch file ({_reason(e)})") from None
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        match = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(e))
-        if match:
-            raise UnsafeFileError(
-                f"{path} is a pickled Python object (it needs {match.group(1)}), which can run arbitrary code when "
-                f"loaded; re-run with --trust-pickle if you trust this file, or save a state_dict checkpoint "
-                f"instead") from None
-        detail = re.search(r"WeightsUnpickler error: \s*([^\n]+)", str(e))
-        raise InputError(f"{path}: not a readable PyTorch file"
-                         f" ({detail.group(1).strip() if detail else _reason(e)})") from None
-    except (RuntimeError, EOFError, ValueError, OSError, zipfile.BadZipFile, AttributeError, KeyError) as e:
+        for pattern in CODE_RUNNING:
+            match = pattern.search(str(e))
+            if match:
+                raise UnsafeFileError(
+                    f"{path} is a pickled Python object that runs code when loaded ({_weights_only_reason(str(e))}); "
+                    f"re-run with --trust-pickle if you trust this file, or save a state_dict checkpoint "
+                    f"instead") from None
+        raise InputError(f"{path}: not a readable PyTorch file ({_weights_only_reason(str(e))})") from None
+    except MemoryError:
+        raise InputError(f"{path}: not a readable PyTorch file (it declares more data than fits in memory)") from None
+    except Exception as e:  # noqa: BLE001 - the weights-only unpickler fails in many ways on corrupt bytes
         raise InputError(f"{path}: not a readable PyTorch file ({_reason(e)})") from None
 
 
@@ -100,7 +123,7 @@ def _unsafe_load(path: str) -> Any:
             return torch.load(path, map_location="cpu", weights_only=False)
     except (ModuleNotFoundError, AttributeError) as e:
         raise InputError(f"{path} needs a class that is not importable ({_reason(e)}); add its folder with "
-                         f"--import-path DIR or run from the project that defines it") from None
+                         f"--import-path DIR (the current directory is not searched unless named)") from None
     except Exception as e:  # noqa: BLE001 - any failure of a foreign pickle is an input error
         raise InputError(f"{path}: cannot unpickle ({_reason(e)})") from None
 
@@ -160,11 +183,20 @@ def _sidecars(path: str, loaded: LoadedModel) -> LoadedModel:
                 meta = json.load(f)
         except (OSError, json.JSONDecodeError):
             meta = {}
+        if not isinstance(meta, dict):
+            meta = {}
         loaded.meta.update(meta)
-        if loaded.input_shape is None and meta.get("input_shape"):
-            loaded.input_shape = tuple(meta["input_shape"])
+        shape = meta.get("input_shape")
+        if loaded.input_shape is None and shape:
+            if not isinstance(shape, list) or not all(isinstance(d, int) and not isinstance(d, bool) for d in shape):
+                raise InputError(f"{meta_path}: field 'input_shape' must be a list of integers, got {shape!r}")
+            loaded.input_shape = validate.positive_dims(shape, f"{meta_path}: field 'input_shape'")
         if meta.get("input_domain"):
-            loaded.input_domain = Domain.parse(meta["input_domain"])
+            try:
+                loaded.input_domain = Domain.parse(meta["input_domain"])
+            except (AttributeError, TypeError, ValueError):
+                raise InputError(f"{meta_path}: field 'input_domain' must be a domain like 'real' or 'binary', "
+                                 f"got {meta['input_domain']!r}") from None
     for fname, attr in (("inputs.npy", "samples"), ("labels.npy", "labels")):
         p = os.path.join(folder, fname)
         if os.path.exists(p) and getattr(loaded, attr) is None:
@@ -178,12 +210,17 @@ def _sidecars(path: str, loaded: LoadedModel) -> LoadedModel:
 
 
 def _from_preset(arch: str, preset: str, neuron: str, overrides: dict) -> LoadedModel:
+    _refuse_oversized(lambda: presets.build(arch, preset, neuron=neuron, **overrides), f"preset:{arch}:{preset}",
+                      "the parameters it asks for with these settings")
     try:
         with torch.random.fork_rng():  # untrained preset weights are seeded: reports are reproducible
             torch.manual_seed(0)
             model = presets.build(arch, preset, neuron=neuron, **overrides)
-    except (KeyError, ValueError) as e:
+    except KeyError as e:
         raise InputError(f"unknown preset {arch}:{preset} ({_reason(e)}); see `snncompile presets`") from None
+    except Exception as e:  # noqa: BLE001 - --model-arg overrides are the user's values
+        raise InputError(f"preset {arch}:{preset} cannot be built with {overrides or 'its settings'} "
+                         f"({_reason(e)})") from None
     return _describe_example(model, f"{arch}-{preset}")
 
 
@@ -202,7 +239,7 @@ def load_model(source: str, *, factory: Optional[str] = None, factory_args: Opti
                timesteps: Optional[int] = None, input_shape: Optional[Sequence[int]] = None,
                input_domain: Optional[str] = None) -> LoadedModel:
     """Load ``source`` as described in the module docstring and apply the user's overrides."""
-    _with_import_paths(import_paths)
+    add_user_paths(import_paths, factory_given=bool(factory))
     factory_args = dict(factory_args or {})
     if source.startswith("preset:"):
         parts = source.split(":")
@@ -216,13 +253,28 @@ def load_model(source: str, *, factory: Optional[str] = None, factory_args: Opti
     if timesteps and hasattr(loaded.model, "T"):
         loaded.model.T = int(timesteps)
     if input_shape:
-        loaded.input_shape = tuple(int(s) for s in input_shape)
+        loaded.input_shape = validate.positive_dims(input_shape, "--input-shape")
         if loaded.samples is not None and tuple(loaded.samples.shape[1:]) != loaded.input_shape[1:]:
             loaded.samples = None
     if input_domain:
         loaded.input_domain = Domain.parse(input_domain)
     loaded.model.eval()
+    _refuse_non_finite_weights(loaded.model, source)
+    if loaded.samples is not None:
+        loaded.samples = validate.array(loaded.samples, f"{source}: inputs.npy beside it")
     return loaded
+
+
+def _refuse_non_finite_weights(model: torch.nn.Module, source: str) -> None:
+    """Parameters must be finite; buffers must not be NaN (an infinite buffer, e.g. a -inf mask, is legal)."""
+    params = {name for name, _ in model.named_parameters()}
+    for name, t in model.state_dict().items():
+        if not (torch.is_tensor(t) and t.is_floating_point()):
+            continue
+        bad = ~torch.isfinite(t) if name in params else torch.isnan(t)
+        if bool(bad.any()):
+            raise InputError(f"{source}: weight {name} has {int(bad.sum())} non-finite value(s) (NaN"
+                             f"{' or infinity' if name in params else ''})")
 
 
 def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> LoadedModel:
@@ -230,6 +282,7 @@ def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> Loaded
         raise InputError(f"{path}: no such file")
     if os.path.isdir(path):
         raise InputError(f"{path} is a directory; give the model file (model.pt or a checkpoint)")
+    validate.regular_file(path)
     if path.endswith(".onnx"):
         raise InputError(f"{path}: ONNX input is not supported yet; export a PyTorch model.pt or checkpoint")
     name = os.path.splitext(os.path.basename(path))[0]
@@ -250,19 +303,28 @@ def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> Loaded
         raise InputError(f"{path} holds a {type(obj).__name__}, neither a model nor a state dict")
     if factory:
         build = resolve_factory(factory)
+        if not callable(build):
+            raise InputError(f"--model {factory} is a {type(build).__name__}, not a function that builds a model")
         try:
             with cpu_constructible_neurons():
                 model = build(**factory_args)
         except TypeError as e:
             raise InputError(f"--model {factory} cannot be called with {factory_args or 'no arguments'} "
                              f"({_reason(e)}); pass --model-arg KEY=VALUE") from None
+        except Exception as e:  # noqa: BLE001 - the user's factory failed: their code, not a bug of ours
+            raise InputError(f"--model {factory} failed ({_reason(e)})") from None
+        if not isinstance(model, torch.nn.Module):
+            raise InputError(f"--model {factory} returned a {type(model).__name__}, not a torch.nn.Module")
         loaded = LoadedModel(model, _folder_name(path, name))
     elif isinstance(obj, dict) and "arch" in obj and "config" in obj:
+        if not isinstance(obj["config"], dict) or not isinstance(obj["arch"], str):
+            raise InputError(f"{path}: its stored 'arch' must be a name and 'config' a table of settings")
         config = dict(obj["config"], **factory_args)
         config.setdefault("arch", obj["arch"])
+        _refuse_oversized(lambda: presets.build_from_config(config, neuron=neuron), path)
         try:
             model = presets.build_from_config(config, neuron=neuron)
-        except (KeyError, TypeError, ValueError) as e:
+        except Exception as e:  # noqa: BLE001 - the stored config is data from the file, any failure is its fault
             raise InputError(f"{path}: its stored architecture cannot be rebuilt ({_reason(e)})") from None
         loaded = _describe_example(model, _folder_name(path, name))
     else:
@@ -277,6 +339,20 @@ def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> Loaded
         raise InputError(f"{path} does not fit the model: {len(missing)} missing keys (e.g. "
                          f"{(missing or ['-'])[0]}), {len(unexpected)} unexpected (e.g. {(unexpected or ['-'])[0]})")
     return _sidecars(path, loaded)
+
+
+def _refuse_oversized(build, where: str, why: str = "the parameters its stored config asks for") -> None:
+    """Build the model on torch's ``meta`` device (shapes only, no storage) and refuse it when its
+    parameters and buffers would not fit in the memory available: a config can ask for any size."""
+    try:
+        with torch.device("meta"), cpu_constructible_neurons():
+            shell = build()
+    except Exception:  # noqa: BLE001 - not buildable on meta: the real build reports its own errors
+        return
+    if not isinstance(shell, torch.nn.Module):
+        return
+    nbytes = sum(t.numel() * t.element_size() for t in [*shell.parameters(), *shell.buffers()])
+    validate.require_memory(nbytes, where, why)
 
 
 def _strip_wrapper_prefix(state: dict, model: torch.nn.Module) -> dict:

@@ -6,12 +6,14 @@ from typing import Optional
 
 import click
 
+from snncompile import validate
 from snncompile.backends.reference.verify import verify_domains
 from snncompile.check import check_graph
 from snncompile.commands.common import (EXIT_CLEAN, EXIT_FINDINGS, guarded, load_and_trace, model_options,
                                         write_atomically)
 from snncompile.config import load_policy
 from snncompile.errors import InputError
+from snncompile.outputs import check_file_target
 from snncompile.reports import formats
 
 
@@ -33,7 +35,7 @@ Examples:
               help="Allow MACs in the layer fed the analog input (default: allowed).")
 @click.option("--allow-readout-mac/--forbid-readout-mac", default=None,
               help="Allow MACs after the last neuron (default: allowed).")
-@click.option("--verify-domains", type=int, default=0, metavar="N",
+@click.option("--verify-domains", type=click.IntRange(min=0), default=0, metavar="N",
               help="Run the reference executor on N sample inputs and fail if a value leaves its static domain.")
 @click.option("--data", type=click.Path(exists=True, dir_okay=False),
               help=".npy of sample inputs for --verify-domains (default: inputs.npy beside MODEL, else random).")
@@ -53,6 +55,8 @@ def check(model_source, factory, model_args, trust_pickle, import_paths, neuron,
 
     policy = load_policy(explicit=config_file).override(
         select=select, ignore=ignore, allow_encoding_mac=allow_encoding_mac, allow_readout_mac=allow_readout_mac)
+    if output:
+        check_file_target(output)
     loaded, graph = load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron,
                                    timesteps, input_shape, input_domain)
     result = check_graph(graph, policy)
@@ -77,10 +81,7 @@ def _verify(graph, loaded, n: int, data: Optional[str]) -> dict:
     import numpy as np
 
     if data:
-        try:
-            samples = np.load(data, allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise InputError(f"{data}: not a readable .npy file ({e})") from None
+        samples = validate.load_array(data, "--data")
     elif loaded.samples is not None:
         samples = loaded.samples
     else:

@@ -1,13 +1,11 @@
-"""What every CLI command shares: the one-line error contract (:func:`guarded`, :func:`fail`), atomic
-writes, and the MODEL argument with the options that say how to load and trace it."""
+"""What every CLI command shares: the one-line error contract (:func:`guarded`, :func:`fail`), writes
+under the output contract (``snncompile.outputs``), and the MODEL argument with the options that say how to load and trace it."""
 from __future__ import annotations
 
 import contextlib
 import functools
 import io
-import os
 import sys
-import tempfile
 from typing import Callable
 
 import click
@@ -15,6 +13,8 @@ import click
 from snncompile.errors import SnnCompileError
 from snncompile.frontends.torch import trace
 from snncompile.frontends.torch.loading import load_model, parse_model_args
+from snncompile.outputs import write_file
+from snncompile.validate import positive_dims
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -39,6 +39,10 @@ def guarded(fn: Callable) -> Callable:
             fail(e.one_line())
         except (KeyboardInterrupt, click.exceptions.Exit, click.ClickException, SystemExit):
             raise
+        except (OSError, MemoryError) as e:  # the environment (permissions, disk, memory), not a bug
+            if debug:
+                raise
+            fail(_environment_error(e))
         except Exception as e:  # noqa: BLE001 - the contract: never a traceback without --debug
             if debug:
                 raise
@@ -48,20 +52,16 @@ def guarded(fn: Callable) -> Callable:
     return wrapper
 
 
+def _environment_error(e: BaseException) -> str:
+    if isinstance(e, MemoryError):
+        return "error: not enough memory for this input (re-run with --debug for the traceback)"
+    where = f"{e.filename}: " if getattr(e, "filename", None) else ""
+    return f"error: {where}{e.strerror or type(e).__name__}"
+
+
 def write_atomically(path: str, text: str) -> None:
-    """Write ``text`` to ``path`` via a temporary file in the same folder (no half-written output)."""
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise SnnCompileError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".snncompile-", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    """Write ``text`` to ``path`` under the output contract (``snncompile.outputs.write_file``)."""
+    write_file(path, text)
 
 
 # -- shared model options --------------------------------------------------------------------------
@@ -80,7 +80,8 @@ def model_options(fn: Callable) -> Callable:
                      help="Folder put on sys.path so the model's classes import (repeatable)."),
         click.option("--neuron", type=click.Choice(["own", "spikingjelly"]),
                      help="Neuron implementation for preset: and example checkpoints (default: own / as saved)."),
-        click.option("--timesteps", "-T", type=int, help="Override the number of time steps (model attribute T)."),
+        click.option("--timesteps", "-T", type=click.IntRange(min=1),
+                     help="Override the number of time steps (model attribute T)."),
         click.option("--input-shape", metavar="B,C,H,W", help="Input shape, where the model does not say."),
         click.option("--input-domain", type=click.Choice(["real", "binary"]),
                      help="Value domain of the input: real (analog image, default) or binary (events)."),
@@ -113,6 +114,7 @@ def _load_and_trace(model_source, factory, model_args, trust_pickle, import_path
             shape = [int(s) for s in input_shape.replace("x", ",").split(",") if s.strip()]
         except ValueError:
             raise SnnCompileError(f"--input-shape must be integers like 1,3,32,32, got {input_shape!r}") from None
+        shape = list(positive_dims(shape, "--input-shape"))
     loaded = load_model(model_source, factory=factory, factory_args=parse_model_args(model_args),
                         trust_pickle=trust_pickle, import_paths=import_paths, neuron=neuron,
                         timesteps=timesteps, input_shape=shape, input_domain=input_domain)

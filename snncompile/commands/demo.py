@@ -11,6 +11,7 @@ import click
 from snncompile.commands.common import guarded
 from snncompile.examples import MODELS_DIR
 from snncompile.examples.train import ensure_trained
+from snncompile.outputs import ensure_dir
 
 OUTCOME = {0: "ok", 1: "findings", 2: "error"}
 
@@ -18,7 +19,7 @@ OUTCOME = {0: "ok", 1: "findings", 2: "error"}
 @click.command(epilog="Example:\n\n  snncompile demo\n\n  snncompile demo --skip-lava")
 @click.option("--models-dir", type=click.Path(file_okay=False), help="Where the trained example models live.")
 @click.option("--out", "out_dir", type=click.Path(file_okay=False), help="Where lowered networks go (default: a temp dir).")
-@click.option("--images", type=int, default=8, show_default=True, help="Test images simulated on Lava.")
+@click.option("--images", type=click.IntRange(min=1), default=8, show_default=True, help="Test images simulated on Lava.")
 @click.option("--skip-lava", is_flag=True, help="Check and report only (no lowering or Lava simulation).")
 @guarded
 def demo(models_dir, out_dir, images, skip_lava):
@@ -29,6 +30,9 @@ def demo(models_dir, out_dir, images, skip_lava):
     root = models_dir or MODELS_DIR
     click.echo(f"== example models in {root} (trained only when missing)")
     ensure_trained(root)
+    if out_dir:
+
+        ensure_dir(out_dir)
     out_root = out_dir or tempfile.mkdtemp(prefix="snncompile-demo-")
     failures = 0
     for name in ("spikformer-digits", "spikingformer-digits"):

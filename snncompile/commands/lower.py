@@ -10,19 +10,21 @@ PNG of the per-core load.  Lava missing or Python ≠ 3.10: a one-line error, ex
 """
 from __future__ import annotations
 
-import json
 import os
 import sys
 
 import click
+import numpy as np
 
 from snncompile.backends.lava.availability import require_lava
 from snncompile.backends.lava.lower import (_json_default, load_lowered, lower_graph, lowering_report, run_lowered,
                                             save_lowered)
-from snncompile.commands.common import guarded, load_and_trace, model_options, write_atomically
+from snncompile import strictjson, validate
+from snncompile.commands.common import guarded, load_and_trace, model_options
 from snncompile.energy.plots import plot_core_load
 from snncompile.errors import InputError
 from snncompile.loihi import get_limits, partition, prepare
+from snncompile.outputs import check_directory_target, check_file_target, ensure_dir, write_file
 
 
 @click.command("lower", epilog="""\b
@@ -42,27 +44,29 @@ Examples:
 @click.option("--calibration", type=click.Path(exists=True, dir_okay=False),
               help=".npy of sample inputs to choose the fixed-point input scale (default: inputs.npy beside MODEL).")
 @click.option("--partition-only", is_flag=True, help="Only print the partition (cores, chips); write nothing.")
-@click.option("--force", is_flag=True, help="Replace DIR if it exists.")
+@click.option("--force", is_flag=True,
+              help="Replace DIR if snncompile wrote it (it holds snncompile-manifest.json and nothing else of yours).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @guarded
 def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps, input_shape,
           input_domain, target, output, mode, limits_file, calibration, partition_only, force, fmt):
     """Lower MODEL to Lava processes for Loihi (see 'snncompile run')."""
-    import numpy as np
 
     limits = get_limits(limits_file)
+    if output and not partition_only:
+        check_directory_target(output, force=force)
     loaded, graph = load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron,
                                    timesteps, input_shape, input_domain)
     if partition_only:
         prepared = prepare(graph)
         part = partition(prepared.network, limits)
-        click.echo(json.dumps(part.to_dict(), indent=1) if fmt == "json" else part.table())
+        click.echo(strictjson.dumps(part.to_dict(), indent=1) if fmt == "json" else part.table())
         return
 
     cal = None
     if mode == "fixed":
         if calibration:
-            cal = np.load(calibration, allow_pickle=False)
+            cal = validate.load_array(calibration, "--calibration")
         elif loaded.samples is not None:
             cal = np.asarray(loaded.samples)
         else:
@@ -70,10 +74,10 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
     low = lower_graph(graph, mode=mode, limits=limits, calibration=cal)
     out = output or os.path.join("out", f"{_slug(loaded.name)}.loihi")
     if not output:
-        os.makedirs("out", exist_ok=True)
+        ensure_dir("out")
     path = save_lowered(low, out, model_name=loaded.name, force=force)
     if fmt == "json":
-        click.echo(json.dumps({"directory": path, "mode": mode, "processes": low.plan.summary(),
+        click.echo(strictjson.dumps({"directory": path, "mode": mode, "processes": low.plan.summary(),
                                "cores": low.part.cores, "chips": low.part.chips}, indent=1))
     else:
         click.echo(lowering_report(low, loaded.name))
@@ -93,41 +97,55 @@ Examples:
 @click.option("--input", "input_file", required=True, type=click.Path(exists=True, dir_okay=False),
               help=".npy of inputs [N, ...] (one sample: its shape without N).")
 @click.option("--labels", type=click.Path(exists=True, dir_okay=False), help=".npy of labels (prints accuracy).")
-@click.option("--limit", type=int, help="Only the first N inputs.")
-@click.option("--steps", type=int, help="Time steps per input (default: the T the model was traced with).")
+@click.option("--limit", type=click.IntRange(min=1), help="Only the first N inputs.")
+@click.option("--steps", type=click.IntRange(min=1),
+              help="Time steps per input (default: the T the model was traced with).")
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--png", type=click.Path(dir_okay=False), help="Per-core load plot (default: DIR/core_load.png).")
 @click.option("--all-cores", is_flag=True, help="List idle cores too.")
 @guarded
 def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
     """Simulate a lowered network on Lava; print predictions and the per-core ledger."""
-    import numpy as np
 
     require_lava()
     low = load_lowered(directory)
-    try:
-        x = np.load(input_file, allow_pickle=False)
-        y = np.load(labels, allow_pickle=False) if labels else None
-    except Exception as e:  # noqa: BLE001
-        raise InputError(f"cannot read {input_file}: {type(e).__name__}: {e}") from None
+    png = png or os.path.join(directory, "core_load.png")
+    for target in (png, os.path.join(directory, "ledger.json")):
+        check_file_target(target)
+    require_lava()
+    x = validate.load_array(input_file, "--input")
+    y = validate.load_array(labels, "--labels") if labels else None
     if limit:
         x = x[:limit]
+        y = y[:limit] if y is not None else None
+    batched = x.ndim == len(low.program.full_shapes[low.program.step.inputs[0]])
+    validate.samples_match(x if batched else x[None], y)
+    _check_run_budget(low, len(x) if batched else 1, steps)
     bar = _progress(fmt)
     try:
         res = run_lowered(low, x, labels=y, progress=bar.update if bar else None, steps=steps)
     finally:
         if bar:
             bar.close()
-    png = png or os.path.join(directory, "core_load.png")
     if res.ledger.cores:
         plot_core_load(png, [c.synaptic_ops / max(res.ledger.samples, 1) for c in res.ledger.cores],
                        [c.layer for c in res.ledger.cores], "per-core load", "synaptic ops per input")
-    doc = json.dumps(_result_dict(res, low, png), indent=1, default=_default)
-    write_atomically(os.path.join(directory, "ledger.json"), doc + "\n")  # read by `snncompile report --ledger DIR`
+    doc = strictjson.dumps(_result_dict(res, low, png), indent=1, default=_default)
+    write_file(os.path.join(directory, "ledger.json"), doc + "\n")  # read by `snncompile report --ledger DIR`
     if fmt == "json":
         click.echo(doc)
     else:
         click.echo(_result_table(res, low, png, all_cores))
+
+
+def _check_run_budget(low, n: int, steps) -> None:
+    """Refuse a run whose step inputs (N x steps x input elements, float64: what ``run_lowered`` builds
+    before Lava starts) would not fit in memory."""
+    prog = low.program
+    per_input = int(np.prod(prog.full_shapes[prog.step.inputs[0]][1:], dtype=np.float64))
+    t = steps or prog.T
+    validate.require_memory(n * t * per_input * 8, f"run {low.folder}",
+                            f"{n} input(s) x {t} steps x {per_input} values, float64")
 
 
 def _default(o):

@@ -11,6 +11,7 @@ from snncompile.energy.ledger import read_ledger
 from snncompile.energy.plots import write_plots
 from snncompile.energy.report import Samples, build_report, load_samples, stream_counts
 from snncompile.errors import InputError
+from snncompile.outputs import check_file_target
 
 SMALL_INPUT = 65536  # elements per sample up to which the default traced batch is 8 (else 1)
 
@@ -61,6 +62,8 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
     if data:
         samples = load_samples(data, limit)
     led = read_ledger(ledger) if ledger else None
+    if output:
+        check_file_target(output)
 
     # the traced batch: big enough to vectorise, small enough for ImageNet-size inputs
     def default_batch(per_sample: int, n: int) -> int:

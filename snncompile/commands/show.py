@@ -8,6 +8,7 @@ from snncompile.commands.common import guarded, load_and_trace, model_options
 from snncompile.exporters.onnx import save_onnx
 from snncompile.ir.printer import format_graph
 from snncompile.ir.serialize import save_graph
+from snncompile.outputs import check_file_target
 
 
 @click.command(epilog="""\b
@@ -25,6 +26,9 @@ def show(model_source, factory, model_args, trust_pickle, import_paths, neuron, 
          input_domain, save, onnx_path, constants):
     """Trace MODEL and print its spike-graph IR with value domains."""
 
+    for target in (save, onnx_path):
+        if target:
+            check_file_target(target)
     _, graph = load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps,
                               input_shape, input_domain)
     infer_domains(graph)

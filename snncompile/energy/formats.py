@@ -21,15 +21,15 @@ JSON schema (``schema_version`` 1)::
      "notes": [str]}
 
 Every count is per image; energies are picojoules per image; measured fields are null without a run.
+Strict JSON (``snncompile.strictjson``): a non-finite number is the string "NaN", "Infinity" or "-Infinity".
 """
 from __future__ import annotations
 
 import csv
 import io
-import json
 from typing import Optional
 
-from snncompile import __version__
+from snncompile import __version__, strictjson
 
 from .models import HOROWITZ_45NM, LOIHI_SOP
 from .report import REGIONS, Report
@@ -64,7 +64,7 @@ def to_json(report: Report) -> str:
     doc.update({k: body[k] for k in ("model", "parameters", "time_steps", "batch", "samples", "data")})
     doc["conventions"] = CONVENTIONS
     doc.update({k: body[k] for k in ("energy_models", "layers", "neurons", "totals", "ledger", "notes")})
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return strictjson.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 def to_csv(report: Report) -> str:

@@ -21,6 +21,7 @@ from typing import Optional
 from snncompile.errors import InputError
 
 from .models import LOIHI_SOP
+from snncompile.validate import regular_file
 
 _SYN_KEYS = ("synaptic_ops", "synops", "sops", "synaptic_events")
 
@@ -52,6 +53,8 @@ def read_ledger(path: str) -> dict:
     found = find_ledger(path)
     if found is None:
         raise InputError(f"{path}: no per-core ledger (expected a JSON file or a folder with ledger.json)")
+
+    regular_file(found, "--ledger")
     try:
         with open(found, encoding="utf-8") as f:
             doc = json.load(f)

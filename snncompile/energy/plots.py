@@ -4,6 +4,8 @@ from __future__ import annotations
 import os
 
 from .report import Report
+from snncompile.outputs import ensure_dir
+from snncompile.outputs import write_file
 
 
 def _plt():
@@ -20,8 +22,9 @@ def _short(name: str, width: int = 44) -> str:
 
 
 def write_plots(report: Report, folder: str) -> list[str]:
-    """Write the plots into ``folder`` (created); returns the files written."""
-    os.makedirs(folder, exist_ok=True)
+    """Write the plots into ``folder`` (created; each file under ``snncompile.outputs``); returns the files."""
+
+    ensure_dir(folder)
     plt = _plt()
     written = []
     if report.neurons:
@@ -76,8 +79,11 @@ def plot_core_load(path: str, load, layers, title: str, ylabel: str) -> str:
 
 
 def _save(plt, fig, path: str) -> str:
-    """Lay out, write as a 110-dpi PNG, release the figure; returns ``path``."""
+    """Lay out, write as a 110-dpi PNG (``snncompile.outputs.write_file``), release the figure; returns ``path``."""
+
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    try:
+        write_file(path, lambda fh: fig.savefig(fh, dpi=110, format="png"))
+    finally:
+        plt.close(fig)
     return path

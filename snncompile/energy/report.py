@@ -26,6 +26,7 @@ Conventions (every figure is **per image**):
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass, field, fields
 from typing import Callable, Iterable, Optional, Sequence
@@ -43,6 +44,7 @@ from snncompile.errors import InputError, SnnCompileError
 from snncompile.ir.graph import Graph, Node
 
 from .models import HOROWITZ_45NM, LOIHI_SOP
+from snncompile import validate
 
 
 REGIONS = ("encoding", "body", "readout")
@@ -258,6 +260,10 @@ class Samples:
 
 def load_samples(path: str, limit: Optional[int] = None) -> Samples:
     """A memory-mapped .npy of samples ``[N, ...]`` (read lazily, batch by batch)."""
+
+    if not os.path.exists(path):
+        raise InputError(f"{path}: not a readable .npy file (no such file)")
+    validate.regular_file(path, "--data")
     try:
         arr = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
@@ -266,6 +272,7 @@ def load_samples(path: str, limit: Optional[int] = None) -> Samples:
         raise InputError(f"{path}: expected a numeric array [N, ...], got dtype {getattr(arr, 'dtype', '?')}")
     if len(arr) == 0:
         raise InputError(f"{path}: holds no samples")
+    validate.array_rows(arr[:limit] if limit else arr, f"--data {path}")
     return Samples.from_array(arr, path, limit)
 
 

@@ -31,7 +31,6 @@ import math
 import os
 import re
 import struct
-import tempfile
 import zipfile
 import zlib
 from typing import Any, BinaryIO, Callable, Optional
@@ -42,6 +41,8 @@ from snncompile.errors import InputError
 
 from .domain import Domain
 from .graph import Graph, GraphError, Node, Value
+from snncompile.outputs import write_file
+from snncompile import validate
 
 NodeCheck = Callable[[Node], Optional[str]]
 
@@ -159,6 +160,12 @@ def save_graph(graph: Graph, path: str | os.PathLike) -> None:
     Raises ``TypeError`` (before touching the file system) when an attribute or meta value has a
     type the format cannot hold.
     """
+    atomic_write(path, graph_writer(graph))
+
+
+def graph_writer(graph: Graph) -> Callable[[BinaryIO], None]:
+    """``fn(binary_file)`` that writes ``graph`` as a ``.snnir`` archive (for ``snncompile.outputs``);
+    encoding errors are raised here, before any file is touched."""
     doc, members = graph_to_json(graph)
     text = json.dumps(doc, allow_nan=False, ensure_ascii=False, indent=1)
 
@@ -169,32 +176,14 @@ def save_graph(graph: Graph, path: str | os.PathLike) -> None:
                 with zf.open(member, "w", force_zip64=True) as out:
                     np.save(out, np.asarray(graph.constants[name]), allow_pickle=False)
 
-    atomic_write(path, write)
+    return write
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], None]) -> None:
-    """Call ``write(fh)`` on a temporary file beside ``path``, then rename it over ``path``.
+    """Call ``write(fh)`` under the output contract (``snncompile.outputs.write_file``): a temporary
+    sibling renamed over ``path``; only a regular file is replaced; umask respected."""
 
-    On any error the temporary file is removed and ``path`` is left as it was.  The new file gets
-    the permissions an ordinary ``open(path, "wb")`` would give it.
-    """
-    path = os.fspath(path)
-    fd, tmp = tempfile.mkstemp(prefix=".snncompile-", suffix=".tmp", dir=os.path.dirname(os.path.abspath(path)))
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
+    write_file(path, write)
 
 
 # -- load ------------------------------------------------------------------------------------------
@@ -211,8 +200,12 @@ def load_graph(path: str | os.PathLike, *, check_node: Optional[NodeCheck] = Non
         raise InputError(f"{path}: no such file")
     if os.path.isdir(path):
         raise InputError(f"{path}: is a directory, not an snncompile IR file")
+
+    validate.regular_file(path)
     try:
         with zipfile.ZipFile(path) as zf:
+            # declared sizes checked before anything is inflated; member CRCs are checked as they are read
+            validate.zip_archive(zf, path, verify_crc=False)
             try:
                 raw = zf.read(GRAPH_MEMBER)
             except KeyError:

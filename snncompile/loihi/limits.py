@@ -166,4 +166,22 @@ def get_limits(name_or_file: Optional[str] = None) -> Limits:
         changes[k] = v
     changes.setdefault("name", f"{base.name}+{os.path.basename(name_or_file)}")
     changes.setdefault("source", f"{base.source}; overridden by {name_or_file}")
-    return replace(base, **changes)
+    return check_limits(replace(base, **changes), f"--limits {name_or_file}")
+
+
+# fields that may be zero (an energy cost); every other number is a count or a width and must be >= 1
+ZERO_ALLOWED = {"pj_per_synop"}
+
+
+def check_limits(limits: Limits, where: str) -> Limits:
+    """Every number of the table finite, counts and bit widths at least 1 (a chip of 0 cores would divide
+    by zero in the partitioner)."""
+    for f in fields(Limits):
+        v = getattr(limits, f.name)
+        if f.name in ("name", "source", "notes") or v is None:
+            continue
+        if not isinstance(v, (int, float)) or isinstance(v, bool) or not math.isfinite(v):
+            raise InputError(f"{where}: {f.name} must be a finite number or null, got {v!r}")
+        if v < (0 if f.name in ZERO_ALLOWED else 1):
+            raise InputError(f"{where}: {f.name} must be at least {0 if f.name in ZERO_ALLOWED else 1}, got {v!r}")
+    return limits

@@ -13,19 +13,49 @@ JSON schema (``schema_version`` 1)::
      "verify_domains": null | {"samples": int, "checked": int, "ok": bool,
                                "violations": [{"value", "node", "static_domain",
                                                "observed": {"min", "max", "integral", "nan"}, "reason"}]}}
+
+One verdict in every format: ``clean`` is false when there is a finding *or* a ``--verify-domains``
+violation; SARIF lists both (violations under the rule id ``VERIFY_RULE_ID``), text prints both.
+Strict JSON (``snncompile.strictjson``): a non-finite number is the string "NaN", "Infinity" or
+"-Infinity".  SARIF ``uri``s are percent-encoded (RFC 3986): relative paths as such, absolute paths as
+``file://`` URIs.
 """
 from __future__ import annotations
 
-import json
 from collections import Counter
 from typing import Optional
+from urllib.parse import quote
 
 from snncompile import __version__
 from snncompile.check import CheckResult
 from snncompile.rules import RULES
+from snncompile.strictjson import dumps
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 _SARIF_LEVEL = {"error": "error", "warning": "warning", "note": "note"}
+VERIFY_RULE_ID = "verify-domains"
+VERIFY_RULE = {
+    "id": VERIFY_RULE_ID,
+    "name": "value-left-its-static-domain",
+    "shortDescription": {"text": "A value observed by the reference executor left the domain the static "
+                                 "analysis gave it."},
+    "fullDescription": {"text": "The spike-purity verdict rests on the inferred value domains; a value outside "
+                                "its domain means a finding may be missed."},
+    "help": {"text": "Report the model and the value: the domain inference is wrong for this op."},
+    "defaultConfiguration": {"level": "error"},
+}
+
+
+def verdict_clean(result: CheckResult, verify: Optional[dict]) -> bool:
+    """The one verdict every format reports: no finding and no domain violation."""
+    return result.clean and not (verify and verify.get("violations"))
+
+
+def sarif_uri(path: str) -> str:
+    """A SARIF ``artifactLocation.uri``: percent-encoded; absolute paths as ``file://`` URIs."""
+    path = path.replace("\\", "/")
+    encoded = quote(path, safe="/")
+    return f"file://{encoded}" if path.startswith("/") else encoded
 
 
 def summary(result: CheckResult) -> dict:
@@ -46,13 +76,13 @@ def to_json(result: CheckResult, verify: Optional[dict] = None) -> str:
         "tool": "snncompile",
         "version": __version__,
         "model": result.graph.meta.get("model", ""),
-        "clean": result.clean,
+        "clean": verdict_clean(result, verify),
         "summary": summary(result),
         "findings": [d.to_dict() for d in result.findings],
         "layers": [layer.to_dict() for layer in result.layers],
         "verify_domains": verify,
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 def to_sarif(result: CheckResult, verify: Optional[dict] = None) -> str:
@@ -65,6 +95,9 @@ def to_sarif(result: CheckResult, verify: Optional[dict] = None) -> str:
         "help": {"text": RULES[code].fix},
         "defaultConfiguration": {"level": _SARIF_LEVEL[RULES[code].severity]},
     } for code in used]
+    violations = (verify or {}).get("violations") or []
+    if violations:
+        rules.append(VERIFY_RULE)
     index = {code: i for i, code in enumerate(used)}
     results = []
     for d in result.findings:
@@ -78,10 +111,21 @@ def to_sarif(result: CheckResult, verify: Optional[dict] = None) -> str:
         if d.file:
             region = {"startLine": d.line} if d.line else {}
             entry["locations"] = [{
-                "physicalLocation": {"artifactLocation": {"uri": d.file.replace("\\", "/")}, "region": region},
+                "physicalLocation": {"artifactLocation": {"uri": sarif_uri(d.file)}, "region": region},
                 "logicalLocations": [{"fullyQualifiedName": d.module or "<root>", "kind": "module"}],
             }]
         results.append(entry)
+    for v in violations:
+        o = v.get("observed") or {}
+        results.append({
+            "ruleId": VERIFY_RULE_ID,
+            "ruleIndex": len(rules) - 1,
+            "level": "error",
+            "message": {"text": f"{v['node']}: {v['value']} has static domain {v['static_domain']} but the reference "
+                                f"executor observed [{o.get('min')}, {o.get('max')}]: {v['reason']}"},
+            "locations": [{"logicalLocations": [{"fullyQualifiedName": str(v["node"]), "kind": "function"}]}],
+            "properties": {"value": v["value"], "static_domain": v["static_domain"], "observed": o},
+        })
     doc = {
         "$schema": SARIF_SCHEMA,
         "version": "2.1.0",
@@ -89,10 +133,11 @@ def to_sarif(result: CheckResult, verify: Optional[dict] = None) -> str:
             "tool": {"driver": {"name": "snncompile", "version": __version__,
                                 "informationUri": "https://example.invalid/snncompile", "rules": rules}},
             "results": results,
-            "properties": {"model": result.graph.meta.get("model", ""), "summary": summary(result)},
+            "properties": {"model": result.graph.meta.get("model", ""), "clean": verdict_clean(result, verify),
+                           "summary": summary(result), "verify_domains": verify},
         }],
     }
-    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+    return dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
 class _Style:
@@ -146,4 +191,7 @@ def to_text(result: CheckResult, *, color: bool = False, verbose: bool = False,
         lines.append(s(f"Found {len(result.findings)} finding(s): {rules_txt}", "1;31"))
     else:
         lines.append(s("No findings: every weight layer outside encoding/readout is spike-driven.", "1;32"))
+    if verify is not None and verify["violations"]:
+        lines.append(s(f"Failed: {len(verify['violations'])} value(s) left their static domain (verify-domains).",
+                       "1;31"))
     return "\n".join(lines) + "\n"

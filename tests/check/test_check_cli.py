@@ -1,6 +1,7 @@
 """`snncompile check` as a CI gate: exit codes, formats (golden), errors, policy."""
 import json
 import os
+import random
 import subprocess
 import sys
 
@@ -103,7 +104,8 @@ class Net(nn.Module):
 @pytest.fixture
 def bad_files(tmp_path):
     (tmp_path / "text.pt").write_text("not a model")
-    (tmp_path / "random.pt").write_bytes(os.urandom(2000))
+    # seed 2: bytes on which torch's weights-only unpickler raised IndexError (was "internal error")
+    (tmp_path / "random.pt").write_bytes(random.Random(2).randbytes(2000))
     torch.save([1, 2, 3], tmp_path / "list.pt")
     torch.save(Net().state_dict(), tmp_path / "sd.pt")
     mod = tmp_path / "pkg_models.py"
@@ -144,6 +146,11 @@ def test_bad_input_is_one_line_and_exit_2(bad_files, monkeypatch, args, message)
 def test_unknown_op_and_missing_class_are_exit_2(bad_files):
     proc = subprocess.run([sys.executable, "-m", "snncompile", "check", "whole.pt", "--trust-pickle",
                            "--input-shape", "1,4"], capture_output=True, text=True, cwd=bad_files)
+    # the current directory is not importable unless named (snncompile.importpath)
+    assert proc.returncode == 2 and "not importable" in proc.stderr and "pkg_models" in proc.stderr
+    proc = subprocess.run([sys.executable, "-m", "snncompile", "check", "whole.pt", "--trust-pickle",
+                           "--import-path", ".", "--input-shape", "1,4"], capture_output=True, text=True,
+                          cwd=bad_files)
     assert proc.returncode == 2 and proc.stderr.startswith("error[SNN900]: unsupported op") and "fft" in proc.stderr
     elsewhere = bad_files / "elsewhere"
     elsewhere.mkdir()
