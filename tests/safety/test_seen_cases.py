@@ -212,7 +212,9 @@ def test_plain_input_errors_are_not_internal_errors(tmp_path, digits_dir, lowere
     (broken / "network.json").write_text(json.dumps(dict(doc, processes=[])))
     assert_one_line_error(*invoke("run", str(broken), "--input", x), "network.json", "'processes'")
 
-    import snncompile.commands.check as check_command  # the name the command calls
+    import importlib
+
+    check_command = importlib.import_module("snncompile.commands.check")  # the module whose name the command calls
 
     def denied(*a, **k):
         raise PermissionError(13, "Permission denied", "/some/file")
