@@ -2,6 +2,7 @@
 import json
 import os
 import random
+import re
 import subprocess
 import sys
 
@@ -9,10 +10,22 @@ import pytest
 import torch
 import torch.nn as nn
 
+from snncompile import __version__
 from snncompile.cli import main
+from snncompile.examples import presets
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
 UPDATE = os.environ.get("SNNCOMPILE_UPDATE_GOLDEN") == "1"
+EXAMPLES = os.path.dirname(presets.__file__)
+
+# What a golden file keeps is what must not change by accident: rule codes, module paths, ops, integer
+# domains, costs, counts, wording.  What may change with an unrelated edit is masked before the comparison:
+# source line numbers and the folder a source file is installed in (edits of examples/, a site-packages
+# install), the values of real intervals (seeded weights), and the tool's version.
+_SOURCE = re.compile(r"(?:[\w.-]*/)*(\w+\.py):\d+")
+_REAL = re.compile(r"real\[[^\]]*\]")
+_LINE_KEYS = {"line", "startLine"}
+_FILE_KEYS = {"file", "uri"}
 
 
 def run(runner, *args):
@@ -20,8 +33,36 @@ def run(runner, *args):
     return result.exit_code, result.stdout, result.stderr
 
 
-def golden(name: str, text: str) -> None:
+def _stable_text(text: str) -> str:
+    # a masked interval also loses the column padding that its width decided
+    masked = re.sub(r"real\[[^\]]*\]( +)?", lambda m: "real[…]" + (" " if m.group(1) else ""), text)
+    return _SOURCE.sub(r"\1:<line>", masked)
+
+
+def _stable_json(value, key=None):
+    if isinstance(value, dict):
+        return {k: _stable_json(v, k) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_stable_json(v) for v in value]
+    if key in _LINE_KEYS and isinstance(value, int):
+        return "<line>"
+    if key in _FILE_KEYS and isinstance(value, str):
+        return os.path.basename(value)
+    if key == "version" and value == __version__:
+        return "<version>"
+    return _REAL.sub("real[…]", value) if isinstance(value, str) else value
+
+
+def stable(text: str, fmt: str) -> str:
+    """The golden-comparable form of a ``check`` report (see above)."""
+    if fmt == "text":
+        return _stable_text(text)
+    return json.dumps(_stable_json(json.loads(text)), indent=2, ensure_ascii=False) + "\n"
+
+
+def golden(name: str, text: str, fmt: str) -> None:
     path = os.path.join(GOLDEN, name)
+    text = stable(text, fmt)
     if UPDATE:
         os.makedirs(GOLDEN, exist_ok=True)
         with open(path, "w", encoding="utf-8") as f:
@@ -34,13 +75,61 @@ def golden(name: str, text: str) -> None:
 def test_golden_spikformer_digits(runner, fmt, ext):
     code, out, err = run(runner, "check", "preset:spikformer:digits", "--format", fmt, "--no-color")
     assert code == 1, err
-    golden(f"spikformer-digits.{ext}", out)
+    golden(f"spikformer-digits.{ext}", out, fmt)
 
 
 def test_golden_spikingformer_digits_is_clean(runner):
     code, out, err = run(runner, "check", "preset:spikingformer:digits", "--no-color")
     assert code == 0, err
-    golden("spikingformer-digits.txt", out)
+    golden("spikingformer-digits.txt", out, "text")
+
+
+# Spikformer's residual stream adds spike maps: block b's attention reads a sum of 2b+1 (+1) spikes, its MLP one
+# more.  These findings follow from the architecture, not from weights or source layout.
+SPIKFORMER_DIGITS_FINDINGS = [
+    (f"block.{b}.{part}", dom) for b in (0, 1)
+    for part, dom in (("attn.q_linear", f"int[0,{2 * b + 2}]"), ("attn.k_linear", f"int[0,{2 * b + 2}]"),
+                      ("attn.v_linear", f"int[0,{2 * b + 2}]"), ("mlp.fc1_linear", f"int[0,{2 * b + 3}]"))
+]
+
+
+def test_findings_content_independently_of_the_golden(runner):
+    """Rule codes, module paths, domains and counts, and each finding's source line really is the call of the
+    module it names (checked in the source file, so line numbers are verified without being frozen)."""
+    code, out, _ = run(runner, "check", "preset:spikformer:digits", "--format", "json")
+    doc = json.loads(out)
+    assert code == 1
+    assert [(f["rule"], f["module"], f["input_domain"], f["region"]) for f in doc["findings"]] == \
+        [("SNN101", module, dom, "body") for module, dom in SPIKFORMER_DIGITS_FINDINGS]
+    assert doc["summary"]["weight_layers"] == 18
+    assert doc["summary"]["by_cost"] == {"AC": 8, "INT×FLOAT": 8, "MAC": 2}
+    assert doc["summary"]["max_integer_into_weights"] == 5
+    for f in doc["findings"]:
+        assert os.path.basename(f["file"]) == "spikformer.py"
+        with open(os.path.join(EXAMPLES, "spikformer.py"), encoding="utf-8") as src:
+            line = src.read().splitlines()[f["line"] - 1]
+        attr = f["module"].rsplit(".", 1)[1]
+        assert f"self.{attr}(" in line, f"{f['module']}: line {f['line']} is {line.strip()!r}"
+
+
+def test_clean_model_content_independently_of_the_golden(runner):
+    code, out, _ = run(runner, "check", "preset:spikingformer:digits", "--format", "json")
+    doc = json.loads(out)
+    assert code == 0 and doc["clean"] is True and doc["findings"] == []
+    assert doc["summary"]["by_cost"] == {"AC": 16, "MAC": 2}
+    regions = {layer["module"]: layer["region"] for layer in doc["layers"] if layer["cost"] == "MAC"}
+    assert regions == {"patch_embed.block0_conv": "encoding", "head": "readout"}
+
+
+def test_golden_masks_only_what_is_unstable():
+    """The masking keeps integer domains, module paths and rule codes, and hides line numbers, folders,
+    real interval values and the version."""
+    text = "  examples/spikformer.py:152: block.0.attn.q_linear linear <- int[0,2]  head real[-21.4,22.0]"
+    assert _stable_text(text) == "  spikformer.py:<line>: block.0.attn.q_linear linear <- int[0,2]  head real[…]"
+    doc = {"version": __version__, "runs": [{"uri": "/x/site-packages/snncompile/examples/spikformer.py",
+                                              "startLine": 7, "domain": "real[0,6]", "d2": "int[0,5]"}]}
+    assert _stable_json(doc) == {"version": "<version>", "runs": [{"uri": "spikformer.py", "startLine": "<line>",
+                                                                   "domain": "real[…]", "d2": "int[0,5]"}]}
 
 
 def test_json_schema_fields(runner):

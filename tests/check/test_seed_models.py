@@ -51,11 +51,15 @@ def test_spikingformer_is_clean_with_macs_only_at_encoding_and_readout(preset, n
     macs = [(layer.module, layer.region) for layer in result.layers if layer.cost != "AC"]
     events = preset == "2-256"  # event input: the first conv sees spikes
     assert [r for _, r in macs] == (["readout"] if events else ["encoding", "readout"])
-    assert all(layer.input_domain == "binary" for layer in result.layers if layer.cost == "AC")
+    ac = [layer for layer in result.layers if layer.cost == "AC"]
+    assert len(ac) == len(result.layers) - len(macs) > 0
+    assert all(layer.input_domain == "binary" for layer in ac)
 
 
 def test_spikformer_dvs_event_input_makes_first_conv_spike_driven(check_preset):
     result = check_preset("spikformer", "2-256")
     first = result.layers[0]
     assert first.cost == "AC" and first.input_domain == "binary"
+    # two blocks, each with q/k/v and fc1 fed the residual sum of spikes
+    assert [d.rule for d in result.findings] == ["SNN101"] * 8
     assert all(re.fullmatch(r"int\[0,\d+\]", d.input_domain) for d in result.findings)

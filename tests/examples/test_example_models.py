@@ -104,11 +104,11 @@ def test_checkpoint_round_trip(arch, preset, tmp_path):
 
 
 def test_rejects_unknown_variants():
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Spikingformer supports only qkv_layer='conv1d'"):
         build("spikingformer", "digits", qkv_layer="linear", mlp_layer="linear")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="attn_order must be 'qk_v' or 'q_kv', got 'softmax'"):
         build("spikformer", "digits", attn_order="softmax")
-    with pytest.raises(KeyError):
+    with pytest.raises(KeyError, match="unknown preset 'nope' for spikformer"):
         build("spikformer", "nope")
 
 

@@ -60,5 +60,5 @@ def test_identical_to_spikingjelly_forward_and_surrogate(kw):
 def test_attributes_for_frontends():
     lif = make_lif("own", tau=1.5, v_threshold=0.5)
     assert (lif.tau, lif.v_threshold, lif.v_reset, lif.detach_reset, lif.decay_input) == (1.5, 0.5, 0.0, True, True)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown neuron backend 'cupy'"):
         make_lif("cupy")

@@ -19,7 +19,7 @@ def test_retrain_digits_reaches_90_percent(arch, tmp_path):
 
 
 def test_cli_help(capsys):
-    with pytest.raises(SystemExit) as e:
+    with pytest.raises(SystemExit, match="^0$") as e:
         train.main(["--help"])
     assert e.value.code == 0
     assert "--arch" in capsys.readouterr().out

@@ -67,7 +67,7 @@ def test_single_step_neuron_called_in_a_loop_shares_state():
     assert len(lifs) == 3
     assert {n.attrs["state_key"] for n in lifs} == {"lif"}
     assert all(n.attrs["step_mode"] == "single" for n in lifs)
-    assert all(layer.cost == "AC" for m, layer in _layers(g).items() if m == "fc2")
+    assert _layers(g)["fc2"].cost == "AC"
 
 
 class SnnTorchNet(nn.Module):
@@ -141,10 +141,22 @@ def test_spike_driven_style_is_clean_and_readout_is_binary():
     assert layers["head"].region == "readout"
 
 
+class WithUnusedModules(SpikeDrivenStyle):
+    """SpikeDrivenStyle plus modules that are built but never called (as papers' code often leaves them)."""
+
+    def __init__(self, c=8):
+        super().__init__(c)
+        self.unused_proj = nn.Linear(c, c)
+        self.unused_norm = nn.LayerNorm(c)
+
+
 def test_unused_modules_are_absent():
-    g = trace(SpikeDrivenStyle(), torch.rand(4, 1, 5, 8))
+    model = WithUnusedModules()
+    assert {"unused_proj", "unused_norm"} <= {name for name, _ in model.named_modules()}
+    g = trace(model, torch.rand(4, 1, 5, 8))
     assert not any(n.module.startswith("unused") for n in g.nodes)
     assert {n.module for n in g.nodes if n.op == "linear"} == {"q", "k", "head"}
+    assert {layer.module for layer in check_graph(g).layers} == {"q", "k", "head"}
 
 
 class MyNeuron(nn.Module):

@@ -111,7 +111,7 @@ def test_fixed_lava_is_bit_exact(case):
         np.testing.assert_allclose(rec.readouts[v], arr, rtol=1e-12, atol=1e-12)
 
 
-def test_weight_shared_synapses_are_bit_exact_too(case):
+def test_weight_shared_synapses_are_bit_exact_too(spikformer_case):
     """The weight-shared synapse process (used for layers too large for lava-nc's Sparse, e.g.
     Spikformer-4-384) computes what Sparse computes: forcing it everywhere keeps fixed point bit-exact."""
     import tempfile
@@ -123,8 +123,7 @@ def test_weight_shared_synapses_are_bit_exact_too(case):
     from snncompile.backends.reference.fixed import run_fixed
     from snncompile.loihi.fixed import quantise_input
 
-    if case.arch != "spikformer":
-        pytest.skip("one architecture is enough for this path")
+    case = spikformer_case  # one architecture is enough for this path
     low = case.lowered("fixed")
     x = case.x[:3]
     net = build_network(low.step, [u.ports[0].value for u in low.prepared.network.of_kind("readout")])

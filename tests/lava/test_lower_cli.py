@@ -35,6 +35,13 @@ def checkpoint(tmp_path_factory):
     return path, x[:3], model
 
 
+def _traced(checkpoint):
+    from snncompile.frontends.torch import trace
+
+    _, x, model = checkpoint
+    return trace(model, torch.from_numpy(x[:1]))
+
+
 @pytest.mark.nolava
 def test_lower_writes_a_complete_directory(cli, checkpoint, tmp_path):
     path, x, _ = checkpoint
@@ -45,7 +52,10 @@ def test_lower_writes_a_complete_directory(cli, checkpoint, tmp_path):
               "report.txt"):
         assert (out / f).is_file(), f
     doc = json.loads((out / "network.json").read_text())
-    assert doc["mode"] == "fixed" and doc["summary"]["processes"] > 20
+    summary = doc["summary"]
+    assert doc["mode"] == "fixed" and summary["processes"] == len(doc["processes"]) == sum(summary["by_type"].values())
+    assert summary["by_type"]["source"] == 1 and summary["by_type"]["readout"] == 1
+    assert summary["by_type"]["neuron"] == sum(1 for n in _traced(checkpoint).nodes if n.op == "lif")
     cmap = json.loads((out / "core_map.json").read_text())
     assert cmap["cores"] >= 1 and cmap["chips"] == 1 and cmap["limits"]["name"] == "loihi2"
     # an existing directory is not overwritten without --force, and nothing else is left behind
@@ -124,6 +134,8 @@ def test_lower_and_run_float(cli, checkpoint, tmp_path):
     ref = np.concatenate([ex.run(g, x[i:i + 1], dtype=np.float64).output for i in range(len(x))])
     np.testing.assert_allclose(np.array(d["logits"]), ref, rtol=1e-9, atol=1e-9)
     assert d["predictions"] == ref.argmax(1).tolist()
-    assert d["ledger"]["totals"]["synaptic_ops"] > 0 and os.path.isfile(d["png"])
+    from snncompile.backends.reference import count_events
+
+    assert d["ledger"]["totals"]["synaptic_ops"] == count_events(g, x).synaptic_ops and os.path.isfile(d["png"])
     r = CliRunner().invoke(cli, ["run", str(out), "--input", str(tmp_path / "x.npy")])
     assert r.exit_code == 0 and "predictions:" in r.output and "synaptic ops" in r.output

@@ -35,7 +35,7 @@ def test_limits_override_json_and_toml(tmp_path):
     bad.write_text(json.dumps({"neurons_per_cor": 1}))
     with pytest.raises(InputError, match="unknown field"):
         get_limits(str(bad))
-    with pytest.raises(InputError):
+    with pytest.raises(InputError, match="neither a file nor one of loihi1, loihi2"):
         get_limits(str(tmp_path / "missing.json"))
 
 
@@ -150,4 +150,5 @@ def test_partition_largest_imagenet_preset_splits_attention_heads():
     assert attn and all(layer.tile.cb == 1 and (layer.tile.rb < layer.geometry.h_out or
                                                   layer.tile.wb < layer.geometry.w_out) for layer in attn)
     assert all(layer.tile.neurons <= LOIHI2.neurons_per_core for layer in part.layers)
-    assert part.chips > 100
+    # the README's figure (21,209 cores, 166 chips), and chips follow from cores
+    assert part.cores == 21_209 and part.chips == -(-part.cores // LOIHI2.cores_per_chip) == 166

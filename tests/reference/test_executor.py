@@ -165,7 +165,7 @@ def test_execution_error_names_node_and_source_line():
     g = trace(Broken(), torch.rand(2, 6))
     node = next(n for n in g.nodes if n.op == "reshape")
     node.attrs["shape"] = [3, 3]  # corrupt it: 8 elements cannot become 3×3
-    with pytest.raises(ExecutionError) as info:
+    with pytest.raises(ExecutionError, match="reshape") as info:
         run(g, [np.random.rand(2, 6)])
     msg = str(info.value)
     assert "\n" not in msg

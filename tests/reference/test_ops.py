@@ -2,6 +2,8 @@
 reference executor in float64, compare with the torch result (float64)."""
 from __future__ import annotations
 
+import zlib
+
 import numpy as np
 import pytest
 import torch
@@ -163,7 +165,7 @@ def _inputs(specs):
 
 @pytest.mark.parametrize("name,fn,specs,consts,op", list(_params()))
 def test_op_matches_torch(name, fn, specs, consts, op):
-    torch.manual_seed(hash(name) % 1000)
+    torch.manual_seed(zlib.crc32(name.encode()) % 1000)  # stable across processes, unlike hash(str)
     model = Fn(fn, **consts).double()
     xs = _inputs(specs)
     with torch.no_grad():
