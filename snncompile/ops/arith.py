@@ -150,3 +150,68 @@ def matmul(node, inputs, state):
 def identity(node, inputs, state):
     """Returns its input (contiguous, clone, detach, dropout at inference, dtype casts that keep values)."""
     return [inputs[0]]
+
+
+# -- torch implementations (counting engine); semantics = the numpy reference above --
+
+from .registry import implements  # noqa: E402
+
+
+def _torch_table():
+    import torch
+
+    return {
+        "add": lambda n, x: x[0] + x[1],
+        "sub": lambda n, x: x[0] - x[1],
+        "mul": lambda n, x: x[0] * x[1],
+        "div": lambda n, x: x[0] / x[1],
+        "neg": lambda n, x: -x[0],
+        "relu": lambda n, x: torch.clamp_min(x[0], 0),
+        "clamp": lambda n, x: torch.clamp(x[0], n.attrs.get("min"), n.attrs.get("max")),
+        "matmul": lambda n, x: torch.matmul(x[0], x[1]),
+        "identity": lambda n, x: x[0],
+    }
+
+
+def _elementwise_torch(name):
+    fns: dict = {}
+
+    def run(node, inputs, state):
+        if not fns:
+            fns.update(_torch_table())
+        return [fns[name](node, inputs)]
+
+    return run
+
+
+for _name in ("add", "sub", "mul", "div", "neg", "relu", "clamp", "matmul", "identity"):
+    implements(_name, "torch")(_elementwise_torch(_name))
+
+
+@implements("matmul", "count")
+def _matmul_count(node, graph):
+    """Products with both factors nonzero: ``Σ_batch Σ_k colnnz(a)[k] · rownnz(b)[k]`` (constants: all)."""
+    import torch
+
+    dyn = [not graph.values[v].constant for v in node.inputs]
+
+    def mask(x, d):
+        return (x != 0) if d else torch.ones_like(x, dtype=torch.bool)
+
+    def count(args, outs):
+        a, b = (mask(x, d) for x, d in zip(args, dyn))
+        a = a[None, :] if a.ndim == 1 else a
+        b = b[:, None] if b.ndim == 1 else b
+        col = a.sum(-2)  # int64 [..., K]
+        row = b.sum(-1)  # int64 [..., K]
+        return {"synaptic_ops": (col * row).sum()}
+
+    return count
+
+
+@implements("mul", "count")
+def _gate_count(node, graph):
+    """A product of two dynamic tensors: broadcast positions where both are nonzero; a scale: not counted."""
+    if any(graph.values[v].constant for v in node.inputs):
+        return None
+    return lambda args, outs: {"synaptic_ops": ((args[0] != 0) & (args[1] != 0)).count_nonzero()}
