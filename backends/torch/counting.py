@@ -4,8 +4,11 @@ the device while :class:`.TorchExecutor` runs.
 Which nodes are counted is the reference's decision (:func:`~snncompile.backends.reference.counts.counted`);
 how is each op's ``"count"`` hook, declared beside the op (``@implements("conv2d", "count")``): called
 once per graph as ``hook(node, graph)``, it returns ``None`` (not counted: e.g. a product with a
-constant) or a function ``(inputs, outputs) -> {field: int64 tensor or int}`` over the fields
-``synaptic_ops``, ``neuron_updates``, ``spikes``, ``spikes_per_step``.  Every counted node also gets
+constant) or a function ``(inputs, outputs, nonzero) -> {field: int64 tensor or int}`` (``nonzero(i)``:
+the engine's cached nonzero count of operand ``i``) over the fields
+``synaptic_ops``, ``neuron_updates``, ``spikes``, ``spikes_per_step`` — and optionally
+``nonzero_inputs`` (of its dynamic operands) and ``output_nonzero`` when it computed them anyway,
+so that they are not counted twice.  Every counted node also gets
 ``nonzero_inputs`` / ``input_elements`` of each dynamic operand, ``kind`` and ``dense_ops`` from its
 cost rule — all exactly as the reference defines them.
 
@@ -20,6 +23,7 @@ from fractions import Fraction
 from typing import Callable, Optional, Sequence
 
 from snncompile import ops
+from snncompile.analysis.spike_values import spike_valued
 from snncompile.backends.reference.batching import as_sample_arrays, traced_batch
 from snncompile.backends.reference.counts import EventCounts, NodeCount, counted
 from snncompile.ir.graph import Graph
@@ -60,6 +64,56 @@ def count_plan(graph: Graph) -> list[_NodePlan]:
     return plans
 
 
+class _NonzeroCache:
+    """Nonzero counts of one run's tensors, shared between the nodes that read the same elements.
+
+    A key is ``(data_ptr, numel, dtype)`` of a *contiguous* tensor: two contiguous tensors with the
+    same start, length and dtype cover the same memory, hence the same elements (a reshape of a LIF's
+    spikes is found again).  The tensor is kept referenced so its memory cannot be reused for another
+    tensor while the cache lives (one run).
+    """
+
+    def __init__(self):
+        self._counts: dict = {}
+
+    @staticmethod
+    def _key(t):
+        return (t.data_ptr(), t.numel(), t.dtype) if t.is_contiguous() else None
+
+    def put(self, t, n) -> None:
+        key = self._key(t)
+        if key is not None:
+            self._counts[key] = (t, n)
+
+    def get(self, t, spikes: bool = False):
+        """``nnz(t)``; ``spikes``: ``t`` is spike-valued (0/1), so the count is its (float64) sum."""
+        key = self._key(t)
+        hit = self._counts.get(key) if key is not None else None
+        if hit is not None:
+            return hit[1]
+        n = nonzero(t, spikes)
+        self.put(t, n)
+        return n
+
+
+def exact_sum(t, dim=None):
+    """``Σ t`` over ``dim`` of a 0/1 tensor, exact: in its own float dtype while every partial sum is an
+    integer the dtype represents (numel < 2**24 in float32, 2**53 in float64), else in float64."""
+    import torch
+
+    limit = 2 ** 24 if t.dtype in (torch.float32, torch.bfloat16, torch.float16) else 2 ** 53
+    if t.dtype in (torch.float16, torch.bfloat16) or t.numel() >= limit:
+        t = t.to(torch.float64)
+    return t.sum() if dim is None else t.sum(dim)
+
+
+def nonzero(t, spikes: bool = False):
+    """``nnz(t)`` as a 0-d int64 tensor: ``Σ t`` for 0/1 spikes, else ``Σ (t ≠ 0)``."""
+    import torch
+
+    return exact_sum(t).to(torch.int64) if spikes else t.bool().sum()
+
+
 class TorchCounter:
     """Accumulates exact event counts of ``graph`` over batches on ``device``."""
 
@@ -77,13 +131,23 @@ class TorchCounter:
     def _run(self, inputs: Sequence) -> dict[str, dict]:
         by_node = {p.node.name: p for p in self.plans}
         got: dict[str, dict] = {}
+        nnz = _NonzeroCache()
+
+        spikes = spike_valued(self.graph)
 
         def hook(node, args, outs):
             p = by_node.get(node.name)
             if p is None:
                 return
-            fields = dict(p.fn(args, outs))
-            fields["nonzero_inputs"] = [a.count_nonzero() for a, d in zip(args, p.dynamic) if d]
+            dyn = [(v, a) for v, a, d in zip(node.inputs, args, p.dynamic) if d]
+            fields = dict(p.fn(args, outs, lambda i: nnz.get(args[i], node.inputs[i] in spikes)))
+            known = fields.pop("nonzero_inputs", None)
+            if known is not None:
+                for (_, a), n in zip(dyn, known):
+                    nnz.put(a, n)
+            if "output_nonzero" in fields:
+                nnz.put(outs[0], fields.pop("output_nonzero"))
+            fields["nonzero_inputs"] = [nnz.get(a, v in spikes) for v, a in dyn]
             got[node.name] = fields
 
         self.executor.run(self.graph, inputs, hooks=[hook])

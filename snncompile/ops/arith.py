@@ -193,18 +193,25 @@ def _matmul_count(node, graph):
     """Products with both factors nonzero: ``Σ_batch Σ_k colnnz(a)[k] · rownnz(b)[k]`` (constants: all)."""
     import torch
 
-    dyn = [not graph.values[v].constant for v in node.inputs]
+    from snncompile.analysis.spike_values import spike_valued
 
-    def mask(x, d):
-        return (x != 0) if d else torch.ones_like(x, dtype=torch.bool)
+    spikes = spike_valued(graph)
+    how = ["spikes" if v in spikes else "dynamic" if not graph.values[v].constant else "constant"
+           for v in node.inputs]
 
-    def count(args, outs):
-        a, b = (mask(x, d) for x, d in zip(args, dyn))
+    def mask(x, h):  # a 0/1 mask; spikes are their own mask
+        if h == "constant":
+            return torch.ones_like(x, dtype=torch.bool)
+        return x if h == "spikes" else x.bool()
+
+    def count(args, outs, nonzero):
+        a, b = (mask(x, h) for x, h in zip(args, how))
         a = a[None, :] if a.ndim == 1 else a
         b = b[:, None] if b.ndim == 1 else b
-        col = a.sum(-2)  # int64 [..., K]
-        row = b.sum(-1)  # int64 [..., K]
-        return {"synaptic_ops": (col * row).sum()}
+        # nonzero rows of a / columns of b per k: integers below 2**24, exact in any float dtype
+        col = a.sum(-2).to(torch.float64)  # [..., K]
+        row = b.sum(-1).to(torch.float64)  # [..., K]
+        return {"synaptic_ops": (col * row).sum().to(torch.int64)}
 
     return count
 
@@ -214,4 +221,4 @@ def _gate_count(node, graph):
     """A product of two dynamic tensors: broadcast positions where both are nonzero; a scale: not counted."""
     if any(graph.values[v].constant for v in node.inputs):
         return None
-    return lambda args, outs: {"synaptic_ops": ((args[0] != 0) & (args[1] != 0)).count_nonzero()}
+    return lambda args, outs, nonzero: {"synaptic_ops": (args[0].bool() & args[1].bool()).sum()}

@@ -181,9 +181,15 @@ def _lif_count(node, graph):
     """Neuron updates = input elements; spikes = nonzero outputs; per step for a multi-step node."""
     multi = node.attrs.get("step_mode") == "multi"
 
-    def count(args, outs):
-        s = outs[0]
-        per_step = (s != 0).reshape(s.shape[0], -1).sum(1) if multi else (s != 0).sum().reshape(1)
-        return {"neuron_updates": args[0].numel(), "spikes": per_step.sum(), "spikes_per_step": per_step}
+    def count(args, outs, nonzero):
+        import torch
+
+        from snncompile.backends.torch.counting import exact_sum
+
+        s = outs[0]  # 0/1 by construction: the count of spikes is their (exact) sum
+        per_step = (exact_sum(s.reshape(s.shape[0], -1), 1) if multi else exact_sum(s).reshape(1)).to(torch.int64)
+        spikes = per_step.sum()
+        return {"neuron_updates": args[0].numel(), "spikes": spikes, "spikes_per_step": per_step,
+                "output_nonzero": spikes}
 
     return count

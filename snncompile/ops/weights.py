@@ -171,14 +171,13 @@ for _name in ("conv1d", "conv2d"):
 
 @implements("batch_norm", "torch")
 def _batch_norm_torch(node, inputs, state):
+    """torch's inference batch norm (one fused kernel; equal to the reference up to rounding)."""
+    import torch.nn.functional as F
+
     x, mean, var, gamma, beta = inputs
-    shape = (1, -1) + (1,) * (x.ndim - 2)
-    y = (x - mean.reshape(shape)) / (var.reshape(shape) + node.attrs["eps"]).sqrt()
-    if gamma is not None and gamma.numel():
-        y = y * gamma.reshape(shape)
-    if beta is not None and beta.numel():
-        y = y + beta.reshape(shape)
-    return [y]
+    gamma = gamma if gamma is not None and gamma.numel() else None
+    beta = beta if beta is not None and beta.numel() else None
+    return [F.batch_norm(x, mean, var, gamma, beta, False, 0.0, node.attrs["eps"])]
 
 
 # -- event counting on torch (the formulas of backends/reference/counts.py) ----------------------
@@ -187,7 +186,7 @@ def _batch_norm_torch(node, inputs, state):
 def _linear_count(node, graph):
     """``nnz(x) · out_features``."""
     out_features = graph.values[node.inputs[1]].shape[0]
-    return lambda args, outs: {"synaptic_ops": args[0].count_nonzero() * out_features}
+    return lambda args, outs, nonzero: {"synaptic_ops": nonzero(0) * out_features}
 
 
 def conv_coverage(size: int, kernel: int, stride: int, padding: int, dilation: int, out: int):
@@ -208,6 +207,8 @@ def conv_coverage(size: int, kernel: int, stride: int, padding: int, dilation: i
 
 def _conv_count(node, graph):
     """``(C_out/g) · Σ_positions nnz(x)[…, position] · coverage(position)`` (exact, padding excluded)."""
+    from snncompile.analysis.spike_values import spike_valued
+
     a = node.attrs
     x, w = graph.values[node.inputs[0]], graph.values[node.inputs[1]]
     out = graph.values[node.outputs[0]]
@@ -218,15 +219,21 @@ def _conv_count(node, graph):
     for c in covs[1:]:
         weight = weight[..., None] * c
     per_channel_out = w.shape[0] // a.get("groups", 1)
+    spikes = node.inputs[0] in spike_valued(graph)
     cache: dict = {}
 
-    def count(args, outs):
+    def count(args, outs, nonzero):
+        import torch
+
+        from snncompile.backends.torch.counting import exact_sum
+
         xs = args[0]
         cov = cache.get(xs.device)
         if cov is None:
             cov = cache[xs.device] = weight.to(xs.device)
-        active = (xs != 0).sum(dim=(0, 1))  # int64 [*spatial]: nonzero inputs over batch and channels
-        return {"synaptic_ops": (active * cov).sum() * per_channel_out}
+        # nonzero inputs per position over batch and channels (0/1 spikes: their exact sum)
+        active = (exact_sum(xs, (0, 1)) if spikes else xs.bool().sum(dim=(0, 1))).to(torch.int64)
+        return {"synaptic_ops": (active * cov).sum() * per_channel_out, "nonzero_inputs": [active.sum()]}
 
     return count
 
