@@ -133,6 +133,7 @@ def imagenet(arch: str, preset: str, images: int) -> dict:
 
 
 def torchrun(n: int, batch: int) -> dict:
+    """Wall time of the CLI with 1 and 2 processes (1 torch thread each, as torchrun sets by default)."""
     import numpy as np
 
     loaded, source = rb._digits_model("spikingformer")
@@ -169,7 +170,7 @@ def to_markdown(res: dict) -> str:
     out = ["# Counting engine benchmarks (issue 12)", "",
            f"Measured in one run of `python benchmarks/counting.py` on {m['cpus']} CPU cores shared with other "
            f"work (load average at start {m['load_average_start'][0]:.1f}), torch {m['torch']}, "
-           f"{m['torch_threads']} torch thread(s). GPU: {res['gpu']}.", "",
+           f"{res['threads']} torch thread(s) per process. GPU: {res['gpu']}.", "",
            "## 1. Counting overhead vs a plain torch forward (CPU, same model, data, batch, dtype)", "",
            "| model | batch | dtype | forward s | count s | count / forward | count img/s | hooks img/s | numpy img/s |",
            "|---|---|---|---|---|---|---|---|---|"]
@@ -202,19 +203,23 @@ def to_markdown(res: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer runs and images")
+    ap.add_argument("--threads", type=int, default=1, help="torch threads in every process (default 1: the "
+                    "machine is shared; the same for the forward and the counting it is compared with)")
     args = ap.parse_args(argv)
     warnings.filterwarnings("ignore")
+    for k in rb.THREAD_VARS:
+        os.environ[k] = str(args.threads)
     import torch
 
+    torch.set_num_threads(args.threads)
     runs = 3 if args.quick else 7
-    res = {"machine": rb.machine(), "gpu": "not measured here (no GPU lent)"}
+    res = {"machine": rb.machine(), "gpu": "not measured here (no GPU lent)", "threads": args.threads}
     res["overhead"] = [overhead(a, 32, runs) for a in ("spikformer", "spikingformer")]
     if torch.cuda.is_available():
         res["gpu"] = torch.cuda.get_device_name(0)
         res["overhead_cuda"] = [overhead(a, 32, runs, "cuda") for a in ("spikformer", "spikingformer")]
-    res["imagenet"] = [imagenet("spikingformer", "8-512", 2 if args.quick else 3),
-                       imagenet("spikformer", "8-768", 2 if args.quick else 3)]
-    res["torchrun"] = torchrun(64 if args.quick else 128, 8)
+    res["imagenet"] = [imagenet("spikingformer", "8-512", 2), imagenet("spikformer", "8-768", 2)]
+    res["torchrun"] = torchrun(256 if args.quick else 2048, 32)
     with open(os.path.join(HERE, "counting_results.json"), "w") as f:
         json.dump(res, f, indent=1)
     md = to_markdown(res)
