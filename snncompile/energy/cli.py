@@ -14,8 +14,8 @@ Examples:
   snncompile report preset:spikingformer:8-512 --random 0          # structural FLOPs only
   snncompile report ckpt.pth --data val.npy --batch 16 --format json -o report.json --plot plots/
   snncompile report preset:spikformer:digits --random 32 --format csv
-  snncompile report ckpt.pth --dataset torchvision.datasets:ImageNet --dataset-root /data/imagenet \
-      --dataset-arg split='"val"' --import-path . --workers 8 --device cuda
+  snncompile report ckpt.pth --dataset torchvision.datasets:CIFAR10 --dataset-root data --dataset-arg train=false
+  snncompile report ckpt.pth --data shards/ --workers 4 --device cuda:0 --energy-model my_chip.toml
   torchrun --nproc_per_node 4 -m snncompile report ckpt.pth --data shards/ --device cuda
 \b
 Every figure is per image.  FLOPs are structural (bias adds included, every time step the layer runs,
@@ -32,10 +32,10 @@ Energy, side by side: 45 nm (4.6 pJ/MAC, 0.9 pJ/AC; Horowitz 2014), Loihi (23.6 
 @click.option("--dataset-root", type=click.Path(exists=True, file_okay=False), help="Root folder passed to --dataset.")
 @click.option("--random", "random_n", type=click.IntRange(min=0), metavar="N",
               help="Use N seeded random inputs instead (0: structural figures only, no run).")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Use at most the first N samples of --data.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Use at most the first N samples of --data / --dataset.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --random inputs.")
 @click.option("--batch", "-b", type=click.IntRange(min=1), metavar="B",
-              help="Images per executor run (the traced batch; default 8, or 1 for inputs over 64k elements).")
+              help="Images per run: the traced batch and the DataLoader's (default 8, or 1 for inputs over 64k elements).")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
               help="Arithmetic of the counting run (float64: counts equal the reference exactly).")
 @click.option("--engine", type=click.Choice(["torch", "numpy"]), default="torch", show_default=True,

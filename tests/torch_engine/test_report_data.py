@@ -176,3 +176,16 @@ def test_memory_cost_breakpoints():
 
     m = MemoryAware()
     assert [m.word_pj(b) for b in (0, 4096, 8192, 32768, 1 << 20, 1 << 22)] == [0, 5, 10, 20, 100, 100]
+
+
+def test_torchvision_dataset_of_pil_images(tmp_path):
+    """torchvision's FakeData yields PIL images: converted as ToTensor does, then counted."""
+    pytest.importorskip("torchvision")
+    from snncompile.energy.datasets import UserDataset
+
+    d = UserDataset("torchvision.datasets:FakeData", {"size": 3, "image_size": [1, 16, 16]}, None)
+    x = d[0]
+    assert d.shape == (1, 16, 16) and x.dtype == np.float32 and 0.0 <= x.min() and x.max() <= 1.0
+    doc = report_json(tmp_path, "fake", "--dataset", "torchvision.datasets:FakeData", "--dataset-arg", "size=3",
+                      "--dataset-arg", "image_size=[1,16,16]", "--batch", 2)
+    assert doc["samples"] == 3 and doc["totals"]["all"]["synops"] > 0
