@@ -117,7 +117,11 @@ from .registry import implements  # noqa: E402
 
 
 def lif_step_torch(a: dict, x, v, s_prev):
-    """:func:`lif_step` on torch tensors (the same expressions in the same order)."""
+    """:func:`lif_step` on torch tensors: the same expressions in the same order, except that the reset
+    selects instead of multiplying (``where(S, V_reset, H)`` = ``H·(1 − S) + V_reset·S`` and
+    ``where(S, H − V_th, H)`` = ``H − V_th·S`` for finite ``H``, up to the sign of a zero)."""
+    import torch
+
     tau, v_th, v_reset = a.get("tau"), a["v_threshold"], a.get("v_reset", 0.0)
     fire = a.get("fire", "ge")
     if a.get("style", "charge-fire-reset") == "reset-then-charge":
@@ -134,9 +138,9 @@ def lif_step_torch(a: dict, x, v, s_prev):
         h = v + (x - v) / tau if v_reset is None or v_reset == 0.0 else v + (x - (v - v_reset)) / tau
     else:
         h = v - v / tau + x if v_reset is None or v_reset == 0.0 else v - (v - v_reset) / tau + x
-    s = _fires_torch(h, v_th, fire).to(x.dtype)
-    v_new = h - s * v_th if v_reset is None else h * (1 - s) + v_reset * s
-    return s, v_new
+    fired = _fires_torch(h, v_th, fire)
+    v_new = torch.where(fired, h - v_th, h) if v_reset is None else torch.where(fired, float(v_reset), h)
+    return fired.to(x.dtype), v_new
 
 
 def _fires_torch(h, v_th, fire):
