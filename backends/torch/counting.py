@@ -121,6 +121,7 @@ class TorchCounter:
         self.graph = graph
         self.executor = executor or TorchExecutor(device, dtype)
         self.plans = count_plan(graph)
+        self._by_name = {p.node.name: p for p in self.plans}
         self.batch = traced_batch(graph)
         self.samples = 0
         self._acc: dict[str, dict] = {}  # node -> field -> int64 tensor (device) or int
@@ -129,10 +130,9 @@ class TorchCounter:
 
     # -- one run -------------------------------------------------------------------------------
     def _run(self, inputs: Sequence) -> dict[str, dict]:
-        by_node = {p.node.name: p for p in self.plans}
+        by_node = self._by_name
         got: dict[str, dict] = {}
         nnz = _NonzeroCache()
-
         spikes = spike_valued(self.graph)
 
         def hook(node, args, outs):
@@ -183,6 +183,7 @@ class TorchCounter:
         else:  # the reference's exact correction, on the host (one padded batch per stream)
             got = self._run(inputs)
             copies = self._run([x[:1].expand(self.batch, *x.shape[1:]) for x in inputs])
+            got, copies = _to_host(got), _to_host(copies)
             for name, fields in got.items():
                 c = self._record(name, fields)
                 c.combine(self._record(name, copies[name]), -1, Fraction(pad, self.batch))
@@ -194,26 +195,28 @@ class TorchCounter:
 
     # -- results -------------------------------------------------------------------------------
     def _record(self, name: str, fields: dict) -> NodeCount:
-        p = next(q for q in self.plans if q.node.name == name)
+        """The :class:`NodeCount` of host-side ``fields`` (see :func:`_to_host`) summed over ``_runs`` runs."""
+        p = self._by_name[name]
         c = p.empty()
         runs = fields.get("_runs", 1)
         if fields:
             c.dense_ops = p.dense_ops * runs  # the reference sums the structural count of every run
             c.input_elements = [e * runs for e in p.elements]
-            c.nonzero_inputs = [int(v) for v in fields["nonzero_inputs"]]
+            c.nonzero_inputs = list(fields["nonzero_inputs"])
             for k in _SCALARS:
                 if k in fields:
-                    setattr(c, k, int(fields[k]))
+                    setattr(c, k, fields[k])
             if "spikes_per_step" in fields:
-                c.spikes_per_step = [int(v) for v in fields["spikes_per_step"].tolist()]
+                c.spikes_per_step = list(fields["spikes_per_step"])
         return c
 
     def result(self) -> EventCounts:
-        """The exact :class:`EventCounts` of everything added so far (reads the device once)."""
+        """The exact :class:`EventCounts` of everything added so far (one device-to-host transfer)."""
         out = EventCounts(self.samples)
+        acc = _to_host(self._acc)
         for p in self.plans:
             name = p.node.name
-            fields = dict(self._acc.get(name, {}))
+            fields = dict(acc.get(name, {}))
             c = None
             if fields:
                 fields["_runs"] = self._runs
@@ -226,6 +229,33 @@ class TorchCounter:
             if c is not None:
                 out.nodes[name] = c
         return out
+
+
+def _to_host(by_node: dict) -> dict:
+    """``{node: {field: value}}`` with every tensor replaced by Python ints (a 0-d tensor -> int, 1-d ->
+    list), read from the device in one transfer."""
+    import torch
+
+    leaves, where = [], []
+    for name, fields in by_node.items():
+        for k, v in fields.items():
+            for j, t in enumerate(v if isinstance(v, list) else [v]):
+                if torch.is_tensor(t):
+                    leaves.append(t.reshape(-1).to(torch.int64))
+                    where.append((name, k, j if isinstance(v, list) else None, t.dim()))
+    flat = torch.cat(leaves).tolist() if leaves else []
+    out = {name: {k: (list(v) if isinstance(v, list) else v) for k, v in fields.items()}
+           for name, fields in by_node.items()}
+    i = 0
+    for name, k, j, dim in where:
+        n = 1 if dim == 0 else len(by_node[name][k][j] if j is not None else by_node[name][k])
+        value = flat[i] if dim == 0 else flat[i:i + n]
+        i += n
+        if j is None:
+            out[name][k] = value
+        else:
+            out[name][k][j] = value
+    return out
 
 
 def count_events_torch(graph: Graph, samples, *, device="cpu", dtype=None) -> EventCounts:
