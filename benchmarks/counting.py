@@ -102,7 +102,7 @@ def overhead(arch: str, batch: int, runs: int, device: str = "cpu") -> dict:
     return out
 
 
-def imagenet(arch: str, preset: str, images: int) -> dict:
+def imagenet(arch: str, preset: str, images: int, numpy_images: int = 0) -> dict:
     import torch
 
     from snncompile.backends.torch import TorchCounter
@@ -129,6 +129,13 @@ def imagenet(arch: str, preset: str, images: int) -> dict:
         name = str(dt).replace("torch.", "")
         out[name] = {"count_s_per_image": tc, "forward_s": tf, "images_per_s": 1 / med(tc),
                      "projected_50k_hours": 50_000 * med(tc) / 3600, "synaptic_ops_per_image": c.synaptic_ops / c.samples}
+    if numpy_images:  # the reference executor on the same image, same process (the pre-issue-12 path)
+        import numpy as np
+
+        from snncompile.backends.reference import count_events
+
+        tn = [timed(lambda: count_events(graph, x.numpy().astype(np.float64))) for _ in range(numpy_images)]
+        out["numpy_float64_s_per_image"] = tn
     return out
 
 
@@ -166,11 +173,14 @@ def torchrun(n: int, batch: int) -> dict:
 
 
 def to_markdown(res: dict) -> str:
-    m = res["machine"]
+    runs = res["runs"]
+    m = next(iter(runs.values()))["machine"]
+    when = "; ".join(f"{k}: {v['utc']} UTC, load average {v['machine']['load_average_start'][0]:.1f}"
+                     for k, v in runs.items())
     out = ["# Counting engine benchmarks (issue 12)", "",
-           f"Measured in one run of `python benchmarks/counting.py` on {m['cpus']} CPU cores shared with other "
-           f"work (load average at start {m['load_average_start'][0]:.1f}), torch {m['torch']}, "
-           f"{res['threads']} torch thread(s) per process. GPU: {res['gpu']}.", "",
+           f"`python benchmarks/counting.py` on {m['cpus']} CPU cores shared with other work, torch {m['torch']}, "
+           f"{res['threads']} torch thread(s) per process; each section measured in one run ({when}). "
+           f"Ratios compare runs made in the same process. GPU: {res['gpu']}.", "",
            "## 1. Counting overhead vs a plain torch forward (CPU, same model, data, batch, dtype)", "",
            "| model | batch | dtype | forward s | count s | count / forward | count img/s | hooks img/s | numpy img/s |",
            "|---|---|---|---|---|---|---|---|---|"]
@@ -189,6 +199,10 @@ def to_markdown(res: dict) -> str:
             d = r[dt]
             out.append(f"| {r['arch']}-{r['preset']} | {dt} | {med(d['count_s_per_image']):.2f} | "
                        f"{d['images_per_s']:.3f} | {d['forward_s']:.2f} | {d['projected_50k_hours']:.1f} h |")
+        if "numpy_float64_s_per_image" in r:
+            tn = med(r["numpy_float64_s_per_image"])
+            out.append(f"| {r['arch']}-{r['preset']} | float64, numpy reference | {tn:.2f} | {1 / tn:.3f} | - | "
+                       f"{50_000 * tn / 3600:.1f} h |")
     t = res["torchrun"]
     out += ["", "## 3. torchrun on CPU (gloo): `snncompile report` wall time, 1 vs 2 processes", ""]
     if "error" in t:
@@ -203,6 +217,8 @@ def to_markdown(res: dict) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="fewer runs and images")
+    ap.add_argument("--only", default="overhead,imagenet,torchrun",
+                    help="comma-separated sections to (re)measure; the others are kept from the results file")
     ap.add_argument("--threads", type=int, default=1, help="torch threads in every process (default 1: the "
                     "machine is shared; the same for the forward and the counting it is compared with)")
     args = ap.parse_args(argv)
@@ -213,13 +229,24 @@ def main(argv=None) -> int:
 
     torch.set_num_threads(args.threads)
     runs = 3 if args.quick else 7
-    res = {"machine": rb.machine(), "gpu": "not measured here (no GPU lent)", "threads": args.threads}
-    res["overhead"] = [overhead(a, 32, runs) for a in ("spikformer", "spikingformer")]
-    if torch.cuda.is_available():
-        res["gpu"] = torch.cuda.get_device_name(0)
-        res["overhead_cuda"] = [overhead(a, 32, runs, "cuda") for a in ("spikformer", "spikingformer")]
-    res["imagenet"] = [imagenet("spikingformer", "8-512", 2), imagenet("spikformer", "8-768", 2)]
-    res["torchrun"] = torchrun(256 if args.quick else 2048, 32)
+    only = set(args.only.split(","))
+    path = os.path.join(HERE, "counting_results.json")
+    res = json.load(open(path)) if os.path.exists(path) and only != {"overhead", "imagenet", "torchrun"} else {}
+    res.setdefault("runs", {})
+    stamp = {"machine": rb.machine(), "threads": args.threads, "utc": time.strftime("%Y-%m-%d %H:%M", time.gmtime())}
+    res.update(gpu="not measured here (no GPU lent)", threads=args.threads)
+    if "overhead" in only:
+        res["overhead"] = [overhead(a, 32, runs) for a in ("spikformer", "spikingformer")]
+        res["runs"]["overhead"] = stamp
+        if torch.cuda.is_available():
+            res["gpu"] = torch.cuda.get_device_name(0)
+            res["overhead_cuda"] = [overhead(a, 32, runs, "cuda") for a in ("spikformer", "spikingformer")]
+    if "imagenet" in only:
+        res["imagenet"] = [imagenet("spikingformer", "8-512", 2, numpy_images=1), imagenet("spikformer", "8-768", 2)]
+        res["runs"]["imagenet"] = stamp
+    if "torchrun" in only:
+        res["torchrun"] = torchrun(256 if args.quick else 2048, 32)
+        res["runs"]["torchrun"] = stamp
     with open(os.path.join(HERE, "counting_results.json"), "w") as f:
         json.dump(res, f, indent=1)
     md = to_markdown(res)
