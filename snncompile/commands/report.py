@@ -1,16 +1,21 @@
 """``snncompile report MODEL``: ops and energy per layer, from the graph and an exact run over data."""
 from __future__ import annotations
 
-from typing import Optional
+import sys
 
 import click
 
+from snncompile.backends.torch import resolve_device
 from snncompile.commands.common import guarded, load_and_trace, model_options, write_atomically
-from snncompile.energy import formats
+from snncompile.energy import distributed, formats
+from snncompile.energy.datasets import ArraySamples, RandomSamples, open_data
 from snncompile.energy.ledger import read_ledger
 from snncompile.energy.plots import write_plots
-from snncompile.energy.report import Samples, build_report, load_samples, stream_counts
+from snncompile.energy.pricing import estimate, models_from
+from snncompile.energy.report import build_report
+from snncompile.energy.streaming import count_dataset
 from snncompile.errors import InputError
+from snncompile.frontends.torch.loading import parse_model_args
 from snncompile.outputs import check_file_target
 
 SMALL_INPUT = 65536  # elements per sample up to which the default traced batch is 8 (else 1)
@@ -22,30 +27,48 @@ Examples:
   snncompile report preset:spikingformer:8-512 --random 0          # structural FLOPs only
   snncompile report ckpt.pth --data val.npy --batch 16 --format json -o report.json --plot plots/
   snncompile report preset:spikformer:digits --random 32 --format csv
+  snncompile report ckpt.pth --dataset torchvision.datasets:CIFAR10 --dataset-root data --dataset-arg train=false
+  snncompile report ckpt.pth --data shards/ --workers 4 --device cuda:0 --energy-model my_chip.toml
+  torchrun --nproc_per_node 4 -m snncompile report ckpt.pth --data shards/ --device cuda
 \b
 Every figure is per image.  FLOPs are structural (bias adds included, every time step the layer runs,
 as the papers count them); SOPs(papers) = input firing rate x FLOPs; ACs are exact (reference executor).
-Energy: 45 nm (4.6 pJ/MAC, 0.9 pJ/AC; Horowitz 2014) and Loihi (23.6 pJ/SOP; Davies et al. 2018).
+Energy, side by side: 45 nm (4.6 pJ/MAC, 0.9 pJ/AC; Horowitz 2014), Loihi (23.6 pJ/SOP; Davies et al.
+2018), Loihi per event (SANA-FE), memory-aware (Lemaire et al. 2022), and --energy-model files.
 """)
 @model_options
-@click.option("--data", type=click.Path(dir_okay=False), help=".npy of input samples [N, ...] (read batch by batch).")
+@click.option("--data", type=click.Path(), help=".npy of samples [N, ...], or a folder of .npy/.npz shards (streamed).")
+@click.option("--dataset", metavar="PKG.MOD:CLASS", help="torchvision-style dataset class, built as CLASS(root, **args) "
+              "(imports that code: name only code you trust; --import-path adds folders).")
+@click.option("--dataset-arg", "dataset_args", multiple=True, metavar="KEY=VALUE",
+              help="Keyword argument for --dataset (repeatable; values parsed as JSON).")
+@click.option("--dataset-root", type=click.Path(exists=True, file_okay=False), help="Root folder passed to --dataset.")
 @click.option("--random", "random_n", type=click.IntRange(min=0), metavar="N",
               help="Use N seeded random inputs instead (0: structural figures only, no run).")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Use at most the first N samples of --data.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Use at most the first N samples of --data / --dataset.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --random inputs.")
 @click.option("--batch", "-b", type=click.IntRange(min=1), metavar="B",
-              help="Images per executor run (the traced batch; default 8, or 1 for inputs over 64k elements).")
+              help="Images per run: the traced batch and the DataLoader's (default 8, or 1 for inputs over 64k elements).")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
-              help="Arithmetic of the reference executor.")
+              help="Arithmetic of the counting run (float64: counts equal the reference exactly).")
+@click.option("--engine", type=click.Choice(["torch", "numpy"]), default="torch", show_default=True,
+              help="Counting engine: torch ops (any device) or the numpy reference executor (the specification).")
+@click.option("--device", default="cpu", show_default=True, metavar="cpu|cuda[:N]", help="Device of the torch engine.")
+@click.option("--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="DataLoader worker processes reading the samples.")
+@click.option("--energy-model", "energy_models", multiple=True, type=click.Path(dir_okay=False),
+              help="Extra energy model from a TOML/JSON price list, shown beside the built-in ones (repeatable).")
 @click.option("--ledger", type=click.Path(exists=True), help="Per-core ledger JSON (or a lowering folder) to show side by side.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json", "csv"]), default="text", show_default=True)
 @click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the report here instead of stdout.")
 @click.option("--plot", "plot_dir", type=click.Path(file_okay=False), metavar="DIR",
               help="Write PNG plots here: firing rate and energy per layer (and per-core load with --ledger).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar on stderr (default: when it is a terminal).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar and no notices on stderr.")
 @guarded
 def report(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps, input_shape,
-           input_domain, data, random_n, limit, seed, batch, dtype, ledger, fmt, output, plot_dir, progress):
+           input_domain, data, dataset, dataset_args, dataset_root, random_n, limit, seed, batch, dtype, engine,
+           device, workers, energy_models, ledger, fmt, output, plot_dir, progress, quiet):
     """Count the operations of MODEL per layer and estimate its energy.
 
     Per weight layer and spike matmul (module path as named_modules() spells it): structural FLOPs, input
@@ -55,12 +78,13 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
     """
     import numpy as np
 
-
-    if data and random_n is not None:
-        raise click.UsageError("give either --data or --random, not both")
-    samples: Optional[Samples] = None
-    if data:
-        samples = load_samples(data, limit)
+    if (data or dataset) and random_n is not None:
+        raise click.UsageError(f"give either {'--data' if data else '--dataset'} or --random, not both")
+    dev = resolve_device(device)
+    prices = models_from(energy_models)
+    if dataset:  # the user named code to import: their --import-path folders come first
+        sys.path[:0] = [p for p in import_paths if p not in sys.path]
+    samples = open_data(data, dataset, parse_model_args(dataset_args), dataset_root, limit)
     led = read_ledger(ledger) if ledger else None
     if output:
         check_file_target(output)
@@ -86,17 +110,22 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
     shape = tuple(graph.values[graph.inputs[0]].shape[1:])
     if samples is None:
         if random_n is not None:
-            samples = Samples.random(random_n, shape, loaded.input_domain.is_binary, seed) if random_n else None
+            samples = RandomSamples(random_n, shape, loaded.input_domain.is_binary, seed) if random_n else None
         elif loaded.samples is not None and tuple(loaded.samples.shape[1:]) == shape:
-            samples = Samples.from_array(loaded.samples, "inputs.npy beside MODEL", limit)
+            samples = ArraySamples(loaded.samples, "inputs.npy beside MODEL", limit)
         else:
-            samples = Samples.random(1, shape, loaded.input_domain.is_binary, seed)
+            samples = RandomSamples(1, shape, loaded.input_domain.is_binary, seed)
     counts = None
     if samples is not None:
         if samples.n == 0:
             raise InputError("no samples to run")
-        counts = stream_counts(graph, samples, dtype=np.dtype(dtype), progress=progress)
+        counts = count_dataset(graph, samples, engine=engine, device=dev, dtype=np.dtype(dtype), workers=workers,
+                               progress=False if quiet else progress)
+    if distributed.rank() != 0:  # under torchrun, rank 0 writes the report of all processes' counts
+        return distributed.leave()
+    distributed.leave()
     result = build_report(graph, counts, data=samples.describe if samples is not None else "", ledger=led)
+    result.estimates = estimate(graph, result, counts, prices)
     if led is not None and not result.measured:
         result.notes.append("the ledger is shown without an executor run to compare with")
     text = {"json": formats.to_json, "csv": formats.to_csv}.get(fmt, formats.to_text)(result)
@@ -106,4 +135,5 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
         click.echo(text, nl=False)
     if plot_dir:
         for path in write_plots(result, plot_dir):
-            click.echo(f"wrote {path}", err=True)
+            if not quiet:
+                click.echo(f"wrote {path}", err=True)

@@ -18,7 +18,9 @@ JSON schema (``schema_version`` 1)::
                        "cores": [{"core", "units", "module", "kind", "synaptic_ops", "spikes",
                                   "neuron_updates", "e_loihi"}],
                        "host": {name: {"synaptic_ops", "kind", "module"}}},
-     "notes": [str]}
+     "notes": [str],
+     "energy_estimates": [{"model", "source", "note", "prices", "total", "by_region": {region: pJ},
+                           "by_term": {term: pJ}, "by_layer": {module: pJ}}]}
 
 Every count is per image; energies are picojoules per image; measured fields are null without a run.
 Strict JSON (``snncompile.strictjson``): a non-finite number is the string "NaN", "Infinity" or "-Infinity".
@@ -63,7 +65,8 @@ def to_json(report: Report) -> str:
     body = report.to_dict()
     doc.update({k: body[k] for k in ("model", "parameters", "time_steps", "batch", "samples", "data")})
     doc["conventions"] = CONVENTIONS
-    doc.update({k: body[k] for k in ("energy_models", "layers", "neurons", "totals", "ledger", "notes")})
+    doc.update({k: body[k] for k in ("energy_models", "layers", "neurons", "totals", "ledger", "notes",
+                                     "energy_estimates")})
     return strictjson.dumps(doc, indent=2, ensure_ascii=False) + "\n"
 
 
@@ -175,12 +178,28 @@ def to_text(report: Report) -> str:
                  " SOPs(papers) = in fr x FLOPs = fr x T x FLOPs per step;")
     lines.append("  ACs(exact) = nonzero inputs x synapses from the reference executor (no bias adds, no padding);"
                  " regions: encoding = before the first neuron, readout = after the last one.")
+    if report.estimates:
+        lines.append("")
+        lines += estimates_text(report)
     if report.ledger:
         lines.append("")
         lines += ledger_text(report)
     for n in report.notes:
         lines.append(f"note: {n}")
     return "\n".join(lines) + "\n"
+
+
+def estimates_text(report: Report) -> list[str]:
+    """One row per energy model (never summed across models), with its prices and source."""
+    cols = ["all", *REGIONS]
+    rows = [[e.model, *(_energy(e.total if c == "all" else e.by_region.get(c, 0.0)) for c in cols), e.prices]
+            for e in report.estimates]
+    lines = ["Energy per image by model (uJ; each row one model, never mixed):"]
+    lines += _table(["model", *cols, "prices"], rows, "lrrrrl")
+    for e in report.estimates:
+        terms = ", ".join(f"{k} {_energy(v)}" for k, v in e.by_term.items())
+        lines.append(f"  {e.model}: {e.source}; {e.note}" + (f" [terms, uJ: {terms}]" if terms else ""))
+    return lines
 
 
 def ledger_text(report: Report) -> list[str]:

@@ -111,6 +111,7 @@ class Report:
     totals: dict
     ledger: Optional[dict] = None
     notes: list[str] = field(default_factory=list)
+    estimates: list = field(default_factory=list)  # pricing.Estimate per energy model, side by side
 
     @property
     def measured(self) -> bool:
@@ -126,6 +127,7 @@ class Report:
             "totals": _plain(self.totals),
             "ledger": _plain(self.ledger),
             "notes": list(self.notes),
+            "energy_estimates": [_plain(e.to_dict()) for e in self.estimates],
         }
 
 

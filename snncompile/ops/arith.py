@@ -186,3 +186,75 @@ refuses("matmul", "affine", "its map depends on the other operand (a constant op
 def identity(node, inputs, state):
     """Returns its input (contiguous, clone, detach, dropout at inference, dtype casts that keep values)."""
     return [inputs[0]]
+
+
+# -- torch implementations (counting engine); semantics = the numpy reference above --
+
+from .registry import implements  # noqa: E402
+
+
+def _torch_table():
+    import torch
+
+    return {
+        "add": lambda n, x: x[0] + x[1],
+        "sub": lambda n, x: x[0] - x[1],
+        "mul": lambda n, x: x[0] * x[1],
+        "div": lambda n, x: x[0] / x[1],
+        "neg": lambda n, x: -x[0],
+        "relu": lambda n, x: torch.clamp_min(x[0], 0),
+        "clamp": lambda n, x: torch.clamp(x[0], n.attrs.get("min"), n.attrs.get("max")),
+        "matmul": lambda n, x: torch.matmul(x[0], x[1]),
+        "identity": lambda n, x: x[0],
+    }
+
+
+def _elementwise_torch(name):
+    fns: dict = {}
+
+    def run(node, inputs, state):
+        if not fns:
+            fns.update(_torch_table())
+        return [fns[name](node, inputs)]
+
+    return run
+
+
+for _name in ("add", "sub", "mul", "div", "neg", "relu", "clamp", "matmul", "identity"):
+    implements(_name, "torch")(_elementwise_torch(_name))
+
+
+@implements("matmul", "count")
+def _matmul_count(node, graph):
+    """Products with both factors nonzero: ``Σ_batch Σ_k colnnz(a)[k] · rownnz(b)[k]`` (constants: all)."""
+    import torch
+
+    from snncompile.analysis.spike_values import spike_valued
+
+    spikes = spike_valued(graph)
+    how = ["spikes" if v in spikes else "dynamic" if not graph.values[v].constant else "constant"
+           for v in node.inputs]
+
+    def mask(x, h):  # a 0/1 mask; spikes are their own mask
+        if h == "constant":
+            return torch.ones_like(x, dtype=torch.bool)
+        return x if h == "spikes" else x.bool()
+
+    def count(args, outs, nonzero):
+        a, b = (mask(x, h) for x, h in zip(args, how))
+        a = a[None, :] if a.ndim == 1 else a
+        b = b[:, None] if b.ndim == 1 else b
+        # nonzero rows of a / columns of b per k: integers below 2**24, exact in any float dtype
+        col = a.sum(-2).to(torch.float64)  # [..., K]
+        row = b.sum(-1).to(torch.float64)  # [..., K]
+        return {"synaptic_ops": (col * row).sum().to(torch.int64)}
+
+    return count
+
+
+@implements("mul", "count")
+def _gate_count(node, graph):
+    """A product of two dynamic tensors: broadcast positions where both are nonzero; a scale: not counted."""
+    if any(graph.values[v].constant for v in node.inputs):
+        return None
+    return lambda args, outs, nonzero: {"synaptic_ops": (args[0].bool() & args[1].bool()).sum()}

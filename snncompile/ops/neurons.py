@@ -109,3 +109,91 @@ def lif(node: Node, inputs: Sequence[np.ndarray], state: dict):
     s, v = lif_step(a, x, v, s)
     state["v"], state["s"] = v, s
     return [s, v][: len(node.outputs)]
+
+
+# -- torch implementations (counting engine); semantics = the numpy reference above --
+
+from .registry import implements  # noqa: E402
+
+
+def lif_step_torch(a: dict, x, v, s_prev):
+    """:func:`lif_step` on torch tensors: the same expressions in the same order, except that the reset
+    selects instead of multiplying (``where(S, V_reset, H)`` = ``H·(1 − S) + V_reset·S`` and
+    ``where(S, H − V_th, H)`` = ``H − V_th·S`` for finite ``H``, up to the sign of a zero)."""
+    import torch
+
+    tau, v_th, v_reset = a.get("tau"), a["v_threshold"], a.get("v_reset", 0.0)
+    fire = a.get("fire", "ge")
+    if a.get("style", "charge-fire-reset") == "reset-then-charge":
+        beta = a.get("beta", 1.0 if tau is None else 1.0 - 1.0 / tau)
+        h = beta * v + x - v_th * s_prev if v_reset is None else beta * (v * (1 - s_prev)) + x
+        return _fires_torch(h, v_th, fire).to(x.dtype), h
+    if a.get("inv_tau") is not None:
+        k = a["inv_tau"]
+        base = v if v_reset is None or v_reset == 0.0 else v - v_reset
+        h = v + (x - base) * k if a.get("decay_input", True) else v - base * k + x
+    elif tau is None:
+        h = v + x
+    elif a.get("decay_input", True):
+        h = v + (x - v) / tau if v_reset is None or v_reset == 0.0 else v + (x - (v - v_reset)) / tau
+    else:
+        h = v - v / tau + x if v_reset is None or v_reset == 0.0 else v - (v - v_reset) / tau + x
+    fired = _fires_torch(h, v_th, fire)
+    v_new = torch.where(fired, h - v_th, h) if v_reset is None else torch.where(fired, float(v_reset), h)
+    return fired.to(x.dtype), v_new
+
+
+def _fires_torch(h, v_th, fire):
+    return (h >= v_th) if fire == "ge" else (h > v_th)
+
+
+def _initial_state_torch(a, like):
+    import torch
+
+    v0 = a.get("v_reset") or 0.0
+    return torch.full_like(like, v0), torch.zeros_like(like)
+
+
+@implements("lif", "torch")
+def _lif_torch(node, inputs, state):
+    import torch
+
+    a = node.attrs
+    x = inputs[0]
+    if a["step_mode"] == "multi":
+        v, s = _initial_state_torch(a, x[0])
+        spikes = torch.empty_like(x)
+        for t in range(x.shape[0]):
+            s, v = lif_step_torch(a, x[t], v, s)
+            spikes[t] = s
+        state["v"] = v
+        return [spikes, v][: len(node.outputs)]
+    if len(inputs) > 1:
+        v = inputs[1] if inputs[1].shape == x.shape else torch.zeros_like(x)
+        s = (v > a["v_threshold"]).to(x.dtype)
+    else:
+        v, s = state.get("v"), state.get("s")
+        if v is None:
+            v, s = _initial_state_torch(a, x)
+    s, v = lif_step_torch(a, x, v, s)
+    state["v"], state["s"] = v, s
+    return [s, v][: len(node.outputs)]
+
+
+@implements("lif", "count")
+def _lif_count(node, graph):
+    """Neuron updates = input elements; spikes = nonzero outputs; per step for a multi-step node."""
+    multi = node.attrs.get("step_mode") == "multi"
+
+    def count(args, outs, nonzero):
+        import torch
+
+        from snncompile.backends.torch.counting import exact_sum
+
+        s = outs[0]  # 0/1 by construction: the count of spikes is their (exact) sum
+        per_step = (exact_sum(s.reshape(s.shape[0], -1), 1) if multi else exact_sum(s).reshape(1)).to(torch.int64)
+        spikes = per_step.sum()
+        return {"neuron_updates": args[0].numel(), "spikes": spikes, "spikes_per_step": per_step,
+                "output_nonzero": spikes}
+
+    return count

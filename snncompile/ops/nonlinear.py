@@ -76,3 +76,59 @@ def layer_norm(node, inputs, state):
     if len(inputs) > 2:
         y = y + inputs[2]
     return [y.astype(x.dtype, copy=False)]
+
+
+# -- torch implementations (counting engine); semantics = the numpy reference above --
+
+from .registry import implements  # noqa: E402
+
+
+def _softmax_torch(x, axis):
+    e = (x - x.amax(dim=axis, keepdim=True)).exp()
+    return e / e.sum(dim=axis, keepdim=True)
+
+
+def _torch_table():
+    import torch
+
+    return {
+        "softmax": lambda x, a: _softmax_torch(x, a.get("axis", -1)),
+        "log_softmax": lambda x, a: _softmax_torch(x, a.get("axis", -1)).log(),
+        "exp": lambda x, a: x.exp(),
+        "log": lambda x, a: x.log(),
+        "sqrt": lambda x, a: x.sqrt(),
+        "sigmoid": lambda x, a: 1 / (1 + (-x).exp()),
+        "tanh": lambda x, a: x.tanh(),
+        "gelu": lambda x, a: 0.5 * x * (1 + torch.erf(x / math.sqrt(2))),
+        "silu": lambda x, a: x / (1 + (-x).exp()),
+        "pow": lambda x, a: x.pow(a["exponent"]),
+    }
+
+
+def _make_torch(name):
+    fns: dict = {}
+
+    def run(node, inputs, state):
+        if not fns:
+            fns.update(_torch_table())
+        return [fns[name](inputs[0], node.attrs)]
+
+    return run
+
+
+for _name in _TABLE:
+    implements(_name, "torch")(_make_torch(_name))
+
+
+@implements("layer_norm", "torch")
+def _layer_norm_torch(node, inputs, state):
+    x = inputs[0]
+    axes = tuple(range(-len(node.attrs["normalized_shape"]), 0))
+    mu = x.mean(dim=axes, keepdim=True)
+    var = x.var(dim=axes, keepdim=True, unbiased=False)
+    y = (x - mu) / (var + node.attrs["eps"]).sqrt()
+    if len(inputs) > 1:
+        y = y * inputs[1]
+    if len(inputs) > 2:
+        y = y + inputs[2]
+    return [y]

@@ -157,3 +157,45 @@ def adaptive_avg_pool2d(node, inputs, state):
             w0, w1 = (j * w) // ow, -((-(j + 1) * w) // ow)
             out[..., i, j] = x[..., h0:h1, w0:w1].mean(axis=(-2, -1))
     return [out]
+
+
+# -- torch implementations (counting engine); semantics = the numpy reference above --
+
+from .registry import implements  # noqa: E402
+
+
+def _maxpool_torch(node, inputs, state):
+    import torch.nn.functional as F
+
+    a = node.attrs
+    fn = F.max_pool1d if len(a["kernel"]) == 1 else F.max_pool2d
+    return [fn(inputs[0], a["kernel"], a["stride"], a["padding"], a.get("dilation", [1] * len(a["kernel"])),
+               a.get("ceil_mode", False))]
+
+
+for _name in ("max_pool1d", "max_pool2d"):
+    implements(_name, "torch")(_maxpool_torch)
+
+
+def _avgpool_torch(node, inputs, state):
+    """torch's average pooling with ``count_include_pad=True`` (the reference's divisor)."""
+    import torch.nn.functional as F
+
+    a = node.attrs
+    fn = F.avg_pool1d if len(a["kernel"]) == 1 else F.avg_pool2d
+    return [fn(inputs[0], a["kernel"], a["stride"], a["padding"], a.get("ceil_mode", False), True)]
+
+
+for _name in ("avg_pool1d", "avg_pool2d"):
+    implements(_name, "torch")(_avgpool_torch)
+
+
+@implements("adaptive_avg_pool2d", "torch")
+def _adaptive_avg_pool2d_torch(node, inputs, state):
+    import torch.nn.functional as F
+
+    x = inputs[0]
+    lead = x.shape[:-2]
+    y = F.adaptive_avg_pool2d(x.reshape((-1,) + tuple(x.shape[-3:])) if x.ndim > 4 else x,
+                              tuple(node.attrs["output_size"]))
+    return [y.reshape(tuple(lead) + tuple(y.shape[-2:]))]

@@ -65,3 +65,31 @@ def mean(node, inputs, state):
 def amax(node, inputs, state):
     """Maximum over ``dims`` (an OR for spikes)."""
     return [np.max(inputs[0], axis=_axes(node), keepdims=node.attrs.get("keepdim", False))]
+
+
+# -- torch implementations (counting engine); semantics = the numpy reference above --
+
+from .registry import implements  # noqa: E402
+
+
+def _dims_torch(node, x):
+    dims = node.attrs.get("dims")
+    return tuple(range(x.ndim)) if dims is None else tuple(dims)
+
+
+@implements("sum", "torch")
+def _sum_torch(node, inputs, state):
+    x = inputs[0]
+    return [x.sum(dim=_dims_torch(node, x), keepdim=node.attrs.get("keepdim", False))]
+
+
+@implements("mean", "torch")
+def _mean_torch(node, inputs, state):
+    x = inputs[0]
+    return [x.mean(dim=_dims_torch(node, x), keepdim=node.attrs.get("keepdim", False))]
+
+
+@implements("amax", "torch")
+def _amax_torch(node, inputs, state):
+    x = inputs[0]
+    return [x.amax(dim=_dims_torch(node, x), keepdim=node.attrs.get("keepdim", False))]

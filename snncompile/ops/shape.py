@@ -200,3 +200,52 @@ def split(node, inputs, state):
     """Split along ``axis`` into consecutive pieces of ``sizes``."""
     bounds = np.cumsum(node.attrs["sizes"])[:-1]
     return list(np.split(inputs[0], bounds, axis=node.attrs["axis"]))
+
+
+# -- torch implementations (counting engine); semantics = the numpy reference above --
+
+from .registry import implements  # noqa: E402
+
+
+@implements("reshape", "torch")
+def _reshape_torch(node, inputs, state):
+    return [inputs[0].reshape(node.attrs["shape"])]
+
+
+@implements("permute", "torch")
+def _permute_torch(node, inputs, state):
+    return [inputs[0].permute(*node.attrs["dims"])]
+
+
+@implements("expand", "torch")
+def _expand_torch(node, inputs, state):
+    return [inputs[0].expand(*node.attrs["shape"])]
+
+
+@implements("repeat", "torch")
+def _repeat_torch(node, inputs, state):
+    return [inputs[0].repeat(*node.attrs["repeats"])]
+
+
+@implements("slice", "torch")
+def _slice_torch(node, inputs, state):
+    return [inputs[0][decode_index(node.attrs["index"])]]
+
+
+@implements("concat", "torch")
+def _concat_torch(node, inputs, state):
+    import torch
+
+    return [torch.cat(list(inputs), dim=node.attrs["axis"])]
+
+
+@implements("stack", "torch")
+def _stack_torch(node, inputs, state):
+    import torch
+
+    return [torch.stack(list(inputs), dim=node.attrs["axis"])]
+
+
+@implements("split", "torch")
+def _split_torch(node, inputs, state):
+    return list(inputs[0].split(list(node.attrs["sizes"]), dim=node.attrs["axis"]))

@@ -205,3 +205,104 @@ def batch_norm(node: Node, inputs: Sequence[np.ndarray], state: dict):
     if beta is not None and beta.size:
         y = y + beta.reshape(shape)
     return [y.astype(x.dtype, copy=False)]
+
+
+# -- torch implementations (counting engine); semantics = the numpy reference above --
+
+from .registry import implements  # noqa: E402
+
+
+@implements("linear", "torch")
+def _linear_torch(node, inputs, state):
+    import torch
+
+    x, w = inputs[0], inputs[1]
+    y = torch.matmul(x, w.T)
+    return [y + inputs[2] if len(inputs) > 2 else y]
+
+
+def _conv_torch(node, inputs, state):
+    import torch.nn.functional as F
+
+    a = node.attrs
+    fn = F.conv1d if inputs[1].ndim == 3 else F.conv2d
+    b = inputs[2] if len(inputs) > 2 else None
+    return [fn(inputs[0], inputs[1], b, tuple(a["stride"]), tuple(a["padding"]), tuple(a["dilation"]),
+               a.get("groups", 1))]
+
+
+for _name in ("conv1d", "conv2d"):
+    implements(_name, "torch")(_conv_torch)
+
+
+@implements("batch_norm", "torch")
+def _batch_norm_torch(node, inputs, state):
+    """torch's inference batch norm (one fused kernel; equal to the reference up to rounding)."""
+    import torch.nn.functional as F
+
+    x, mean, var, gamma, beta = inputs
+    gamma = gamma if gamma is not None and gamma.numel() else None
+    beta = beta if beta is not None and beta.numel() else None
+    return [F.batch_norm(x, mean, var, gamma, beta, False, 0.0, node.attrs["eps"])]
+
+
+# -- event counting on torch (the formulas of backends/reference/counts.py) ----------------------
+
+@implements("linear", "count")
+def _linear_count(node, graph):
+    """``nnz(x) · out_features``."""
+    out_features = graph.values[node.inputs[1]].shape[0]
+    return lambda args, outs, nonzero: {"synaptic_ops": nonzero(0) * out_features}
+
+
+def conv_coverage(size: int, kernel: int, stride: int, padding: int, dilation: int, out: int):
+    """Per input position along one axis: how many (output position, kernel tap) pairs read it.
+
+    A tap ``k`` of output ``o`` reads input ``o·s − p + k·d``; zero padding reads nothing.  The number
+    of conv synaptic ops of a nonzero input at ``(c, i, j, …)`` is ``(C_out/g) · Π_axes cov[i]``, so
+    ``Σ conv(nz(x), ones) = Σ nz(x) · ⊗ cov`` — the reference's formula without running a conv.
+    """
+    import torch
+
+    cov = torch.zeros(size, dtype=torch.int64)
+    pos = (torch.arange(out)[:, None] * stride - padding + torch.arange(kernel)[None, :] * dilation).reshape(-1)
+    pos = pos[(pos >= 0) & (pos < size)]
+    cov.index_add_(0, pos, torch.ones_like(pos))
+    return cov
+
+
+def _conv_count(node, graph):
+    """``(C_out/g) · Σ_positions nnz(x)[…, position] · coverage(position)`` (exact, padding excluded)."""
+    from snncompile.analysis.spike_values import spike_valued
+
+    a = node.attrs
+    x, w = graph.values[node.inputs[0]], graph.values[node.inputs[1]]
+    out = graph.values[node.outputs[0]]
+    nd = len(w.shape) - 2
+    covs = [conv_coverage(x.shape[2 + i], w.shape[2 + i], a["stride"][i], a["padding"][i], a["dilation"][i],
+                          out.shape[2 + i]) for i in range(nd)]
+    weight = covs[0]
+    for c in covs[1:]:
+        weight = weight[..., None] * c
+    per_channel_out = w.shape[0] // a.get("groups", 1)
+    spikes = node.inputs[0] in spike_valued(graph)
+    cache: dict = {}
+
+    def count(args, outs, nonzero):
+        import torch
+
+        from snncompile.backends.torch.counting import exact_sum
+
+        xs = args[0]
+        cov = cache.get(xs.device)
+        if cov is None:
+            cov = cache[xs.device] = weight.to(xs.device)
+        # nonzero inputs per position over batch and channels (0/1 spikes: their exact sum)
+        active = (exact_sum(xs, (0, 1)) if spikes else xs.bool().sum(dim=(0, 1))).to(torch.int64)
+        return {"synaptic_ops": (active * cov).sum() * per_channel_out, "nonzero_inputs": [active.sum()]}
+
+    return count
+
+
+for _name in ("conv1d", "conv2d"):
+    implements(_name, "count")(_conv_count)

@@ -1,0 +1,90 @@
+"""Exact event counts over a dataset: a DataLoader feeds the torch engine (or the numpy reference).
+
+:func:`count_dataset` reads the samples in batches of the graph's traced size B (the last one may be
+short; both engines correct it exactly), with ``workers`` loader processes and pinned host memory when
+counting on CUDA, shows a progress bar with an ETA on stderr, and — under torchrun — counts only this
+process's shard and sums the counters of all processes (:mod:`.distributed`).
+"""
+from __future__ import annotations
+
+import sys
+from typing import Optional
+
+import numpy as np
+
+from snncompile.backends.reference.counts import EventCounts
+from snncompile.errors import InputError
+from snncompile.ir.graph import Graph
+
+from . import distributed
+from snncompile.backends.reference.batching import traced_batch
+from snncompile.backends.torch import TorchCounter
+from snncompile.backends.reference import ReferenceExecutor, count_events
+
+ENGINES = ("torch", "numpy")
+
+
+def check_source(graph: Graph, source) -> None:
+    want = tuple(graph.values[graph.inputs[0]].shape[1:])
+    if len(graph.inputs) != 1:
+        raise InputError(f"the model takes {len(graph.inputs)} inputs; report streams single-input models only")
+    if tuple(source.shape) != want:
+        raise InputError(f"{source.describe}: samples have shape {tuple(source.shape)} per item, the model takes {want}")
+
+
+def _merge(total: EventCounts, got: EventCounts) -> None:
+    for name, c in got.nodes.items():
+        if name in total.nodes:
+            total.nodes[name].combine(c)
+        else:
+            total.nodes[name] = c
+    total.samples += got.samples
+
+
+def count_dataset(graph: Graph, source, *, engine: str = "torch", device="cpu", dtype=np.float64,
+                  workers: int = 0, progress: Optional[bool] = None) -> EventCounts:
+    """Exact :class:`EventCounts` of ``graph`` over every sample of ``source`` (see the module doc).
+
+    ``progress``: None = a bar when stderr is a terminal, False = none, True = always.  Under torchrun
+    every process returns the summed counts of all processes.
+    """
+    import torch
+    from torch.utils.data import DataLoader
+
+
+    check_source(graph, source)
+    device = torch.device(device)
+    if engine == "numpy" and device.type != "cpu":
+        raise InputError("--engine numpy runs on the CPU only; use --engine torch for --device cuda")
+    if distributed.launched():
+        device = distributed.join(device)
+    b = traced_batch(graph)
+    loader = DataLoader(source, batch_size=b, sampler=distributed.sampler_for(source), shuffle=False,
+                        num_workers=workers, pin_memory=device.type == "cuda", drop_last=False)
+    if engine == "torch":
+
+        counter = TorchCounter(graph, device, getattr(torch, np.dtype(dtype).name))
+    else:
+
+        executor, total = ReferenceExecutor(), EventCounts(0)
+    bar = None
+    if progress is not False and distributed.rank() == 0:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(source), unit="img", file=sys.stderr, desc="report",
+                   leave=False, dynamic_ncols=True, disable=None if progress is None else False)
+    try:
+        for batch in loader:
+            if engine == "torch":
+                counter.add([batch])
+            else:
+                _merge(total, count_events(graph, batch.numpy(), dtype=dtype, executor=executor))
+            if bar is not None:
+                bar.update(len(batch) * distributed.world())
+    finally:
+        if bar is not None:
+            bar.close()
+    counts = counter.result() if engine == "torch" else total
+    if distributed.launched():
+        counts = distributed.all_reduce_counts(graph, counts, device)
+    return counts
