@@ -12,10 +12,10 @@ same command gives the same weights. Each model directory receives:
 * ``model.pt``: the whole module, ``torch.save(model)`` (eval mode);
 * ``checkpoint.pth``: ``{'state_dict', 'arch', 'preset', 'config'}``; :func:`presets.build_from_checkpoint`
   rebuilds the model from it;
-* ``inputs.npy`` (the first ``--n-samples`` test inputs, float32, exactly as ``model(x)`` takes them: batch
-  on axis 1 for time-major models) and ``labels.npy`` (int64);
-* ``meta.json``: arch, preset, neuron, test accuracy, training time, input shape, T, parameter count, config,
-  and ``time_axis`` (0) for time-major inputs.
+* ``inputs.npy`` (the first ``--n-samples`` test inputs, float32, batch first: exactly as ``model(x)`` takes
+  them, except for time-major models, which take ``inputs.swapaxes(0, 1)``) and ``labels.npy`` (int64);
+* ``meta.json``: arch, preset, neuron, test accuracy, training time, input shape (as the model takes it), T,
+  parameter count, config, and ``time_axis`` (0) for time-major inputs.
 """
 import argparse
 import json
@@ -39,6 +39,9 @@ TRAIN_DEFAULTS = {
     "digits": dict(epochs=8, batch_size=32, lr=2e-3, weight_decay=1e-2),
     "dvs-small": dict(epochs=8, batch_size=32, lr=2e-3, weight_decay=1e-2),
 }
+#: Per-architecture changes to :data:`TRAIN_DEFAULTS` (the small zoo ResNets learn slowly at lr 2e-3: 82.8 %
+#: after 8 epochs for SEW ADD, 99.4 % with these).
+ARCH_TRAIN = {"sew_resnet": dict(epochs=12, lr=1e-2), "spiking_resnet": dict(epochs=12, lr=1e-2)}
 #: Test inputs saved per model (event clips are large: 64 KiB each as float32).
 N_SAMPLES = {"digits": 32, "dvs-small": 8}
 #: (arch, preset) pairs produced by :func:`ensure_trained` by default.
@@ -97,7 +100,7 @@ def train_model(arch: str, preset: str = "digits", epochs: Optional[int] = None,
                 neuron: str = "own", threads: int = 1, progress: bool = True):
     """Train ``arch``/``preset`` with AdamW, a cosine learning-rate schedule and cross-entropy; return
     ``(model in eval mode, split, info dict)``."""
-    hp = dict(TRAIN_DEFAULTS[_data_preset(preset)])
+    hp = dict(TRAIN_DEFAULTS[_data_preset(preset)], **ARCH_TRAIN.get(arch, {}))
     for k, v in dict(epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay).items():
         if v is not None:
             hp[k] = v
@@ -144,16 +147,18 @@ def write_artifacts(model: nn.Module, split: _data.Split, info: dict, out_dir, n
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     model.eval()
-    inputs = model_input(model, split.x_test[:n_samples]).numpy().astype(np.float32)
+    time_major = model.config.get("input") == "time-major"
+    model_x = model_input(model, split.x_test[:n_samples])
+    inputs = (model_x.transpose(0, 1) if time_major else model_x).contiguous().numpy().astype(np.float32)
     labels = split.y_test[:n_samples].numpy().astype(np.int64)
     _reset(model)
     with torch.no_grad():
-        sample_acc = float((model(torch.from_numpy(inputs)).argmax(1).numpy() == labels).mean())
+        sample_acc = float((model(model_x).argmax(1).numpy() == labels).mean())
     torch.save(model, out / "model.pt")
     save_checkpoint(model, out / "checkpoint.pth", arch=info["arch"], preset=info["preset"])
     np.save(out / "inputs.npy", inputs)
     np.save(out / "labels.npy", labels)
-    meta = dict(info, input_shape=list(inputs.shape), T=model.config["T"], num_params=count_params(model),
+    meta = dict(info, input_shape=list(model_x.shape), T=model.config["T"], num_params=count_params(model),
                 sample_accuracy=sample_acc, torch=torch.__version__, config=model.config,
                 format="snncompile.examples/1")
     if model.config.get("input") == "time-major":
@@ -178,8 +183,8 @@ def is_valid(model_dir, arch: str, preset: str) -> bool:
         if model.config != meta["config"]:
             return False
         inputs, labels = np.load(d / "inputs.npy"), np.load(d / "labels.npy")
-        batch_axis = 1 if meta.get("time_axis") == 0 else 0
-        return list(inputs.shape) == meta["input_shape"] and labels.shape == (inputs.shape[batch_axis],)
+        model_shape = list(inputs.swapaxes(0, 1).shape) if meta.get("time_axis") == 0 else list(inputs.shape)
+        return model_shape == meta["input_shape"] and labels.shape == (inputs.shape[0],)
     except Exception:  # any unreadable or inconsistent artifact means: not valid
         return False
 

@@ -138,7 +138,8 @@ def _load_and_trace(model_source, factory, model_args, trust_pickle, import_path
     loaded = load_model(model_source, factory=factory, factory_args=parse_model_args(model_args),
                         trust_pickle=trust_pickle, import_paths=import_paths, neuron=neuron,
                         timesteps=timesteps, input_shape=shape, input_domain=input_domain, time_axis=time_axis)
-    graph = trace(loaded.model, loaded.example_input(batch), [loaded.input_domain], name=loaded.name)
+    graph = trace(loaded.model, loaded.example_input(batch), [loaded.input_domain], name=loaded.name,
+                  time_major=loaded.time_axis == 0)
     declare_time_axis(graph, loaded.time_axis, getattr(loaded.model, "T", None))
     return loaded, graph
 

@@ -7,8 +7,11 @@ fed a constant. The user says so with ``--time-axis N`` or by labelling the shap
 T=4,B=1,1,16,16`` (labels ``T`` and ``B``; ``C``, ``H``, ``W`` are accepted and mean nothing more). The batch
 axis is 0, or 1 when time is axis 0.
 
-The declaration travels in the graph's metadata: ``meta['input_time_axes'] = {input name: axis}``, with
-``meta['time_steps']`` (the axis' size) and ``meta['batch']`` (the batch axis' size).
+The toolchain keeps batches first (sample files, the traced graph's input, the reference executor's
+batching): a time-major model is traced on a batch-first input ``[B, T, …]`` that the tracer transposes
+(one recorded ``transpose``) before calling the model, so the graph's input has time on axis 1. The
+declaration travels in the graph's metadata: ``meta['input_time_axes'] = {input name: axis of the graph
+input}``, with ``meta['time_steps']`` (the axis' size).
 """
 from __future__ import annotations
 
@@ -48,6 +51,18 @@ def batch_axis_of(time_axis: Optional[int]) -> int:
     return 1 if time_axis == 0 else 0
 
 
+def batch_first(shape: Sequence[int], time_axis: Optional[int]) -> tuple[int, ...]:
+    """``shape`` with its batch axis first: a time-major ``[T, B, …]`` becomes ``[B, T, …]`` (the layout of the
+    traced graph's input and of sample files); any other layout is already batch first. Its own inverse."""
+    shape = tuple(int(s) for s in shape)
+    return (shape[1], shape[0]) + shape[2:] if time_axis == 0 and len(shape) >= 2 else shape
+
+
+def graph_time_axis(time_axis: Optional[int]) -> Optional[int]:
+    """The time axis of the traced (batch-first) graph input for a model input with ``time_axis``."""
+    return 1 if time_axis == 0 else time_axis
+
+
 def check_time_axis(time_axis: Optional[int], shape: Optional[Sequence[int]]) -> None:
     """Refuse a time axis outside the shape or equal to the batch axis."""
     if time_axis is None or shape is None:
@@ -59,17 +74,17 @@ def check_time_axis(time_axis: Optional[int], shape: Optional[Sequence[int]]) ->
 
 
 def declare_time_axis(graph: Graph, time_axis: Optional[int], model_T: Optional[int] = None) -> Graph:
-    """Record the first input's time axis in ``graph.meta`` (module docstring); refuse a T that differs from
-    the model's own ``T`` attribute."""
-    if time_axis is None or not graph.inputs:
+    """Record the first input's time axis (``time_axis`` in the model's layout) in ``graph.meta`` (module
+    docstring); refuse a T that differs from the model's own ``T`` attribute."""
+    axis = graph_time_axis(time_axis)
+    if axis is None or not graph.inputs:
         return graph
     shape = graph.values[graph.inputs[0]].shape
-    check_time_axis(time_axis, shape)
-    steps = int(shape[time_axis])
+    check_time_axis(axis, shape)
+    steps = int(shape[axis])
     if model_T is not None and int(model_T) != steps:
         raise InputError(f"the input's time axis {time_axis} has {steps} steps but the model's T is {model_T}; "
                          f"pass -T {steps} or an input with {model_T} steps")
-    graph.meta["input_time_axes"] = {graph.inputs[0]: int(time_axis)}
+    graph.meta["input_time_axes"] = {graph.inputs[0]: axis}
     graph.meta["time_steps"] = steps
-    graph.meta["batch"] = int(shape[batch_axis_of(time_axis)])
     return graph

@@ -14,8 +14,9 @@ Sources (``load_model(source, ...)``):
   ``factory_args``; a checkpoint written by the example trainer (``arch``/``preset``/``config``)
   rebuilds itself.
 
-A ``meta.json`` beside the file may give ``input_shape`` and ``input_domain``; a sibling
-``inputs.npy`` gives sample inputs.
+A ``meta.json`` beside the file may give ``input_shape`` (as the model takes it), ``input_domain`` and
+``time_axis``; a sibling ``inputs.npy`` gives sample inputs, batch first (``[N, ...]``; ``[N, T, ...]`` for a
+model that takes ``[T, B, ...]``).
 """
 from __future__ import annotations
 
@@ -37,7 +38,7 @@ from snncompile.errors import InputError, UnsafeFileError
 from snncompile.ir.domain import Domain
 
 from .compat import cpu_constructible_neurons
-from .inputs import batch_axis_of, check_time_axis
+from .inputs import batch_first, check_time_axis
 
 STATE_DICT_KEYS = ("state_dict", "model", "model_state", "model_state_dict", "net")
 
@@ -51,19 +52,17 @@ class LoadedModel:
     samples: Optional[np.ndarray] = None  # sample inputs [N, ...] (without batching beyond N)
     labels: Optional[np.ndarray] = None
     meta: dict = field(default_factory=dict)
-    time_axis: Optional[int] = None  # axis of T in a multi-step input (None: static, repeated by the model)
+    time_axis: Optional[int] = None  # axis of T in the model's input (None: static, repeated by the model)
 
     def example_input(self, batch: int = 1, seed: int = 0) -> torch.Tensor:
-        """A concrete input for tracing: the first samples if any, else seeded random data (the batch axis is
-        1 for a time-major input, else 0)."""
-        b = batch_axis_of(self.time_axis)
-        if self.samples is not None and self.samples.ndim > b and self.samples.shape[b] >= batch:
-            return torch.as_tensor(np.ascontiguousarray(np.take(self.samples, range(batch), axis=b)),
-                                   dtype=torch.float32)
+        """A concrete input for tracing, batch first (like ``samples``; a time-major model's input is its
+        transpose, see :mod:`.inputs`): the first samples if any, else seeded random data."""
+        if self.samples is not None and len(self.samples) >= batch:
+            return torch.as_tensor(np.ascontiguousarray(self.samples[:batch]), dtype=torch.float32)
         if self.input_shape is None:
             raise InputError(f"{self.name}: the input shape is unknown; pass --input-shape (e.g. 1,3,32,32)")
-        shape = list(self.input_shape)
-        shape[b] = batch
+        shape = list(batch_first(self.input_shape, self.time_axis))
+        shape[0] = batch
         gen = torch.Generator().manual_seed(seed)
         x = torch.rand(shape, generator=gen)
         return (x < 0.2).float() if self.input_domain.is_binary else x
@@ -180,7 +179,7 @@ def _sidecars(path: str, loaded: LoadedModel) -> LoadedModel:
             except (OSError, ValueError):
                 pass
     if loaded.input_shape is None and loaded.samples is not None:
-        loaded.input_shape = tuple(loaded.samples.shape)
+        loaded.input_shape = batch_first(loaded.samples.shape, loaded.time_axis)  # the model's layout
     return loaded
 
 
@@ -233,18 +232,14 @@ def load_model(source: str, *, factory: Optional[str] = None, factory_args: Opti
         loaded.time_axis = int(time_axis)
     if input_shape:
         loaded.input_shape = tuple(int(s) for s in input_shape)
-        b = batch_axis_of(loaded.time_axis)
-        if loaded.samples is not None and _without(loaded.samples.shape, b) != _without(loaded.input_shape, b):
+        want = batch_first(loaded.input_shape, loaded.time_axis)
+        if loaded.samples is not None and tuple(loaded.samples.shape[1:]) != tuple(want[1:]):
             loaded.samples = None
     check_time_axis(loaded.time_axis, loaded.input_shape)
     if input_domain:
         loaded.input_domain = Domain.parse(input_domain)
     loaded.model.eval()
     return loaded
-
-
-def _without(shape: Sequence[int], axis: int) -> tuple[int, ...]:
-    return tuple(shape[:axis]) + tuple(shape[axis + 1:])
 
 
 def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> LoadedModel:

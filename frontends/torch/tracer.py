@@ -234,6 +234,7 @@ class Tracer:
 
     def _record_neuron(self, module, args, out) -> None:
         attrs = neuron_table.neuron_extractor(module)(module)
+        op = attrs.pop("op", "lif")  # integer-spike neurons are their own op ("ilif")
         path = self._paths.get(id(module), "")
         attrs["neuron_class"] = neuron_table.qualified_name(type(module))
         if attrs["step_mode"] == "single":
@@ -249,7 +250,7 @@ class Tracer:
             for o in outs:
                 self.constant_value(o)
             return
-        self.emit("lif", inputs, outs[:2], attrs)
+        self.emit(op, inputs, outs[:2], attrs)
 
 
 def _flatten(obj) -> list:
@@ -269,11 +270,13 @@ def _short_path(path: str) -> str:
 
 
 def trace(model: torch.nn.Module, example_inputs: Sequence[torch.Tensor] | torch.Tensor,
-          input_domains: Sequence[Domain] | None = None, *, name: str = "") -> Graph:
+          input_domains: Sequence[Domain] | None = None, *, name: str = "", time_major: bool = False) -> Graph:
     """Run ``model`` once on ``example_inputs`` and return its IR graph (pruned to live nodes).
 
     ``input_domains`` defaults to ``real`` for every input (an analog image); pass
-    ``Domain.binary()`` for event (spike) inputs.
+    ``Domain.binary()`` for event (spike) inputs. ``time_major``: the model takes its first input
+    ``[T, B, …]``; ``example_inputs[0]`` is given batch first (``[B, T, …]``) and transposed, as a
+    recorded op of the graph, before the call (batches stay on axis 0 for the whole toolchain).
     """
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
@@ -293,7 +296,8 @@ def trace(model: torch.nn.Module, example_inputs: Sequence[torch.Tensor] | torch
         handles.append(m.register_forward_hook(tracer.post_hook))
     try:
         with torch.no_grad(), _Recorder(tracer):
-            out = model(*example_inputs)
+            args = (example_inputs[0].transpose(0, 1),) + example_inputs[1:] if time_major else example_inputs
+            out = model(*args)
     except SnnCompileError:
         raise
     except Exception as e:  # the model itself failed on this input
@@ -320,7 +324,7 @@ def trace(model: torch.nn.Module, example_inputs: Sequence[torch.Tensor] | torch
 
 
 def _meta(model, inputs, g: Graph, name: str) -> dict:
-    steps = [n for n in g.nodes if n.op == "lif" and n.attrs.get("step_mode") == "multi"]
+    steps = [n for n in g.nodes if n.op in ("lif", "ilif") and n.attrs.get("step_mode") == "multi"]
     t = g.values[steps[0].inputs[0]].shape[0] if steps else None
     return {
         "model": name or type(model).__name__,

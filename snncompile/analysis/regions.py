@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 
+from snncompile import ops
 from snncompile.ir.graph import Graph
 
 
@@ -23,6 +24,10 @@ def _spiking_inputs(graph: Graph) -> set[str]:
     return {v for v in graph.inputs if graph.values[v].domain is not None and graph.values[v].domain.is_binary}
 
 
+def _is_neuron(op_name: str) -> bool:
+    return ops.get(op_name).family == "neuron"
+
+
 def classify_regions(graph: Graph) -> dict[str, Region]:
     """Region of every node, by name."""
     after_neuron: set[str] = set(_spiking_inputs(graph))  # values with a neuron (or spike input) upstream
@@ -30,20 +35,20 @@ def classify_regions(graph: Graph) -> dict[str, Region]:
     for n in graph.nodes:
         up = any(v in after_neuron for v in n.inputs)
         upstream_neuron[n.name] = up
-        if up or n.op == "lif":
+        if up or _is_neuron(n.op):
             after_neuron.update(n.outputs)
     feeds_neuron: set[str] = set()  # values with a neuron downstream
     downstream_neuron: dict[str, bool] = {}
     for n in reversed(graph.nodes):
         down = any(v in feeds_neuron for v in n.outputs)
         downstream_neuron[n.name] = down
-        if down or n.op == "lif":
+        if down or _is_neuron(n.op):
             feeds_neuron.update(n.inputs)
     regions = {}
     for n in graph.nodes:
-        if not upstream_neuron[n.name] and n.op != "lif":
+        if not upstream_neuron[n.name] and not _is_neuron(n.op):
             regions[n.name] = Region.ENCODING
-        elif not downstream_neuron[n.name] and n.op != "lif":
+        elif not downstream_neuron[n.name] and not _is_neuron(n.op):
             regions[n.name] = Region.READOUT
         else:
             regions[n.name] = Region.BODY

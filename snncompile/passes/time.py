@@ -71,7 +71,7 @@ def time_steps(graph: Graph) -> int:
     if t:
         return int(t)
     for n in graph.nodes:
-        if n.op == "lif" and n.attrs.get("step_mode") == "multi":
+        if ops.get(n.op).family == "neuron" and n.attrs.get("step_mode") == "multi":
             return int(graph.values[n.inputs[0]].shape[0])
     raise TimeAxisError("the graph has no multi-step neuron and no meta['time_steps']: cannot find T")
 
@@ -109,7 +109,7 @@ def _transfer(graph: Graph, node: Node, T: int) -> Axis:
     src = first[1].shape
     op = node.op
     fam = ops.get(op).family
-    if op == "lif":
+    if fam == "neuron":
         if ax.axis != 0 or ax.size != T or node.attrs.get("step_mode") != "multi":
             raise _err(node, f"a neuron's time axis must be axis 0 of size T={T} (multi-step); found axis "
                              f"{ax.axis} of size {ax.size}")
@@ -279,7 +279,7 @@ def time_axes(graph: Graph, input_axes: Optional[dict] = None, T: Optional[int] 
         if any(a is POST for a in ins):
             res: Axis = POST
         elif all(a is None for a in ins) and node.op != "repeat":
-            if node.op == "lif":
+            if ops.get(node.op).family == "neuron":
                 raise _err(node, "a neuron is fed a value that does not change over time (if the model's input "
                                  "has a time axis, declare it: --time-axis N)")
             res = None
@@ -462,7 +462,7 @@ def _step_attrs(graph: Graph, n: Node, axes, T: int, step: Graph) -> None:
             reps = list(n.attrs["repeats"])
             reps[ax.axis] //= T
             n.attrs = dict(n.attrs, repeats=reps)
-    elif n.op == "lif":
+    elif ops.get(n.op).family == "neuron":
         n.attrs = dict(n.attrs, step_mode="single", state_key=n.name, multi_step_T=T)
 
 
