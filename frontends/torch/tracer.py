@@ -184,7 +184,7 @@ class Tracer:
         that is either user code or, inside a library (spikingjelly, snnTorch, timm), a method of a composite
         module (a model class such as ``sew_resnet.BasicBlock``, not a layer wrapper or a helper function)."""
         frame = sys._getframe(1)
-        while frame is not None:
+        while frame is not None and frame.f_code is not _TRACE_CODE:  # nothing past trace() is model code
             fname = frame.f_code.co_filename
             if fname.startswith(self._examples) or not (fname.startswith(self._internal) or fname.startswith("<")):
                 if not fname.startswith(self._libraries) or _is_composite_method(frame):
@@ -334,3 +334,6 @@ def _meta(model, inputs, g: Graph, name: str) -> dict:
         "time_steps": getattr(model, "T", None) or t,
         "parameters": int(sum(p.numel() for p in model.parameters())),
     }
+
+
+_TRACE_CODE = trace.__code__
