@@ -154,6 +154,7 @@ def write_artifacts(model: nn.Module, split: _data.Split, info: dict, out_dir, n
     _reset(model)
     with torch.no_grad():
         sample_acc = float((model(model_x).argmax(1).numpy() == labels).mean())
+    _reset(model)  # stateful neurons (spikingjelly's) would pickle the last batch's membranes
     torch.save(model, out / "model.pt")
     save_checkpoint(model, out / "checkpoint.pth", arch=info["arch"], preset=info["preset"])
     np.save(out / "inputs.npy", inputs)
