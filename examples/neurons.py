@@ -26,7 +26,7 @@ from typing import Optional
 import torch
 import torch.nn as nn
 
-__all__ = ["SigmoidSpike", "MultiStepLIF", "make_lif", "NEURON_BACKENDS"]
+__all__ = ["SigmoidSpike", "MultiStepLIF", "make_lif", "NEURON_BACKENDS", "IntegerSpike", "MultiStepILIF"]
 
 NEURON_BACKENDS = ("own", "spikingjelly")
 
@@ -107,3 +107,52 @@ def make_lif(backend: str = "own", tau: float = 2.0, v_threshold: float = 1.0, v
         return MultiStepLIFNode(tau=tau, decay_input=decay_input, v_threshold=v_threshold, v_reset=v_reset,
                                 detach_reset=detach_reset, backend="torch")
     raise ValueError(f"unknown neuron backend {backend!r}; expected one of {NEURON_BACKENDS}")
+
+
+class IntegerSpike(torch.autograd.Function):
+    """Forward ``clamp(round(z), 0, D)`` (round half to even, as ``torch.round``); backward passes the gradient
+    where ``0 <= z <= D`` and blocks it outside (SpikeYOLO's straight-through quantiser)."""
+
+    @staticmethod
+    def forward(ctx, z: torch.Tensor, max_spike: int) -> torch.Tensor:
+        ctx.save_for_backward(z)
+        ctx.max_spike = max_spike
+        return torch.round(torch.clamp(z, 0, max_spike))
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        (z,) = ctx.saved_tensors
+        inside = (z >= 0) & (z <= ctx.max_spike)
+        return grad_output * inside.to(grad_output), None
+
+
+class MultiStepILIF(nn.Module):
+    """Integer leaky integrate-and-fire (I-LIF, SpikeYOLO's ``mem_update`` / SDT-V3), input and output
+    ``[T, ...]``. With ``V[-1] = 0`` and ``β = decay``::
+
+        H[t] = β·V[t-1] + X[t]
+        S[t] = clamp(round(H[t]), 0, D)        an integer spike in {0, 1, …, D}
+        V[t] = H[t] - S[t]                     reset by subtracting the emitted value
+
+    Training uses :class:`IntegerSpike` (straight-through inside [0, D]); the reset term is detached. At
+    inference the integer spike can be sent as one graded spike of payload S[t] or as S[t] binary spikes in
+    D sub-steps of a time step.
+    """
+
+    def __init__(self, decay: float = 0.25, max_spike: int = 4):
+        super().__init__()
+        self.decay = float(decay)
+        self.max_spike = int(max_spike)
+
+    def forward(self, x_seq: torch.Tensor) -> torch.Tensor:
+        v = 0.0
+        spikes = []
+        for t in range(x_seq.shape[0]):
+            h = v * self.decay + x_seq[t]
+            s = IntegerSpike.apply(h, self.max_spike)
+            v = h - s.detach()
+            spikes.append(s)
+        return torch.stack(spikes, 0)
+
+    def extra_repr(self) -> str:
+        return f"decay={self.decay}, max_spike={self.max_spike}"

@@ -26,18 +26,27 @@ Spikformer DVS ``2-256``: the built model (with its unused 64×256 ``pos_embed``
 parameter the authors built, unlike the CIFAR/ImageNet figures (which match only without the LayerNorms).
 """
 import copy
+import inspect
 from typing import Dict
 
 import torch
 import torch.nn as nn
 
+from .ilifnet import ILIFNet
+from .metaspikeformer import MetaSpikeFormer
+from .qkformer import QKFormer
+from .sdt import SpikeDrivenTransformer
 from .spikformer import Spikformer
 from .spikingformer import Spikingformer
+from .zoo import ZooResNet
 
-__all__ = ["ARCHS", "PRESETS", "PUBLISHED_PARAMS", "build", "build_from_config", "build_from_checkpoint",
+__all__ = ["ARCHS", "PRESETS", "PUBLISHED_PARAMS", "PUBLISHED_HEAD_CLASSES", "build", "build_from_config", "build_from_checkpoint",
            "count_params", "unbuilt_layernorm_params", "save_checkpoint"]
 
-ARCHS = {"spikformer": Spikformer, "spikingformer": Spikingformer}
+ARCHS = {"spikformer": Spikformer, "spikingformer": Spikingformer, "sdt": SpikeDrivenTransformer,
+         "qkformer": QKFormer, "metaspikeformer": MetaSpikeFormer, "ilifnet": ILIFNet,
+         "sew_resnet": lambda **kw: ZooResNet(kind="sew", **kw),
+         "spiking_resnet": lambda **kw: ZooResNet(kind="spiking", **kw)}
 
 _FAMILY = {
     "cifar": dict(img_size=32, in_channels=3, num_classes=10, T=4, mlp_ratio=4.0,
@@ -73,9 +82,36 @@ _PRESET_SPECS = {  # name -> (family, overrides)
 }
 
 
+_DIGITS = dict(img_size=16, in_channels=1, num_classes=10, T=4)
+#: Presets of the other families: ``arch -> name -> constructor keywords``. Published configurations where the
+#: paper gives one (CIFAR-10: 32×32×3, T = 4; ImageNet: 224×224×3, T = 4), ``digits`` for sklearn digits.
+_OTHER_PRESETS = {
+    "sdt": {
+        "2-512": dict(img_size=32, in_channels=3, num_classes=10, T=4, depths=2, embed_dims=512, num_heads=8,
+                      stem_pool=[False, False, True, True]),
+        **{name: dict(img_size=224, in_channels=3, num_classes=1000, T=4, depths=int(name.split("-")[0]),
+                      embed_dims=int(name.split("-")[1]), num_heads=8, stem_pool=[True, True, True, True])
+           for name in ("8-384", "6-512", "8-512", "10-512", "8-768")},
+        "digits": dict(_DIGITS, depths=2, embed_dims=64, num_heads=4, stem_pool=[False, False, True, True]),
+    },
+    "qkformer": {
+        "4-384": dict(img_size=32, in_channels=3, num_classes=10, T=4, depths=4, embed_dims=384, num_heads=8),
+        "digits": dict(_DIGITS, depths=3, embed_dims=64, num_heads=4),
+    },
+    "metaspikeformer": {
+        "digits": dict(_DIGITS, embed_dims=[16, 32, 64], strides=[2, 2, 1], num_heads=4, depths=[1, 1, 1]),
+    },
+    "ilifnet": {
+        "digits": dict(_DIGITS, channels=[16, 32, 64], decay=0.25, max_spike=4),
+    },
+    "sew_resnet": {f"digits-{cnf.lower()}": dict(_DIGITS, cnf=cnf, channels=[16, 32]) for cnf in ("ADD", "AND", "IAND")},
+    "spiking_resnet": {"digits": dict(_DIGITS, channels=[16, 32])},
+}
+
+
 def _make_presets() -> Dict[str, Dict[str, dict]]:
-    table = {}
-    for arch in ARCHS:
+    table = {arch: copy.deepcopy(presets) for arch, presets in _OTHER_PRESETS.items()}
+    for arch in ("spikformer", "spikingformer"):
         table[arch] = {}
         for name, (family, over) in _PRESET_SPECS.items():
             cfg = dict(_FAMILY[family])
@@ -93,16 +129,30 @@ PUBLISHED_PARAMS = {
     "spikformer": {"4-384": 9.32, "4-256": 4.15, "2-384": 5.76, "2-256": 2.59, "8-384": 16.81, "6-512": 23.37,
                    "8-512": 29.68, "10-512": 36.01, "8-768": 66.34},
     "spikingformer": {"4-384": 9.32, "8-384": 16.81, "8-512": 29.68, "8-768": 66.34},
+    # Yao et al. 2023 (ImageNet table; one CIFAR-10/100 figure)
+    "sdt": {"2-512": 10.28, "8-384": 16.81, "6-512": 23.37, "8-512": 29.68, "10-512": 36.01, "8-768": 66.34},
+    # Zhou et al. 2024 (one CIFAR-10/100 figure)
+    "qkformer": {"4-384": 6.74},
 }
+#: Presets whose published figure is the CIFAR-100 model's: the papers print one count for CIFAR-10 and -100,
+#: and only the 100-class head reaches it (SDT 2-512: 10,233,418 with 10 classes, 10,279,588 -> 10.28 M with
+#: 100; QKFormer 4-384: 6,706,234 and 6,740,884 -> 6.74 M).
+PUBLISHED_HEAD_CLASSES = {("sdt", "2-512"): 100, ("qkformer", "4-384"): 100}
 
 
 def build_from_config(config: dict, neuron: str = None) -> nn.Module:
     """Build a model from a ``model.config`` dict (``arch`` selects the class; ``neuron`` overrides its back-end)."""
     cfg = copy.deepcopy(dict(config))
     arch = cfg.pop("arch")
-    if neuron is not None:
+    cfg.pop("kind", None)  # the zoo nets' kind is their arch
+    if neuron is not None and _takes_neuron(arch):
         cfg["neuron"] = neuron
     return ARCHS[arch](**cfg)
+
+
+def _takes_neuron(arch: str) -> bool:
+    """Whether the family has interchangeable LIF back-ends (a ``neuron`` constructor argument)."""
+    return "neuron" in inspect.signature(ARCHS[arch]).parameters
 
 
 def build(arch: str, preset: str, neuron: str = "own", **overrides) -> nn.Module:
@@ -114,7 +164,8 @@ def build(arch: str, preset: str, neuron: str = "own", **overrides) -> nn.Module
         raise KeyError(f"unknown preset {preset!r} for {arch}; expected one of {sorted(PRESETS[arch])}")
     cfg = copy.deepcopy(PRESETS[arch][preset])
     cfg.update(overrides)
-    cfg["neuron"] = neuron
+    if _takes_neuron(arch):
+        cfg["neuron"] = neuron
     model = ARCHS[arch](**cfg)
     model.preset = preset
     return model

@@ -50,6 +50,11 @@ class CheckResult:
     def clean(self) -> bool:
         return not self.findings
 
+    @property
+    def failing(self) -> list[Diagnostic]:
+        """Findings that fail the gate: errors and warnings (notes such as SNN105 only inform)."""
+        return [d for d in self.findings if d.severity != "note"]
+
     def max_integer_into_weights(self) -> Optional[int]:
         """The largest integer any weight layer receives (None if all inputs are binary or real)."""
         his = [nc.input_domain.hi for nc in self.costs
@@ -61,9 +66,9 @@ def _layer(nc: NodeCost, findings_nodes: set[str]) -> Layer:
     file, _, line = nc.node.source.rpartition(":")
     allowed = nc.cost.kind != "ac" and nc.node.name not in findings_nodes and nc.region in (
         Region.ENCODING, Region.READOUT)
-    return Layer(nc.node.module, nc.node.op, nc.node.name, str(nc.input_domain),
-                 COST_LABELS.get(nc.cost.kind, nc.cost.kind), nc.region.value, allowed, nc.cost.flops,
-                 file or None, int(line) if line.isdigit() else None)
+    label = "GRADED" if nc.input_domain.is_graded else COST_LABELS.get(nc.cost.kind, nc.cost.kind)
+    return Layer(nc.node.module, nc.node.op, nc.node.name, str(nc.input_domain), label, nc.region.value,
+                 allowed, nc.cost.flops, file or None, int(line) if line.isdigit() else None)
 
 
 def check_graph(graph: Graph, policy: Policy = Policy()) -> CheckResult:

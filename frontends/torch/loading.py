@@ -15,8 +15,9 @@ Sources (``load_model(source, ...)``):
   ``factory_args``; a checkpoint written by the example trainer (``arch``/``preset``/``config``)
   rebuilds itself.
 
-A ``meta.json`` beside the file may give ``input_shape`` and ``input_domain``; a sibling
-``inputs.npy`` gives sample inputs.
+A ``meta.json`` beside the file may give ``input_shape`` (as the model takes it), ``input_domain`` and
+``time_axis``; a sibling ``inputs.npy`` gives sample inputs, batch first (``[N, ...]``; ``[N, T, ...]`` for a
+model that takes ``[T, B, ...]``).
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from snncompile.importpath import add_user_paths
 from snncompile.ir.domain import Domain
 
 from .compat import cpu_constructible_neurons
+from .inputs import batch_first, check_time_axis
 
 STATE_DICT_KEYS = ("state_dict", "model", "model_state", "model_state_dict", "net")
 
@@ -53,14 +55,17 @@ class LoadedModel:
     samples: Optional[np.ndarray] = None  # sample inputs [N, ...] (without batching beyond N)
     labels: Optional[np.ndarray] = None
     meta: dict = field(default_factory=dict)
+    time_axis: Optional[int] = None  # axis of T in the model's input (None: static, repeated by the model)
 
     def example_input(self, batch: int = 1, seed: int = 0) -> torch.Tensor:
-        """A concrete input for tracing: the first samples if any, else seeded random data."""
+        """A concrete input for tracing, batch first (like ``samples``; a time-major model's input is its
+        transpose, see :mod:`.inputs`): the first samples if any, else seeded random data."""
         if self.samples is not None and len(self.samples) >= batch:
             return torch.as_tensor(np.ascontiguousarray(self.samples[:batch]), dtype=torch.float32)
         if self.input_shape is None:
             raise InputError(f"{self.name}: the input shape is unknown; pass --input-shape (e.g. 1,3,32,32)")
-        shape = (batch,) + tuple(self.input_shape[1:])
+        shape = list(batch_first(self.input_shape, self.time_axis))
+        shape[0] = batch
         gen = torch.Generator().manual_seed(seed)
         x = torch.rand(shape, generator=gen)
         return (x < 0.2).float() if self.input_domain.is_binary else x
@@ -197,6 +202,8 @@ def _sidecars(path: str, loaded: LoadedModel) -> LoadedModel:
             except (AttributeError, TypeError, ValueError):
                 raise InputError(f"{meta_path}: field 'input_domain' must be a domain like 'real' or 'binary', "
                                  f"got {meta['input_domain']!r}") from None
+        if isinstance(meta.get("time_axis"), int) and loaded.time_axis is None:
+            loaded.time_axis = meta["time_axis"]
     for fname, attr in (("inputs.npy", "samples"), ("labels.npy", "labels")):
         p = os.path.join(folder, fname)
         if os.path.exists(p) and getattr(loaded, attr) is None:
@@ -205,7 +212,7 @@ def _sidecars(path: str, loaded: LoadedModel) -> LoadedModel:
             except (OSError, ValueError):
                 pass
     if loaded.input_shape is None and loaded.samples is not None:
-        loaded.input_shape = tuple(loaded.samples.shape)
+        loaded.input_shape = batch_first(loaded.samples.shape, loaded.time_axis)  # the model's layout
     return loaded
 
 
@@ -228,17 +235,20 @@ def _describe_example(model: torch.nn.Module, name: str) -> LoadedModel:
     cfg = getattr(model, "config", {}) or {}
     shape = cfg.get("input_shape")
     domain = Domain.binary() if cfg.get("input") == "events" else Domain.real()
+    time_major = cfg.get("input") == "time-major"  # multi-step [T, B, C, H, W] (spikingjelly's zoo)
     if shape is None and "img_size" in cfg:
-        c, s = cfg.get("in_channels", 3), cfg["img_size"]
-        shape = (1, cfg.get("T", 4), c, s, s) if cfg.get("input") == "events" else (1, c, s, s)
-    return LoadedModel(model, name, tuple(shape) if shape else None, domain, meta={"config": cfg})
+        c, s, t = cfg.get("in_channels", 3), cfg["img_size"], cfg.get("T", 4)
+        shape = (1, t, c, s, s) if cfg.get("input") == "events" else (t, 1, c, s, s) if time_major else (1, c, s, s)
+    return LoadedModel(model, name, tuple(shape) if shape else None, domain, meta={"config": cfg},
+                       time_axis=0 if time_major else None)
 
 
 def load_model(source: str, *, factory: Optional[str] = None, factory_args: Optional[dict] = None,
                trust_pickle: bool = False, import_paths: Sequence[str] = (), neuron: Optional[str] = None,
                timesteps: Optional[int] = None, input_shape: Optional[Sequence[int]] = None,
-               input_domain: Optional[str] = None) -> LoadedModel:
-    """Load ``source`` as described in the module docstring and apply the user's overrides."""
+               input_domain: Optional[str] = None, time_axis: Optional[int] = None) -> LoadedModel:
+    """Load ``source`` as described in the module docstring and apply the user's overrides (``time_axis``:
+    the axis of T in a multi-step input, see :mod:`.inputs`)."""
     add_user_paths(import_paths, factory_given=bool(factory))
     factory_args = dict(factory_args or {})
     if source.startswith("preset:"):
@@ -252,10 +262,14 @@ def load_model(source: str, *, factory: Optional[str] = None, factory_args: Opti
         loaded = _load_file(source, factory, factory_args, trust_pickle, neuron)
     if timesteps and hasattr(loaded.model, "T"):
         loaded.model.T = int(timesteps)
+    if time_axis is not None:
+        loaded.time_axis = int(time_axis)
     if input_shape:
         loaded.input_shape = validate.positive_dims(input_shape, "--input-shape")
-        if loaded.samples is not None and tuple(loaded.samples.shape[1:]) != loaded.input_shape[1:]:
+        want = batch_first(loaded.input_shape, loaded.time_axis)
+        if loaded.samples is not None and tuple(loaded.samples.shape[1:]) != tuple(want[1:]):
             loaded.samples = None
+    check_time_axis(loaded.time_axis, loaded.input_shape)
     if input_domain:
         loaded.input_domain = Domain.parse(input_domain)
     loaded.model.eval()

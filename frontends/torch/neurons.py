@@ -1,13 +1,17 @@
 """The neuron table: which module classes are spiking neurons and what their IR attributes are.
 
 Each entry maps a fully qualified class name to an extractor ``module -> attrs`` giving the
-``lif`` op's attributes (see ``snncompile.ops.neurons``).  Lookup walks the class's MRO, so
+``lif`` op's attributes (see ``snncompile.ops.neurons``), or, with ``"op": "ilif"``, an integer-spike
+neuron's (``snncompile.ops.graded``). SpikeYOLO-style ``mem_update`` modules, whose class lives in whatever
+file a user copied it to, are recognised by what they hold (:func:`_spikeyolo_mem_update`).  Lookup walks the class's MRO, so
 subclasses of a known neuron are neurons too.  A user's own neuron class can opt in without
 touching this table by defining ``snncompile_neuron_attrs(self) -> dict``.
 """
 from __future__ import annotations
 
 import math
+import re
+import sys
 from typing import Callable, Optional
 
 import torch
@@ -75,6 +79,42 @@ def _snntorch_leaky(m: torch.nn.Module) -> dict:
     }
 
 
+def _project_ilif(m: torch.nn.Module) -> dict:
+    """The example models' MultiStepILIF: integer spikes clamp(round(β·V + X), 0, D), reset by the spike."""
+    return {"op": "ilif", "max_spike": int(m.max_spike), "decay": _num(m.decay), "step_mode": "multi"}
+
+
+_MULTISPIKE_NAME = re.compile(r"MultiSpike(\d+)$")
+
+
+def _integer_quantiser_bound(q: torch.nn.Module) -> Optional[int]:
+    """D of a SpikeYOLO-style quantiser ``round(clamp(x, 0, D))``: ``MultiSpike4`` (D in the class name) or
+    ``MultiSpike(min_value=0, max_value=D)``; None when it is not one."""
+    if getattr(q, "min_value", 0) not in (0, 0.0):
+        return None
+    bound = getattr(q, "max_value", None)
+    if bound is None:
+        match = _MULTISPIKE_NAME.search(type(q).__name__)
+        bound = match and int(match.group(1))
+    return int(bound) if bound is not None and float(bound).is_integer() and bound >= 1 else None
+
+
+def _spikeyolo_mem_update(m: torch.nn.Module) -> Optional[dict]:
+    """SpikeYOLO's ``mem_update`` (I-LIF), recognised by what it holds rather than where it lives: a multi-step
+    module with an integer quantiser ``qtrick`` and a decay (its own ``decay`` attribute or, as in the authors'
+    files, the module-level constant ``decay`` of the file defining it)."""
+    q = getattr(m, "qtrick", None)
+    if not isinstance(q, torch.nn.Module):
+        return None
+    bound = _integer_quantiser_bound(q)
+    decay = getattr(m, "decay", None)
+    if decay is None:
+        decay = getattr(sys.modules.get(type(m).__module__), "decay", None)
+    if bound is None or not isinstance(decay, (int, float)):
+        return None
+    return {"op": "ilif", "max_spike": bound, "decay": float(decay), "step_mode": "multi"}
+
+
 NEURON_TABLE: dict[str, Extractor] = {
     "spikingjelly.clock_driven.neuron.MultiStepLIFNode": _spikingjelly("multi"),
     "spikingjelly.clock_driven.neuron.MultiStepIFNode": _spikingjelly("multi"),
@@ -86,6 +126,7 @@ NEURON_TABLE: dict[str, Extractor] = {
     "spikingjelly.activation_based.neuron.IFNode": _spikingjelly(None),
     "spikingjelly.activation_based.neuron.ParametricLIFNode": _spikingjelly(None),
     "snncompile.examples.neurons.MultiStepLIF": _project_lif,
+    "snncompile.examples.neurons.MultiStepILIF": _project_ilif,
     "snntorch._neurons.leaky.Leaky": _snntorch_leaky,
 }
 
@@ -102,6 +143,8 @@ def neuron_extractor(module: torch.nn.Module) -> Optional[Extractor]:
         ex = NEURON_TABLE.get(qualified_name(cls))
         if ex is not None:
             return ex
+    if _spikeyolo_mem_update(module) is not None:
+        return _spikeyolo_mem_update
     return None
 
 

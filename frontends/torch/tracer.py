@@ -30,13 +30,45 @@ from . import neurons as neuron_table
 from .compat import use_cpu_backends
 
 
+def _internal_roots() -> tuple[str, ...]:
+    """Folders whose frames are never model code: torch and snncompile (its frontends and commands)."""
+    import snncompile
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    roots = [os.path.dirname(torch.__file__), os.path.dirname(snncompile.__file__), os.path.dirname(here)]
+    return tuple(os.path.join(r, "") for r in roots)
+
+
 def _library_roots() -> tuple[str, ...]:
-    roots = [os.path.dirname(torch.__file__), os.path.dirname(os.path.abspath(__file__))]
-    for name in ("spikingjelly", "snntorch", "timm"):
+    """Neuron/model libraries: their frames are model code only inside a composite module's method (the
+    file that defines e.g. spikingjelly's ``sew_resnet.BasicBlock``), never in their layer wrappers and helpers."""
+    roots = []
+    for name in ("spikingjelly", "snntorch", "timm", "lava"):
         mod = sys.modules.get(name)
         if mod is not None and getattr(mod, "__file__", None):
             roots.append(os.path.dirname(mod.__file__))
     return tuple(os.path.join(r, "") for r in roots)
+
+
+def _example_roots() -> tuple[str, ...]:
+    """The example models ship inside snncompile when installed: their frames are model code."""
+    try:
+        from snncompile import examples
+    except ImportError:  # pragma: no cover - examples ship with the package
+        return ()
+    return (os.path.join(os.path.dirname(os.path.abspath(examples.__file__)), ""),)
+
+
+#: torch.nn classes that only group other modules: a method of a subclass is model code.
+_CONTAINERS = (torch.nn.Module, torch.nn.Sequential, torch.nn.ModuleList, torch.nn.ModuleDict)
+
+
+def _is_composite_method(frame) -> bool:
+    """The frame runs a method of a module that is not a torch layer (nor a library's subclass of one)."""
+    obj = frame.f_locals.get("self")
+    if not isinstance(obj, torch.nn.Module):
+        return False
+    return not any(c.__module__.startswith("torch.nn.") and c not in _CONTAINERS for c in type(obj).__mro__)
 
 
 def numpy_of(t: torch.Tensor) -> np.ndarray:
@@ -84,7 +116,9 @@ class Tracer:
         self._paths = {}
         for name, m in self.model.named_modules(remove_duplicate=False):
             self._paths.setdefault(id(m), name)
-        self._roots = _library_roots()
+        self._internal = _internal_roots()
+        self._libraries = _library_roots()
+        self._examples = _example_roots()
         self._count = 0
 
     # -- values ------------------------------------------------------------------------------------
@@ -147,12 +181,15 @@ class Tracer:
         return self.scope[-1] if self.scope else ""
 
     def source_line(self) -> str:
-        """file:line of the innermost frame outside torch, neuron libraries and this frontend."""
+        """file:line of the model code that called the op: the innermost frame outside torch and snncompile
+        that is either user code or, inside a library (spikingjelly, snnTorch, timm), a method of a composite
+        module (a model class such as ``sew_resnet.BasicBlock``, not a layer wrapper or a helper function)."""
         frame = sys._getframe(1)
-        while frame is not None:
+        while frame is not None and frame.f_code is not _TRACE_CODE:  # nothing past trace() is model code
             fname = frame.f_code.co_filename
-            if not fname.startswith(self._roots) and not fname.startswith("<"):
-                return f"{_short_path(fname)}:{frame.f_lineno}"
+            if fname.startswith(self._examples) or not (fname.startswith(self._internal) or fname.startswith("<")):
+                if not fname.startswith(self._libraries) or _is_composite_method(frame):
+                    return f"{_short_path(fname)}:{frame.f_lineno}"
             frame = frame.f_back
         return ""
 
@@ -198,6 +235,7 @@ class Tracer:
 
     def _record_neuron(self, module, args, out) -> None:
         attrs = neuron_table.neuron_extractor(module)(module)
+        op = attrs.pop("op", "lif")  # integer-spike neurons are their own op ("ilif")
         path = self._paths.get(id(module), "")
         attrs["neuron_class"] = neuron_table.qualified_name(type(module))
         if attrs["step_mode"] == "single":
@@ -213,7 +251,7 @@ class Tracer:
             for o in outs:
                 self.constant_value(o)
             return
-        self.emit("lif", inputs, outs[:2], attrs)
+        self.emit(op, inputs, outs[:2], attrs)
 
 
 def _flatten(obj) -> list:
@@ -233,11 +271,13 @@ def _short_path(path: str) -> str:
 
 
 def trace(model: torch.nn.Module, example_inputs: Sequence[torch.Tensor] | torch.Tensor,
-          input_domains: Sequence[Domain] | None = None, *, name: str = "") -> Graph:
+          input_domains: Sequence[Domain] | None = None, *, name: str = "", time_major: bool = False) -> Graph:
     """Run ``model`` once on ``example_inputs`` and return its IR graph (pruned to live nodes).
 
     ``input_domains`` defaults to ``real`` for every input (an analog image); pass
-    ``Domain.binary()`` for event (spike) inputs.
+    ``Domain.binary()`` for event (spike) inputs. ``time_major``: the model takes its first input
+    ``[T, B, …]``; ``example_inputs[0]`` is given batch first (``[B, T, …]``) and transposed, as a
+    recorded op of the graph, before the call (batches stay on axis 0 for the whole toolchain).
     """
     if isinstance(example_inputs, torch.Tensor):
         example_inputs = (example_inputs,)
@@ -257,7 +297,8 @@ def trace(model: torch.nn.Module, example_inputs: Sequence[torch.Tensor] | torch
         handles.append(m.register_forward_hook(tracer.post_hook))
     try:
         with torch.no_grad(), _Recorder(tracer):
-            out = model(*example_inputs)
+            args = (example_inputs[0].transpose(0, 1),) + example_inputs[1:] if time_major else example_inputs
+            out = model(*args)
     except SnnCompileError:
         raise
     except Exception as e:  # the model itself failed on this input
@@ -294,3 +335,6 @@ def _meta(model, inputs, g: Graph, name: str) -> dict:
         "time_steps": getattr(model, "T", None) or t,
         "parameters": int(sum(p.numel() for p in model.parameters())),
     }
+
+
+_TRACE_CODE = trace.__code__

@@ -198,9 +198,10 @@ def time_axes(graph: Graph, input_axes: Optional[dict] = None, T: Optional[int] 
         a = (input_axes or {}).get(name)
         if a is None and input_axes is None:
             dom = graph.values[name].domain
-            if T == 1 and shape:  # one step: every input is "timed" trivially on its batch axis
+            a = graph.meta.get("input_time_axes", {}).get(name)  # declared by the user (--time-axis)
+            if a is None and T == 1 and shape:  # one step: every input is "timed" trivially on its batch axis
                 a = 0
-            elif dom is not None and dom.is_binary and len(shape) > 1 and shape[1] == T:
+            elif a is None and dom is not None and dom.is_binary and len(shape) > 1 and shape[1] == T:
                 a = 1
         axes[name] = None if a is None else TimeAxis(a, shape[a])
     for node in graph.nodes:
@@ -210,7 +211,8 @@ def time_axes(graph: Graph, input_axes: Optional[dict] = None, T: Optional[int] 
             res: Axis = POST
         elif all(a is None for a in ins):
             if ops.get(node.op).across_time:
-                raise _err(node, "a neuron is fed a value that does not change over time")
+                raise _err(node, "a neuron is fed a value that does not change over time (if the model's input "
+                                 "has a time axis, declare it: --time-axis N)")
             res = _created_axis(graph, node, T)
         else:
             first = next(v for v in dynamic if axes.get(v.name) is not None)

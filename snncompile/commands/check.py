@@ -72,7 +72,7 @@ def check(model_source, factory, model_args, trust_pickle, import_paths, neuron,
         write_atomically(output, text)
     else:
         click.echo(text, nl=False)
-    failed = bool(result.findings) or bool(verify and verify["violations"])
+    failed = bool(result.failing) or bool(verify and verify["violations"])
     sys.exit(EXIT_FINDINGS if failed and not exit_zero else EXIT_CLEAN)
 
 

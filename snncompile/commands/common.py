@@ -6,12 +6,13 @@ import contextlib
 import functools
 import io
 import sys
-from typing import Callable
+from typing import Callable, Optional
 
 import click
 
 from snncompile.errors import SnnCompileError
 from snncompile.frontends.torch import trace
+from snncompile.frontends.torch.inputs import declare_time_axis, parse_input_shape
 from snncompile.frontends.torch.loading import load_model, parse_model_args
 from snncompile.outputs import write_file
 from snncompile.validate import positive_dims
@@ -66,6 +67,13 @@ def write_atomically(path: str, text: str) -> None:
 
 # -- shared model options --------------------------------------------------------------------------
 
+def _remember_time_axis(ctx, param, value):
+    """``--time-axis`` reaches :func:`load_and_trace` through the context (the commands' signatures stay)."""
+    if value is not None:
+        ctx.meta["snncompile.time_axis"] = value
+    return value
+
+
 def model_options(fn: Callable) -> Callable:
     """MODEL argument and the options that say how to load and trace it."""
     decorators = [
@@ -82,7 +90,11 @@ def model_options(fn: Callable) -> Callable:
                      help="Neuron implementation for preset: and example checkpoints (default: own / as saved)."),
         click.option("--timesteps", "-T", type=click.IntRange(min=1),
                      help="Override the number of time steps (model attribute T)."),
-        click.option("--input-shape", metavar="B,C,H,W", help="Input shape, where the model does not say."),
+        click.option("--input-shape", metavar="B,C,H,W", help="Input shape, where the model does not say; label a "
+                     "multi-step input's time and batch axes as T=4,B=1,2,128,128 (or use --time-axis)."),
+        click.option("--time-axis", type=click.IntRange(min=0), expose_value=False, callback=_remember_time_axis,
+                     metavar="N", help="The input has time on axis N (multi-step input, event data: T,B,C,H,W is 0); "
+                     "default: a static input the model repeats over T."),
         click.option("--input-domain", type=click.Choice(["real", "binary"]),
                      help="Value domain of the input: real (analog image, default) or binary (events)."),
     ]
@@ -108,15 +120,22 @@ def load_and_trace(model_source, factory, model_args, trust_pickle, import_paths
 
 def _load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps,
                     input_shape, input_domain, batch):
-    shape = None
-    if input_shape:
-        try:
-            shape = [int(s) for s in input_shape.replace("x", ",").split(",") if s.strip()]
-        except ValueError:
-            raise SnnCompileError(f"--input-shape must be integers like 1,3,32,32, got {input_shape!r}") from None
+    shape, time_axis = parse_input_shape(input_shape) if input_shape else (None, None)
+    if shape is not None:
         shape = list(positive_dims(shape, "--input-shape"))
+    time_axis = _time_axis_option(time_axis)
     loaded = load_model(model_source, factory=factory, factory_args=parse_model_args(model_args),
                         trust_pickle=trust_pickle, import_paths=import_paths, neuron=neuron,
-                        timesteps=timesteps, input_shape=shape, input_domain=input_domain)
-    graph = trace(loaded.model, loaded.example_input(batch), [loaded.input_domain], name=loaded.name)
+                        timesteps=timesteps, input_shape=shape, input_domain=input_domain, time_axis=time_axis)
+    graph = trace(loaded.model, loaded.example_input(batch), [loaded.input_domain], name=loaded.name,
+                  time_major=loaded.time_axis == 0)
+    declare_time_axis(graph, loaded.time_axis, getattr(loaded.model, "T", None))
     return loaded, graph
+
+
+def _time_axis_option(from_shape: Optional[int]) -> Optional[int]:
+    ctx = click.get_current_context(silent=True)
+    given = ctx.meta.get("snncompile.time_axis") if ctx is not None else None
+    if given is not None and from_shape is not None and given != from_shape:
+        raise SnnCompileError(f"--time-axis {given} contradicts the T label on axis {from_shape} of --input-shape")
+    return given if given is not None else from_shape

@@ -6,6 +6,12 @@ The lattice is ``BINARY ⊂ INT[lo, hi] ⊂ REAL[lo, hi]``:
 * ``Domain.integer(lo, hi)`` is every integer in ``[lo, hi]`` — e.g. a sum of spike trains.
 * ``Domain.real(lo, hi)`` is every real in ``[lo, hi]`` (bounds may be infinite).
 
+Integers carry their provenance: ``Domain.graded(D)`` is ``INT[0, D]`` *emitted by a neuron* (an integer,
+"multi-bit" spike: I-LIF, SpikeYOLO), printed ``graded[0,D]``. A graded spike is one event with a payload
+(a Loihi 2 graded spike, or D binary sub-steps); a plain ``int[0,D]`` is arithmetic on spikes (a residual
+sum), which no neuron emits. Shape ops and max-pooling keep the mark (they return their input's domain);
+every arithmetic transfer function drops it, and a join keeps it only when both sides have it.
+
 Transfer functions are sound over-approximations: for every concrete input in the argument
 domains, the concrete result lies in the returned domain.  Integer bounds are exact wherever
 the papers' analysis is exact (sums of spikes, spike matmuls).
@@ -25,6 +31,7 @@ class Domain:
     lo: float
     hi: float
     integer: bool
+    graded: bool = False  # integers emitted by a neuron as graded spikes (module docstring)
 
     # -- constructors -------------------------------------------------------------------------
     @staticmethod
@@ -34,6 +41,13 @@ class Domain:
     @staticmethod
     def integer_range(lo: float, hi: float) -> "Domain":
         return Domain(lo, hi, True)
+
+    @staticmethod
+    def graded_spike(max_spike: int) -> "Domain":
+        """The output of a neuron that emits integers ``0..max_spike`` (binary when ``max_spike`` is 1)."""
+        if int(max_spike) <= 1:
+            return Domain.binary()
+        return Domain(0, int(max_spike), True, True)
 
     @staticmethod
     def real(lo: float = -INF, hi: float = INF) -> "Domain":
@@ -65,13 +79,19 @@ class Domain:
         return self.integer
 
     @property
+    def is_graded(self) -> bool:
+        """Integers above 1 emitted by a neuron (a graded spike), not computed from spikes."""
+        return self.graded and self.integer and not self.is_binary
+
+    @property
     def is_real(self) -> bool:
         return not self.integer
 
     # -- lattice -------------------------------------------------------------------------------
     def join(self, other: "Domain") -> "Domain":
         """Least upper bound: the smallest domain holding both."""
-        return Domain(min(self.lo, other.lo), max(self.hi, other.hi), self.integer and other.integer)
+        return Domain(min(self.lo, other.lo), max(self.hi, other.hi), self.integer and other.integer,
+                      self.graded and other.graded)
 
     def as_real(self) -> "Domain":
         return Domain(float(self.lo), float(self.hi), False)
@@ -106,31 +126,32 @@ class Domain:
         return (self * other).sum_of(terms)
 
     def relu(self) -> "Domain":
-        return Domain(max(self.lo, 0), max(self.hi, 0), self.integer)
+        return Domain(max(self.lo, 0), max(self.hi, 0), self.integer, self.graded and self.lo >= 0)
 
     # -- text --------------------------------------------------------------------------------
     def __str__(self) -> str:
         if self.is_binary and self.lo == 0 and self.hi == 1:
             return "binary"
         if self.integer:
-            return f"int[{_fmt(self.lo)},{_fmt(self.hi)}]"
+            kind = "graded" if self.graded else "int"
+            return f"{kind}[{_fmt(self.lo)},{_fmt(self.hi)}]"
         if self.lo == -INF and self.hi == INF:
             return "real"
         return f"real[{_fmt(self.lo)},{_fmt(self.hi)}]"
 
     @staticmethod
     def parse(text: str) -> "Domain":
-        """Inverse of ``str()``: ``binary``, ``int[0,4]``, ``real``, ``real[-1,2.5]``."""
+        """Inverse of ``str()``: ``binary``, ``int[0,4]``, ``graded[0,4]``, ``real``, ``real[-1,2.5]``."""
         text = text.strip()
         if text == "binary":
             return Domain.binary()
         if text == "real":
             return Domain.real()
-        for prefix, integer in (("int[", True), ("real[", False)):
+        for prefix, integer in (("int[", True), ("graded[", True), ("real[", False)):
             if text.startswith(prefix) and text.endswith("]"):
                 lo, hi = (float(p) for p in text[len(prefix):-1].split(","))
                 if integer:
-                    return Domain(_int_or_inf(lo), _int_or_inf(hi), True)
+                    return Domain(_int_or_inf(lo), _int_or_inf(hi), True, prefix == "graded[")
                 return Domain(lo, hi, False)
         raise ValueError(f"not a value domain: {text!r}")
 

@@ -110,7 +110,10 @@ def decode_value(obj: Any) -> Any:
 def encode_domain(d: Domain | None) -> dict | None:
     if d is None:
         return None
-    return {"lo": encode_value(d.lo), "hi": encode_value(d.hi), "integer": bool(d.integer)}
+    out = {"lo": encode_value(d.lo), "hi": encode_value(d.hi), "integer": bool(d.integer)}
+    if d.graded:  # written only when set: files without graded spikes are unchanged
+        out["graded"] = True
+    return out
 
 
 def decode_domain(obj: Any) -> Domain | None:
@@ -120,7 +123,10 @@ def decode_domain(obj: Any) -> Domain | None:
     if not all(isinstance(b, (int, float)) and not isinstance(b, bool) for b in (lo, hi)) or \
             not isinstance(integer, bool):
         raise ValueError(f"bad domain {obj!r}")
-    return Domain(lo, hi, integer)
+    graded = obj.get("graded", False)
+    if not isinstance(graded, bool):
+        raise ValueError(f"bad domain {obj!r}")
+    return Domain(lo, hi, integer, graded)
 
 
 # -- save ------------------------------------------------------------------------------------------

@@ -186,9 +186,12 @@ def to_text(result: CheckResult, *, color: bool = False, verbose: bool = False,
     mx = sm["max_integer_into_weights"]
     lines.append(f"{sm['weight_layers']} weight layers ({counts}); largest integer into a weight layer: "
                  f"{mx if mx is not None else '-'}")
-    if result.findings:
+    if result.failing:
         rules_txt = ", ".join(f"{k} ×{v}" for k, v in sm["by_rule"].items())
         lines.append(s(f"Found {len(result.findings)} finding(s): {rules_txt}", "1;31"))
+    elif result.findings:  # notes only (SNN105): informative, the gate passes
+        rules_txt = ", ".join(f"{k} ×{v}" for k, v in sm["by_rule"].items())
+        lines.append(s(f"No failing findings; {len(result.findings)} note(s): {rules_txt}", "1;32"))
     else:
         lines.append(s("No findings: every weight layer outside encoding/readout is spike-driven.", "1;32"))
     if verify is not None and verify["violations"]:

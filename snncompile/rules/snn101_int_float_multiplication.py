@@ -8,7 +8,8 @@ from .base import CheckContext, Rule, register
 
 def check(ctx: CheckContext):
     for nc in ctx.costs:
-        if nc.cost.weight_layer and nc.cost.kind == "intmul" and nc.region is Region.BODY:
+        if nc.cost.weight_layer and nc.cost.kind == "intmul" and nc.region is Region.BODY \
+                and not nc.input_domain.is_graded:  # integers a neuron emits are SNN105's
             yield RULE.diagnostic(
                 nc, f"{nc.node.module or '<root>'} ({nc.node.op}) multiplies {nc.input_domain} activations by float "
                     f"weights: an integer×float multiplication, not an accumulate")

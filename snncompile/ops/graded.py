@@ -1,0 +1,62 @@
+"""Integer-spike ("multi-bit") neurons: a separate declaration beside ``lif`` (``neurons.py``).
+
+``ilif`` is the integer leaky integrate-and-fire neuron of SpikeYOLO (``mem_update``) and SDT-V3 (I-LIF).
+Attributes: ``max_spike`` (D, an integer ≥ 1), ``decay`` (β), ``step_mode`` (``"multi"``/``"single"``,
+as for ``lif``; ``state_key`` for single-step calls). With ``V[-1] = 0``::
+
+    H[t] = β·V[t-1] + X[t]
+    S[t] = clamp(round(H[t]), 0, D)        round half to even (torch.round, numpy.round)
+    V[t] = H[t] − S[t]                     reset by subtracting the emitted value
+
+Outputs: the spikes, domain ``graded[0,D]`` (:meth:`Domain.graded_spike`: integers *emitted by a neuron*,
+unlike a residual sum's ``int[0,k]``), and optionally the membrane ``V`` (``real``).
+
+It is its own op, not a ``lif`` variant, so that a consumer that only knows binary LIF neurons (a backend, an
+exporter) refuses it instead of lowering it as a binary neuron.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from ..ir.domain import Domain
+from ..ir.graph import Graph, Node
+from .registry import Cost, Neuron, op
+
+
+def _graded_domains(node: Node, domains: Sequence[Domain], graph: Graph) -> list[Domain]:
+    return [Domain.graded_spike(int(node.attrs["max_spike"]))] + [Domain.real()] * (len(node.outputs) - 1)
+
+
+def _graded_cost(node: Node, graph: Graph) -> Cost:
+    return Cost("neuron", graph.values[node.inputs[0]].numel)
+
+
+def ilif_step(a: dict, x: np.ndarray, v: np.ndarray):
+    """One step of the I-LIF neuron with attributes ``a``; returns (integer spikes, new V)."""
+    h = a["decay"] * v + x
+    s = np.round(np.clip(h, 0, a["max_spike"])).astype(x.dtype)
+    return s, h - s
+
+
+@op("ilif", "neuron", domain=_graded_domains, cost=_graded_cost, arity=(1, 1),
+    attrs=("max_spike", "decay", "step_mode"),
+    neuron=Neuron(("v",), "emit s = clamp(round(h), 0, max_spike) after charging; reset by subtraction v = h − s"))
+def ilif(node: Node, inputs: Sequence[np.ndarray], state: dict):
+    """Integer leaky integrate-and-fire (I-LIF); see the module docstring for the math."""
+    a = node.attrs
+    x = inputs[0]
+    if a["step_mode"] == "multi":
+        v = np.zeros(x.shape[1:], dtype=x.dtype)
+        spikes = np.empty_like(x)
+        for t in range(x.shape[0]):
+            spikes[t], v = ilif_step(a, x[t], v)
+        state["v"] = v
+        return [spikes, v][: len(node.outputs)]
+    v = state.get("v")
+    if v is None:
+        v = np.zeros_like(x)
+    s, v = ilif_step(a, x, v)
+    state["v"] = v
+    return [s, v][: len(node.outputs)]
