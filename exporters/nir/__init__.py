@@ -69,7 +69,8 @@ def to_nir(graph: Graph, *, dt: float = DEFAULT_DT, partial: bool = False) -> Ni
     b = NirBuilder(program.step, float(dt))
     b.run()
     if b.cuts and not partial:
-        shown = "; ".join(f"{c.node} ({c.op}{' in ' + c.module if c.module else ''}): {c.reason}" for c in b.cuts[:3])
+        worst = sorted(b.cuts, key=lambda c: "dynamic tensors" not in c.reason)  # products (attention) first
+        shown = "; ".join(f"{c.node} ({c.op}{' in ' + c.module if c.module else ''}): {c.reason}" for c in worst[:3])
         more = f"; and {len(b.cuts) - 3} more" if len(b.cuts) > 3 else ""
         raise NirRefusal(f"cannot export to NIR: {len(b.cuts)} node(s) have no NIR form: {shown}{more} "
                          f"(--partial exports the expressible subgraphs and lists the cuts)")

@@ -172,7 +172,8 @@ def _expand(b: NirBuilder, n) -> None:
 
 @implements("reshape", "nir")
 def _reshape(b: NirBuilder, n) -> None:
-    """Adding/removing leading unit axes relabels; merging all feature axes into one is ``Flatten``."""
+    """Adding/removing leading unit axes relabels; merging a run of adjacent feature axes into one is
+    ``Flatten(start_dim, end_dim)`` (dims counted without the batch axis, as NIR does)."""
     x, out = n.inputs[0], n.outputs[0]
     feat = b.features(x)
     shape = tuple(int(s) for s in b.step.values[out].shape)
@@ -180,13 +181,16 @@ def _reshape(b: NirBuilder, n) -> None:
         if all(s == 1 for s in shape[:k]) and shape[k:] == feat:
             b.define(out, b.sources_of(x), k)
             return
-    size = int(np.prod(feat))
-    if len(feat) > 1 and shape[-1] == size and all(s == 1 for s in shape[:-1]):
-        node = _nir().Flatten(input_type={"input": np.array(feat)}, start_dim=0, end_dim=-1)
-        b.emit(n, node, x, lead=len(shape) - 1)
-        return
-    raise NotExpressible(f"reshape of features {list(feat)} to {list(shape)}: NIR has only Flatten (all feature "
-                         f"axes into one)")
+    for start in range(len(feat)):
+        for end in range(start + 1, len(feat)):
+            merged = feat[:start] + (int(np.prod(feat[start:end + 1])),) + feat[end + 1:]
+            k = len(shape) - len(merged)
+            if k >= 0 and shape[k:] == merged and all(s == 1 for s in shape[:k]):
+                node = _nir().Flatten(input_type={"input": np.array(feat)}, start_dim=start, end_dim=end)
+                b.emit(n, node, x, lead=k)
+                return
+    raise NotExpressible(f"reshape of features {list(feat)} to {list(shape)}: NIR has only Flatten (adjacent "
+                         f"feature axes into one)")
 
 
 @implements("permute", "nir")

@@ -10,8 +10,9 @@ from snncompile.energy.cli import report
 
 from .check import check
 from .demo import demo
+from .export import export
 from .presets import presets
 from .rules import rules
 from .show import show
 
-COMMANDS = [check, report, lower, run, show, rules, presets, demo]
+COMMANDS = [check, report, lower, run, show, export, rules, presets, demo]
