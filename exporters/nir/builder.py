@@ -69,8 +69,14 @@ class NirBuilder:
     # -- what emitters ask ---------------------------------------------------------------------------
     def features(self, value: str) -> tuple[int, ...]:
         """The shape of ``value`` without its leading batch/time axes."""
-        self.sources_of(value)  # makes sure the lead is known (boundary input for a cut value)
-        return tuple(int(s) for s in self.step.values[value].shape[self.lead[value]:])
+        return tuple(int(s) for s in self.step.values[value].shape[self.lead_of(value):])
+
+    def lead_of(self, value: str) -> int:
+        if value not in self.lead:  # a graph input (its batch axis) or a value only a cut node defines
+            shape = self.step.values[value].shape
+            self.lead[value] = (min(1, max(len(shape) - 1, 0)) if value in self.step.inputs
+                                else _leading_ones(shape))
+        return self.lead[value]
 
     def constant(self, value: str) -> Optional[np.ndarray]:
         return self.step.constants.get(value)
@@ -139,10 +145,7 @@ class NirBuilder:
     def _open_input(self, value: str) -> None:
         import nir
 
-        shape = self.step.values[value].shape
-        if value not in self.lead:
-            self.lead[value] = min(1, max(len(shape) - 1, 0)) if value in self.step.inputs else _leading_ones(shape)
-        feat = [int(s) for s in shape[self.lead[value]:]]
+        feat = list(self.features(value))
         name = _safe(("input" if len(self.step.inputs) == 1 else f"input_{value}")
                      if value in self.step.inputs else f"input_{value}")
         self.nodes[name] = nir.Input(input_type=np.array(feat))

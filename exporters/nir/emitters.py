@@ -56,7 +56,7 @@ def _conv(b: NirBuilder, n, nd: int) -> None:
     same stride, padding and dilation; groups written densely (see :func:`dense_groups`)."""
     x = n.inputs[0]
     shape = b.step.values[x].shape
-    if len(shape) != nd + 2 or shape[0] != 1 or b.lead[x] > 1:
+    if len(shape) != nd + 2 or shape[0] != 1 or b.lead_of(x) > 1:
         raise NotExpressible(f"conv{nd}d input {list(shape)} is not one image [C, *spatial] per step")
     a = n.attrs
     w = np.asarray(b.constant(n.inputs[1]), dtype=np.float32)
@@ -196,8 +196,7 @@ def _reshape(b: NirBuilder, n) -> None:
 @implements("permute", "nir")
 def _permute(b: NirBuilder, n) -> None:
     dims = [int(d) for d in n.attrs["dims"]]
-    b.features(n.inputs[0])
-    lead = b.lead[n.inputs[0]]
+    lead = b.lead_of(n.inputs[0])
     if sorted(dims[:lead]) != list(range(lead)) or dims[lead:] != list(range(lead, len(dims))):
         raise NotExpressible(f"permute {dims} moves feature axes: NIR has no transpose node")
     b.alias(n.outputs[0], n.inputs[0])
