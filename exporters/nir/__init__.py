@@ -35,6 +35,15 @@ DEFAULT_DT = 1e-4
 PREPARE = ("drop_identity", "fold_batch_norm", "simplify_shapes")
 
 
+def _nir():
+    try:
+        import nir
+    except ImportError:
+        raise SnnCompileError("NIR export needs the 'nir' package: pip install 'snncompile[interop]' "
+                              "(or pip install nir==1.0.8)") from None
+    return nir
+
+
 class NirRefusal(SnnCompileError):
     """The graph holds nodes NIR cannot carry (and ``partial`` was not asked for)."""
 
@@ -61,7 +70,7 @@ def step_program(graph: Graph):
 
 def to_nir(graph: Graph, *, dt: float = DEFAULT_DT, partial: bool = False) -> NirExport:
     """The NIR graph of ``graph`` (see the module docstring)."""
-    import nir
+    nir = _nir()
 
     if not dt > 0:
         raise SnnCompileError(f"dt must be positive, got {dt}")
