@@ -100,7 +100,11 @@ def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxEx
     from snncompile.loihi import prepare
     from snncompile.loihi.fixed import quantise
 
-    prepared = prepare(graph)
+    _refuse_branches(graph)
+    try:
+        prepared = prepare(graph)
+    except SnnCompileError as e:
+        raise NetxRefusal(f"not a network netx can build: {e.one_line().removeprefix('error: ')}") from None
     if prepared.program.post.nodes:
         first = prepared.program.post.nodes[0]
         raise NetxRefusal(f"{first.location} runs after the time loop: netx networks end in spiking neurons")
@@ -125,6 +129,17 @@ def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxEx
     layers = _layers(prepared.network, order, fixed)
     return NetxExport(layers, prepared.program, fixed, float(fixed.meta["fixed"]["inputs"][name]),
                       prepared.program.T)
+
+
+def _refuse_branches(graph: Graph) -> None:
+    """Residual sums and products of two dynamic tensors, named before anything else is tried."""
+    for n in graph.nodes:
+        dyn = [v for v in n.inputs if not graph.values[v].constant]
+        if n.op in ("add", "sub") and len(dyn) == 2:
+            raise NetxRefusal(f"{n.location} sums two branches (a residual): netx connects layers strictly in "
+                              f"sequence")
+        if n.op in ("matmul", "mul") and len(dyn) == 2:
+            raise NetxRefusal(f"{n.location} multiplies two dynamic tensors (attention): netx has no layer for it")
 
 
 def absorb_exponents(net, fixed: Graph) -> Graph:
