@@ -130,6 +130,15 @@ def _load_and_trace(model_source, factory, model_args, trust_pickle, import_path
     loaded = load_model(model_source, factory=factory, factory_args=parse_model_args(model_args),
                         trust_pickle=trust_pickle, import_paths=import_paths, neuron=neuron,
                         timesteps=timesteps, input_shape=shape, input_domain=input_domain)
+    from snncompile.frontends.slayer import is_slayer_network, slayer_graph
+
+    if is_slayer_network(loaded.model):  # SLAYER blocks are read, not traced (see frontends/slayer)
+        graph = slayer_graph(loaded.model, loaded.example_input(batch), name=loaded.name)
+        if loaded.samples is not None:  # the graph reads [B, T, ...]: SLAYER's samples with time moved first
+            import numpy as np
+
+            loaded.samples = np.moveaxis(loaded.samples, -1, 1)
+        return loaded, graph
     graph = trace(loaded.model, loaded.example_input(batch), [loaded.input_domain], name=loaded.name)
     return loaded, graph
 
