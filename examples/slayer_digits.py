@@ -21,6 +21,7 @@ import torch
 
 __all__ = ["SlayerDigits", "build", "encode", "train"]
 
+SAMPLES = 100
 NEURON = {"threshold": 1.0, "current_decay": 1.0, "voltage_decay": 0.5, "requires_grad": False}
 
 
@@ -89,8 +90,9 @@ def train(out_dir: str, *, epochs: int = 25, seed: int = 0, lr: float = 1e-2, ba
         acc = float((model(s_test).sum(-1).argmax(-1) == y_test).float().mean())
     os.makedirs(out_dir, exist_ok=True)
     torch.save({"state_dict": model.state_dict()}, os.path.join(out_dir, "checkpoint.pth"))
-    np.save(os.path.join(out_dir, "inputs.npy"), s_test.numpy().astype(np.float32))
-    np.save(os.path.join(out_dir, "labels.npy"), y_test.numpy().astype(np.int64))
+    # the first SAMPLES test images (spikes as uint8, to keep the committed files small)
+    np.save(os.path.join(out_dir, "inputs.npy"), s_test[:SAMPLES].numpy().astype(np.uint8))
+    np.save(os.path.join(out_dir, "labels.npy"), y_test[:SAMPLES].numpy().astype(np.int64))
     meta = {"arch": "slayer-digits", "factory": "snncompile.examples.slayer_digits:build", "accuracy": acc,
             "n_test": int(len(y_test)), "epochs": epochs, "seed": seed, "lr": lr, "batch_size": batch_size,
             "train_time_s": round(time.time() - start, 1), "threads": 1, "input_shape": [1, 1, 16, 16, model.T],

@@ -22,7 +22,8 @@ def trained():
 
     model = build()
     model.load_state_dict(torch.load(os.path.join(FOLDER, "checkpoint.pth"), weights_only=True)["state_dict"])
-    return model.eval(), np.load(os.path.join(FOLDER, "inputs.npy")), np.load(os.path.join(FOLDER, "labels.npy"))
+    x = np.load(os.path.join(FOLDER, "inputs.npy")).astype(np.float32)
+    return model.eval(), x, np.load(os.path.join(FOLDER, "labels.npy"))
 
 
 def test_blocks_become_weight_layers_and_lif_neurons():
