@@ -193,3 +193,11 @@ def test_consumers_reproduce_spikingjelly_zoo_resnets(tmp_path, kind, consumer):
     assert got.shape == ref.shape
     # the readout is a Linear of the last spikes: equal spikes give equal outputs up to float rounding
     assert np.abs(got - ref).max() <= 1e-5 * max(1.0, np.abs(ref).max())
+
+
+def test_every_op_has_a_nir_emitter_or_a_stated_refusal():
+    from snncompile.ops.registry import all_ops
+
+    uncovered = [name for name, op in all_ops().items() if not op.has_hook("nir") and "nir" not in op.refusals]
+    assert uncovered == []
+    assert "attention" in all_ops()["matmul"].refusals["nir"]
