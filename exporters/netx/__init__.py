@@ -37,12 +37,11 @@ import numpy as np
 from snncompile.errors import SnnCompileError
 from snncompile.ir.graph import Graph
 
+from . import emitters  # noqa: F401 - registers the ops' "netx" hooks
+from .errors import NetxRefusal
+
 NEUTRAL_MOVES = ("reshape", "identity", "repeat")
 INPUT_BITS = 8
-
-
-class NetxRefusal(SnnCompileError):
-    """The network is not a chain that netx can build, or cannot be stated in its registers."""
 
 
 @dataclass
@@ -97,29 +96,28 @@ def _chain(net) -> list:
 
 
 def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxExport:
-    from snncompile.loihi import prepare
+    from snncompile.analysis import infer_domains
+    from snncompile.loihi import Prepared, build_network
     from snncompile.loihi.fixed import quantise
+    from snncompile.passes import LOIHI_PIPELINE, run_passes, slice_time
 
-    _refuse_branches(graph)
     try:
-        prepared = prepare(graph)
+        folded, logs = run_passes(graph, LOIHI_PIPELINE)
+        infer_domains(folded)
+        _admit(folded)  # names residuals and attention before the time analysis can trip over them
+        program = slice_time(folded)
+        infer_domains(program.step)
+        if program.post.nodes:
+            raise NetxRefusal(f"{program.post.nodes[0].location} runs after the time loop: netx networks end in "
+                              f"spiking neurons")
+        net = build_network(program.step, [o for o, w in program.outputs if w == "step"])
+    except NetxRefusal:
+        raise
     except SnnCompileError as e:
         raise NetxRefusal(f"not a network netx can build: {e.one_line().removeprefix('error: ')}") from None
-    if prepared.program.post.nodes:
-        first = prepared.program.post.nodes[0]
-        raise NetxRefusal(f"{first.location} runs after the time loop: netx networks end in spiking neurons")
+    prepared = Prepared(graph, folded, program, net, logs)
     order = _chain(prepared.network)
     g = prepared.network.graph
-    for u in order:
-        if u.kind == "neuron":
-            a = g.node(u.node).attrs
-            if a.get("fire", "ge") != "gt":
-                raise NetxRefusal(f"{u.module}: fires at H >= V_th; netx's CUBA neurons fire at v > vThMant·64 and "
-                                  f"cannot hold the threshold vth - 1 (use a neuron that fires strictly)")
-            if a.get("v_reset") is None:
-                raise NetxRefusal(f"{u.module}: soft reset; netx's CUBA neurons reset to 0")
-            if a.get("style", "charge-fire-reset") != "charge-fire-reset":
-                raise NetxRefusal(f"{u.module}: {a.get('style')} neurons are not lowered to Loihi by this project")
     if calibration is None:
         raise NetxRefusal("netx export quantises to Loihi fixed point and needs sample inputs for the input "
                           "scale (inputs.npy beside the model, or --calibration X.npy)")
@@ -131,15 +129,24 @@ def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxEx
                       prepared.program.T)
 
 
-def _refuse_branches(graph: Graph) -> None:
-    """Residual sums and products of two dynamic tensors, named before anything else is tried."""
-    for n in graph.nodes:
-        dyn = [v for v in n.inputs if not graph.values[v].constant]
-        if n.op in ("add", "sub") and len(dyn) == 2:
-            raise NetxRefusal(f"{n.location} sums two branches (a residual): netx connects layers strictly in "
-                              f"sequence")
-        if n.op in ("matmul", "mul") and len(dyn) == 2:
-            raise NetxRefusal(f"{n.location} multiplies two dynamic tensors (attention): netx has no layer for it")
+def _admit(graph: Graph) -> None:
+    """Every node through its op's ``"netx"`` hook; the refusals (a hook's NetxRefusal or the op's declared
+    reason) in one line, branches (residuals, attention) first."""
+    from snncompile import ops
+    from snncompile.ops.registry import MissingHook
+
+    refused = []
+    for node in graph.nodes:
+        try:
+            ops.get(node.op).hook("netx")(graph, node)
+        except MissingHook as e:
+            refused.append(f"{node.location}: {e.reason or 'no netx form'}")
+        except NetxRefusal as e:
+            refused.append(str(e))
+    if refused:
+        refused.sort(key=lambda r: not ("residual" in r or "attention" in r))
+        more = f"; and {len(refused) - 2} more" if len(refused) > 2 else ""
+        raise NetxRefusal("; ".join(refused[:2]) + more)
 
 
 def absorb_exponents(net, fixed: Graph) -> Graph:

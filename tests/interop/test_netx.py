@@ -103,3 +103,9 @@ def test_cli_writes_netx_and_refuses_attention(tmp_path):
     sf = os.path.join(os.path.dirname(SEQ), "spikingformer-digits", "checkpoint.pth")
     r = run_cli("export", sf, "--format", "netx", "-o", "sf.h5", cwd=tmp_path)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and not os.path.exists(tmp_path / "sf.h5")
+
+
+def test_every_op_has_a_netx_hook_or_a_stated_refusal():
+    from snncompile.ops.registry import all_ops
+
+    assert [n for n, op in all_ops().items() if not op.has_hook("netx") and "netx" not in op.refusals] == []
