@@ -14,9 +14,11 @@ import numpy as np
 from .availability import require_lava
 
 
-def run_netx(path: str, x_q: np.ndarray, T: int, lag: int, *, input_bits: int = 9) -> np.ndarray:
-    """Output spikes ``[T, N, outputs]`` of the netx network in ``path`` for quantised inputs ``x_q``
-    ``[N, C, H, W]`` (or ``[N, features]``) presented at every one of ``T`` steps."""
+def run_netx(path: str, x_q: np.ndarray, T: int, lag: int, *, input_bits: int = 9,
+             timed: bool = False) -> np.ndarray:
+    """Output spikes ``[T, N, outputs]`` of the netx network in ``path`` for quantised inputs ``x_q``:
+    ``[N, C, H, W]`` (or ``[N, features]``) presented at every one of ``T`` steps, or with ``timed``
+    ``[N, T, C, H, W]``, one input per step (events)."""
     require_lava()
     from lava.lib.dl.netx import hdf5
     from lava.magma.core.run_conditions import RunSteps
@@ -26,13 +28,14 @@ def run_netx(path: str, x_q: np.ndarray, T: int, lag: int, *, input_bits: int = 
 
     n = len(x_q)
     period = T + lag
-    per_image = np.asarray(x_q, dtype=np.int64).reshape(n, *x_q.shape[1:])
-    lava_layout = per_image.transpose(0, *range(per_image.ndim - 1, 0, -1))  # CHW -> WHC (netx's XYZ)
+    x = np.asarray(x_q, dtype=np.int64)
+    x = x if timed else np.repeat(x[:, None], T, axis=1)  # [N, T, features...]
+    lava_layout = x.transpose(0, 1, *range(x.ndim - 1, 1, -1))  # CHW -> WHC (netx's XYZ)
     steps = n * period
-    data = np.zeros(lava_layout.shape[1:] + (steps,), dtype=np.int64)
+    data = np.zeros(lava_layout.shape[2:] + (steps,), dtype=np.int64)
     for i in range(n):
         for t in range(T):
-            data[..., i * period + t] = lava_layout[i]
+            data[..., i * period + t] = lava_layout[i, t]
     net = hdf5.Network(net_config=path, input_message_bits=input_bits, reset_interval=period, reset_offset=1)
     if len(net) != lag:
         raise ValueError(f"{path}: {len(net)} netx blocks, expected {lag}")

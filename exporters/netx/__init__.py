@@ -107,9 +107,7 @@ def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxEx
         _admit(folded)  # names residuals and attention before the time analysis can trip over them
         program = slice_time(folded)
         infer_domains(program.step)
-        if program.post.nodes:
-            raise NetxRefusal(f"{program.post.nodes[0].location} runs after the time loop: netx networks end in "
-                              f"spiking neurons")
+        _check_readout(program)
         net = build_network(program.step, [o for o, w in program.outputs if w == "step"])
     except NetxRefusal:
         raise
@@ -122,8 +120,9 @@ def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxEx
         raise NetxRefusal("netx export quantises to Loihi fixed point and needs sample inputs for the input "
                           "scale (inputs.npy beside the model, or --calibration X.npy)")
     name = g.inputs[0]
-    fixed, _report = quantise(prepared.network, {name: (float(np.min(calibration)), float(np.max(calibration)))})
-    fixed = absorb_exponents(prepared.network, fixed)
+    fixed, report = quantise(prepared.network, {name: (float(np.min(calibration)), float(np.max(calibration)))})
+    bounds = {m: c["bound"] for c in report.classes for m in c["members"]}
+    fixed = absorb_exponents(prepared.network, fixed, bounds)
     layers = _layers(prepared.network, order, fixed)
     return NetxExport(layers, prepared.program, fixed, float(fixed.meta["fixed"]["inputs"][name]),
                       prepared.program.T)
@@ -135,8 +134,16 @@ def _admit(graph: Graph) -> None:
     from snncompile import ops
     from snncompile.ops.registry import MissingHook
 
+    from snncompile.passes import POST, TimeAxisError, time_axes
+
+    try:
+        axes = time_axes(graph)
+    except TimeAxisError:
+        axes = {}
     refused = []
     for node in graph.nodes:
+        if axes.get(node.outputs[0]) is POST:
+            continue  # after the time loop: the host's readout (_check_readout)
         try:
             ops.get(node.op).hook("netx")(graph, node)
         except MissingHook as e:
@@ -149,13 +156,26 @@ def _admit(graph: Graph) -> None:
         raise NetxRefusal("; ".join(refused[:2]) + more)
 
 
-def absorb_exponents(net, fixed: Graph) -> Graph:
-    """The fixed step graph with every weight exponent 0: a layer quantised as ``q·2^e`` keeps ``q`` as its
-    effective weights and its neurons are re-quantised at ``K' = K·2^−e`` (threshold mantissa
-    ``round(θ·K'/(k·64))``, bias ``round(c·K'/64)·64``; ``k`` the neurons' input decay, ``c`` their constant
-    input).  Refused where a register overflows."""
-    from snncompile.loihi.fixed import (ACT_SHIFT, V_MAX, VTH_MANT_BITS, _port_constant, input_decay,
-                                        fixed_lif)
+def _check_readout(program) -> None:
+    """After the time loop only a count or mean of the output spikes over time may run (on the host,
+    reading the spikes netx's last layer emits)."""
+    for node in program.post.nodes:
+        if node.op not in ("sum", "mean", "reshape", "identity", "permute"):
+            raise NetxRefusal(f"{node.location} runs after the time loop: netx networks end in spiking neurons "
+                              f"(a spike count or mean over time is the only readout kept on the host)")
+
+
+def absorb_exponents(net, fixed: Graph, bounds: dict) -> Graph:
+    """The fixed step graph with every weight exponent 0 (netx stores none).
+
+    A layer quantised as ``q·2^e`` with ``e > 0`` keeps ``q`` as its effective weights and its neurons are
+    re-quantised at ``K' = K·2^−e``.  With ``e < 0`` the neurons' scale grows by ``2^s``, ``s ≤ −e`` the
+    largest that keeps the input current's bound (``bounds``: neuron module -> float bound, from the
+    quantiser) inside 22 bits, as the quantiser requires, and the weights become ``q·2^(e+s)`` rounded
+    (Lava's even mantissas for mixed signs).  Thresholds ``round(θ·K'/(k·64))`` and biases
+    ``round(c·K'/64)·64`` (``k`` the input decay, ``c`` the constant input) are recomputed at ``K'``.
+    Refused where a register overflows."""
+    from snncompile.loihi.fixed import ACT_SHIFT, V_BITS, VTH_MANT_BITS, _port_constant, fixed_lif, input_decay
 
     fg = copy.deepcopy(fixed)
     units = net.units
@@ -165,8 +185,19 @@ def absorb_exponents(net, fixed: Graph) -> Graph:
         e = int(wnode.attrs["fixed_exp"])
         node = fg.node(u.node)
         fx = fixed_lif(fg, node)
-        K = fx["K"] * 2.0 ** (-e)
         k = input_decay(node.attrs)
+        shift = -e
+        if e < 0:
+            bound = max(bounds.get(u.module, 0.0), abs(node.attrs["v_threshold"]))
+            shift = 0
+            while shift < -e and bound * fx["K"] * 2.0 ** (shift + 1) / k < 2 ** (V_BITS - 2):
+                shift += 1
+            q = np.asarray(fg.constants[wnode.inputs[1]], dtype=np.float64) * 2.0 ** (e + shift)
+            q = 2 * np.round(q / 2) if wnode.attrs.get("fixed_sign_mode") == "mixed" else np.round(q)
+            wname = fg.unique_name(f"{wnode.name}_netx_weight")
+            fg.add_constant(wname, q.astype(np.int64))
+            wnode.inputs = [wnode.inputs[0], wname] + wnode.inputs[2:]
+        K = fx["K"] * 2.0 ** shift
         vth_mant = int(round(node.attrs["v_threshold"] * K / (k * 2 ** ACT_SHIFT)))
         if not 0 < vth_mant < 2 ** VTH_MANT_BITS:
             raise NetxRefusal(f"{u.module}: with its synapses' exponent {e} absorbed the threshold mantissa is "
@@ -176,12 +207,10 @@ def absorb_exponents(net, fixed: Graph) -> Graph:
         if np.abs(bias).max(initial=0) >= 2 ** 12:
             raise NetxRefusal(f"{u.module}: bias mantissa {int(np.abs(bias).max())} does not fit netx's bias "
                               f"(shifted by 6)")
-        if K * max(abs(node.attrs["v_threshold"]) / k, 1.0) >= V_MAX / 2:
-            raise NetxRefusal(f"{u.module}: absorbing the exponent {e} leaves no headroom in the 24-bit membrane")
         bname = fg.unique_name(f"{node.name}_netx_bias")
         fg.add_constant(bname, bias << ACT_SHIFT)
         node.attrs = dict(node.attrs, fixed=dict(node.attrs["fixed"], vth=vth_mant << ACT_SHIFT, bias=bname, K=K))
-        wnode.attrs = dict(wnode.attrs, fixed_exp=0, netx_absorbed_exp=e)
+        wnode.attrs = dict(wnode.attrs, fixed_exp=0, netx_absorbed_exp=e, netx_scale_shift=shift)
     return fg
 
 
@@ -189,7 +218,7 @@ def _layers(net, order, fixed: Graph) -> list[NetxLayer]:
     from snncompile.loihi.fixed import ACT_SHIFT, fixed_lif
 
     g = net.graph
-    inp = g.values[order[0].output].shape[1:]  # without the batch axis
+    inp = g.values[fixed.node(order[1].node).inputs[0]].shape[1:]  # what the first synapse reads, per sample
     layers = [NetxLayer("input", tuple(int(s) for s in inp))]
     for syn, neu in zip(order[1::2], order[2::2]):
         wnode, nnode = fixed.node(syn.node), fixed.node(neu.node)

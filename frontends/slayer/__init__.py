@@ -10,10 +10,12 @@ tracer would have produced (time-major ``[T·B, …]`` weight layers, multi-step
 **Neuron mapping.**  SLAYER's CUBA neuron (``slayer.neuron.cuba``), decays ``α_i = iDecay/4096`` and
 ``α_v = vDecay/4096``::
 
-    i[t] = (1 − α_i)·i[t−1] + z[t];   v[t] = (1 − α_v)·v[t−1] + i[t];   s = v ≥ θ;   v = 0 where s
+    i[t] = (1 − α_i)·i[t−1] + z[t];   v[t] = (1 − α_v)·v[t−1] + i[t];   s = v > θ;   v = 0 where s
 
-With ``iDecay = 4096`` (the current forgets at every step: ``current_decay=1``) this is the IR's ``lif``
-with ``tau = 1/α_v``, ``decay_input = False``, hard reset to 0, firing at ``≥`` (exact in real
+(SLAYER compares ``v ≥ θ + 0.01/s_scale`` on its integer state grid of step ``1/s_scale``: that is
+``v > θ``, Loihi's comparison, which it adds the epsilon to reproduce.)  With ``iDecay = 4096`` (the
+current forgets at every step: ``current_decay=1``) this is the IR's ``lif`` with ``tau = 1/α_v``,
+``decay_input = False``, hard reset to 0, firing at ``>`` (exact in real
 arithmetic; SLAYER itself truncates its states to a grid of ``1/scale``, so the IR's float run agrees
 with SLAYER's forward up to that truncation, measured in the tests).  A synaptic current that
 persists (``current_decay < 1``) needs a second state the IR's neuron does not have, and
@@ -191,7 +193,7 @@ def _neuron(b: _Builder, path: str, neuron, cur: str, feat: tuple) -> str:
     timed = b.node("reshape", [cur], (T, B) + feat, f"{path}.neuron", {"shape": [T, B, *feat]},
                    base=f"{path.replace('.', '_')}_neuron__reshape")
     attrs = {"tau": (4096.0 / v_decay) if v_decay else None, "decay_input": False,
-             "v_threshold": float(neuron.threshold), "v_reset": 0.0, "fire": "ge", "style": "charge-fire-reset",
+             "v_threshold": float(neuron.threshold), "v_reset": 0.0, "fire": "gt", "style": "charge-fire-reset",
              "step_mode": "multi", "neuron_class": kind, "slayer_decays": [i_decay, v_decay]}
     spikes = b.node("lif", [timed], (T, B) + feat, f"{path}.neuron", attrs)
     return b.node("reshape", [spikes], (T * B,) + feat, f"{path}.neuron", {"shape": [T * B, *feat]},

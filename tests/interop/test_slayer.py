@@ -32,7 +32,7 @@ def test_blocks_become_weight_layers_and_lif_neurons():
     assert [n.op for n in g.nodes if n.op in ("conv2d", "linear", "lif")] == \
         ["conv2d", "lif", "conv2d", "lif", "linear", "lif"]
     lif = next(n for n in g.nodes if n.op == "lif")
-    assert lif.attrs["tau"] == 2.0 and lif.attrs["decay_input"] is False and lif.attrs["fire"] == "ge"
+    assert lif.attrs["tau"] == 2.0 and lif.attrs["decay_input"] is False and lif.attrs["fire"] == "gt"
     assert lif.module == "blocks.0.neuron"
     conv = next(n for n in g.nodes if n.op == "conv2d")
     w = model.blocks[0].synapse
@@ -49,8 +49,9 @@ def test_ir_run_agrees_with_slayer_forward():
     got = np.concatenate([ReferenceExecutor().run(g, [np.moveaxis(x[i:i + 1], -1, 1)], dtype=np.float64).outputs[0]
                           for i in range(len(x))])
     assert ref.sum() > 300
-    # SLAYER truncates its states to a 1/64 grid, the IR computes in float: measured 99.9 % equal spike counts
-    assert (got == ref).mean() > 0.97
+    # SLAYER truncates its states to a 1/4096 grid, the IR computes in float: equal counts on all 100 shipped
+    # images when measured (ties at the threshold resolve alike: both fire at v > θ); not exact by construction
+    assert (got == ref).mean() > 0.99
     assert abs((got.argmax(-1) == y[:60]).mean() - (ref.argmax(-1) == y[:60]).mean()) <= 1 / 60 + 1e-9
 
 
@@ -76,3 +77,23 @@ def test_check_report_and_lower_run_on_the_slayer_model(tmp_path):
     r = run_cli("lower", ckpt, *FACTORY, "--mode", "fixed", "-o", "sl.loihi", cwd=tmp_path)
     assert r.returncode == 0, r.stderr
     assert os.path.isdir(tmp_path / "sl.loihi")
+
+
+@pytest.mark.lava
+def test_slayer_model_exported_to_netx_runs_bit_exact_on_lava(tmp_path):
+    """SLAYER's blocks → IR → netx HDF5 → lava-dl's netx on Lava (fixed_pt), against the fixed-point executor."""
+    from snncompile.backends.lava.netx import run_netx
+    from snncompile.exporters.netx import save_netx, to_netx
+    from snncompile.loihi.fixed import quantise_input, run_fixed
+
+    model, x, y = trained()
+    events = np.moveaxis(x, -1, 1)  # the graph's [B, T, ...] layout
+    export = to_netx(slayer_graph(model, torch.from_numpy(x[:1])), calibration=events)
+    path = str(tmp_path / "slayer.h5")
+    save_netx(export, path)
+    events = events[:16]
+    _, _, readouts = run_fixed(export.program, export.fixed_step, events)
+    expected = next(iter(readouts.values())).reshape(len(events), export.T, -1).transpose(1, 0, 2)
+    got = run_netx(path, quantise_input(events, export.input_scale), export.T, export.synapse_layers, timed=True)
+    assert expected.sum() > 100
+    assert np.array_equal(got, expected)
