@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from .check import check
 from .demo import demo
+from .export import export
 from .lower import lower, run
 from .presets import presets
 from .report import report
 from .rules import rules
 from .show import show
 
-COMMANDS = [check, report, lower, run, show, rules, presets, demo]
+COMMANDS = [check, report, lower, run, show, export, rules, presets, demo]

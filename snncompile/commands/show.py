@@ -19,7 +19,7 @@ Examples:
 @model_options
 @click.option("--save", type=click.Path(dir_okay=False), help="Also save the IR (.snnir: JSON + arrays in one zip).")
 @click.option("--onnx", "onnx_path", type=click.Path(dir_okay=False),
-              help="Also export the IR to ONNX (custom domain for neurons and spike matmuls; opens in Netron).")
+              help="Also export the IR to ONNX (same as 'snncompile export --format onnx').")
 @click.option("--constants", is_flag=True, help="List constants (weights) too.")
 @guarded
 def show(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps, input_shape,

@@ -12,7 +12,8 @@ Semantics (integers; what the Lava ``fixed_pt`` run computes and ``snncompile.ba
 * **Neurons** (:class:`LIFFixed`): 24-bit membrane, 12-bit decay ``dv``, the activation shifted by 6 bits
   (Lava's ``act_shift``), a bias ``bias_mant << bias_exp`` (13-bit mantissa, 3-bit exponent):
       v' = sign(v)·((|v|·(4096 − dv)) >> 12) + (a << 6) + bias,   clipped to ±(2²³ − 1)
-      spike = v' ≥ vth;   v = 0 on a spike (hard reset) or v' − vth (soft reset)
+      spike = v' ≥ vth (spikingjelly) or v' > vth (neurons that fire strictly, ``fire="gt"``);
+      v = 0 on a spike (hard reset) or v' − vth (soft reset)
 
   ``vth = vth_mant << 6`` (a 17-bit mantissa, as Loihi's threshold register).  spikingjelly fires at
   ``≥``, Lava's LIF at ``>``: on integers ``v ≥ vth ⇔ v > vth − 1``, so this is exactly Lava's comparison
@@ -79,25 +80,27 @@ class LIFFixed:
     vth: int  # effective threshold (vth_mant << 6)
     bias: np.ndarray  # effective bias per neuron (bias_mant << bias_exp), natural order
     soft_reset: bool = False
+    fire: str = "ge"  # "ge": v' >= vth; "gt": v' > vth (Lava's own LIF)
 
     def step(self, a: np.ndarray, v: np.ndarray):
         """One step: returns (spikes int64 0/1, new membrane, H before the reset)."""
         h = decay(v, self.dv) + np.left_shift(np.asarray(a, dtype=np.int64), ACT_SHIFT) + self.bias
         h = np.clip(h, -V_MAX, V_MAX)
-        s = (h >= self.vth).astype(np.int64)  # == (h > vth - 1): Lava's strict comparison on vth - 1
+        # ge: h >= vth == (h > vth - 1), Lava's strict comparison on vth - 1; gt: Lava's comparison itself
+        s = ((h > self.vth) if self.fire == "gt" else (h >= self.vth)).astype(np.int64)
         v_new = h - s * self.vth if self.soft_reset else np.where(s == 1, 0, h)
         return s, v_new, h
 
     def to_dict(self) -> dict:
         return {"dv": int(self.dv), "vth": int(self.vth), "bias": np.asarray(self.bias, dtype=np.int64),
-                "soft_reset": bool(self.soft_reset)}
+                "soft_reset": bool(self.soft_reset), "fire": self.fire}
 
     @staticmethod
     def from_dict(d: dict, n: Optional[int] = None) -> "LIFFixed":
         bias = np.asarray(d["bias"], dtype=np.int64)
         if n is not None and bias.size == 1:
             bias = np.full(n, int(bias.reshape(-1)[0]), dtype=np.int64)
-        return LIFFixed(int(d["dv"]), int(d["vth"]), bias, bool(d.get("soft_reset", False)))
+        return LIFFixed(int(d["dv"]), int(d["vth"]), bias, bool(d.get("soft_reset", False)), d.get("fire", "ge"))
 
 
 def quantise_weights(w: np.ndarray) -> tuple[np.ndarray, int, str]:
@@ -356,7 +359,8 @@ def _quantise_neurons(net, fg: Graph, K_of: dict) -> list[LayerError]:
         soft = a.get("v_reset") is None
         bname = fg.unique_name(f"{node.name}_fixed_bias")
         fg.add_constant(bname, bias.astype(np.int64))
-        node.attrs = dict(a, fixed={"dv": dv, "vth": vth, "bias": bname, "soft_reset": soft, "K": K})
+        node.attrs = dict(a, fixed={"dv": dv, "vth": vth, "bias": bname, "soft_reset": soft, "K": K,
+                                    "fire": a.get("fire", "ge")})
         layers.append(LayerError(u.name, u.module, "neuron", {
             "K": K, "dv": dv, "decay_rel_error": abs(dv / 2 ** DECAY_BITS - leak) / leak if leak else 0.0,
             "vth": vth, "threshold_rel_error": abs(vth / S_v - a["v_threshold"]) / abs(a["v_threshold"]),
