@@ -26,7 +26,6 @@ one step, so model step ``t`` leaves the last layer at Lava step ``t + len(layer
 from __future__ import annotations
 
 import copy
-import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -229,7 +228,6 @@ def _layers(net, order, fixed: Graph) -> list[NetxLayer]:
                   "refDelay": 1, "gradedSpike": False}
         y = g.values[wnode.outputs[0]].shape
         out = tuple(int(s) for s in (y[1:] if wnode.op == "conv2d" else y[-1:]))
-        x_shape = g.values[wnode.inputs[0]].shape
         if wnode.op == "conv2d":
             a = wnode.attrs
             params = {"weight": w, "stride": list(a["stride"]), "padding": list(a["padding"]),
