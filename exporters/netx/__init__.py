@@ -95,6 +95,8 @@ def _chain(net) -> list:
 
 
 def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxExport:
+    """The netx layers of ``graph`` and the fixed-point step graph they hold (see the module docstring);
+    ``calibration`` (sample inputs) sets the input scale."""
     from snncompile.analysis import infer_domains
     from snncompile.loihi import Prepared, build_network
     from snncompile.loihi.fixed import quantise
@@ -107,7 +109,9 @@ def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxEx
         program = slice_time(folded)
         infer_domains(program.step)
         _check_readout(program)
-        net = build_network(program.step, [o for o, w in program.outputs if w == "step"])
+        readouts = list(program.post.inputs) + [o for o, w in program.outputs
+                                                if w == "step" and o not in program.post.inputs]
+        net = build_network(program.step, readouts)
     except NetxRefusal:
         raise
     except SnnCompileError as e:
