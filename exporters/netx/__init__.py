@@ -26,7 +26,6 @@ one step, so model step ``t`` leaves the last layer at Lava step ``t + len(layer
 from __future__ import annotations
 
 import copy
-import math
 import os
 import tempfile
 from dataclasses import dataclass, field
@@ -96,6 +95,8 @@ def _chain(net) -> list:
 
 
 def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxExport:
+    """The netx layers of ``graph`` and the fixed-point step graph they hold (see the module docstring);
+    ``calibration`` (sample inputs) sets the input scale."""
     from snncompile.analysis import infer_domains
     from snncompile.loihi import Prepared, build_network
     from snncompile.loihi.fixed import quantise
@@ -108,7 +109,9 @@ def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxEx
         program = slice_time(folded)
         infer_domains(program.step)
         _check_readout(program)
-        net = build_network(program.step, [o for o, w in program.outputs if w == "step"])
+        readouts = list(program.post.inputs) + [o for o, w in program.outputs
+                                                if w == "step" and o not in program.post.inputs]
+        net = build_network(program.step, readouts)
     except NetxRefusal:
         raise
     except SnnCompileError as e:
@@ -229,7 +232,6 @@ def _layers(net, order, fixed: Graph) -> list[NetxLayer]:
                   "refDelay": 1, "gradedSpike": False}
         y = g.values[wnode.outputs[0]].shape
         out = tuple(int(s) for s in (y[1:] if wnode.op == "conv2d" else y[-1:]))
-        x_shape = g.values[wnode.inputs[0]].shape
         if wnode.op == "conv2d":
             a = wnode.attrs
             params = {"weight": w, "stride": list(a["stride"]), "padding": list(a["padding"]),

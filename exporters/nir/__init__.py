@@ -76,6 +76,8 @@ def to_nir(graph: Graph, *, dt: float = DEFAULT_DT, partial: bool = False) -> Ni
         raise SnnCompileError(f"dt must be positive, got {dt}")
     program = step_program(graph)
     b = NirBuilder(program.step, float(dt))
+    for name, axis in program.input_axes.items():  # the batch axis, and an event input's time axis after it
+        b.lead[name] = 1 if axis is None else max(1, axis.axis + 1)
     b.run()
     if b.cuts and not partial:
         worst = sorted(b.cuts, key=lambda c: "dynamic tensors" not in c.reason)  # products (attention) first
@@ -94,10 +96,11 @@ def to_nir(graph: Graph, *, dt: float = DEFAULT_DT, partial: bool = False) -> Ni
     }
     meta = {"snncompile_dt": float(dt), "snncompile_time_steps": int(program.T),
             "snncompile_after_time_loop": json.dumps(after), "snncompile_cut": json.dumps(sidecar["cut"])}
-    try:
+    try:  # nir.read checks types the same way: a graph nir rejects here could not be read back
         g = nir.NIRGraph(nodes=b.nodes, edges=b.edges, metadata=meta, type_check=True)
-    except Exception:  # noqa: BLE001 - nir's type inference does not cover every node (pools): keep our shapes
-        g = nir.NIRGraph(nodes=b.nodes, edges=b.edges, metadata=meta, type_check=False)
+    except (ValueError, AssertionError) as e:
+        raise SnnCompileError(f"nir {nir.version} rejects the exported graph: {' '.join(str(e).split())[:200]}") \
+            from None
     return NirExport(g, sidecar)
 
 

@@ -96,7 +96,7 @@ class NirBuilder:
         try:
             b = np.broadcast_to(c, np.broadcast_shapes(c.shape, full))
         except ValueError:
-            raise NotExpressible(f"constant {value} does not broadcast against {value}") from None
+            raise NotExpressible(f"constant {value} does not broadcast against {like}") from None
         if b.shape != tuple(full):
             raise NotExpressible("a constant operand enlarges the tensor (broadcast beyond the dynamic operand)")
         return np.array(b[(0,) * self.lead[like]])

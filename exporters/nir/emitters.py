@@ -117,6 +117,9 @@ def _sub(b: NirBuilder, n) -> None:
     if len(b.dynamic(n)) != 2:
         raise NotExpressible("subtracts a constant: NIR has a bias only inside Affine/Conv")
     x, y = n.inputs
+    if b.features(x) != b.features(y):
+        raise NotExpressible(f"operands of different feature shapes {list(b.features(x))}, {list(b.features(y))} "
+                             f"(broadcasting): NIR sums fan-in edges of equal shape only")
     neg = _scale(b, n, y, -1.0, name=f"{n.name}__neg", define=False)
     b.alias(n.outputs[0], x)
     b.sources[n.outputs[0]] = b.sources[n.outputs[0]] + [neg]

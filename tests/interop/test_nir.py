@@ -201,3 +201,25 @@ def test_every_op_has_a_nir_emitter_or_a_stated_refusal():
     uncovered = [name for name, op in all_ops().items() if not op.has_hook("nir") and "nir" not in op.refusals]
     assert uncovered == []
     assert "attention" in all_ops()["matmul"].refusals["nir"]
+
+
+def test_differences_and_constant_scales_become_scale_nodes_and_fan_in(tmp_path):
+    from snncompile.examples.neurons import MultiStepLIF
+
+    class TwoPaths(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2, self.fc3 = torch.nn.Linear(6, 5), torch.nn.Linear(6, 5), torch.nn.Linear(5, 3)
+            self.lif1, self.lif2, self.lif3 = MultiStepLIF(), MultiStepLIF(), MultiStepLIF()
+
+        def forward(self, x):
+            x = x.unsqueeze(0).repeat(3, 1, 1)
+            a, b = self.lif1(self.fc1(x)), self.lif2(self.fc2(x))
+            return self.lif3(self.fc3(a - 0.5 * b))
+
+    torch.manual_seed(0)
+    _, back = export_roundtrip(trace(TwoPaths(), torch.rand(1, 6), None), tmp_path)
+    scales = {k: v for k, v in back.nodes.items() if isinstance(v, nir.Scale)}
+    assert sorted(float(v.scale[0]) for v in scales.values()) == [-1.0, 0.5]
+    into_fc3 = sorted(src for src, dst in back.edges if dst == "fc3__linear")
+    assert len(into_fc3) == 2 and all(s in scales or s == "lif1__lif" for s in into_fc3)

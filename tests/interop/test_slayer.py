@@ -97,3 +97,40 @@ def test_slayer_model_exported_to_netx_runs_bit_exact_on_lava(tmp_path):
     got = run_netx(path, quantise_input(events, export.input_scale), export.T, export.synapse_layers, timed=True)
     assert expected.sum() > 100
     assert np.array_equal(got, expected)
+
+
+def test_slayer_model_exported_to_nir_runs_in_snntorch_like_slayer(tmp_path):
+    """SLAYER's blocks → IR → NIR → snnTorch: the output spike counts of SLAYER's own forward."""
+    nir = pytest.importorskip("nir")
+    from snncompile.exporters.nir import save_nir, to_nir
+    from snncompile.exporters.nir.consumers import load_consumer, run_consumer
+
+    model, x, _ = trained()
+    x = x[:30]
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy().sum(-1)
+    export = to_nir(slayer_graph(model, torch.from_numpy(x[:1])))
+    save_nir(export, str(tmp_path / "slayer.nir"))
+    graph = nir.read(str(tmp_path / "slayer.nir"))
+    assert [a["op"] for a in export.sidecar["after_time_loop"]] == ["sum"]
+    events = np.moveaxis(x, -1, 1)  # [N, T, 1, 16, 16]
+    got = run_consumer(load_consumer(graph, "snntorch", 1e-4), "snntorch", events, model.T,
+                       step_input=lambda sample, t: sample[t]).sum(0)
+    assert ref.sum() > 100
+    assert np.array_equal(got, ref)
+
+
+def test_event_input_models_export_to_nir_with_per_step_input_shape(tmp_path):
+    from snncompile.exporters.nir import save_nir, to_nir
+    from snncompile.frontends.torch import trace
+    from snncompile.examples import presets
+    from snncompile.ir.domain import Domain
+
+    nir = pytest.importorskip("nir")
+    folder = os.path.join(ROOT, "examples", "models", "spikformer-dvs-small")
+    model = presets.build_from_checkpoint(os.path.join(folder, "checkpoint.pth"), neuron="own").eval()
+    x = np.load(os.path.join(folder, "inputs.npy"))[:1]
+    export = to_nir(trace(model, torch.from_numpy(x), [Domain.binary()]), partial=True)
+    save_nir(export, str(tmp_path / "dvs.nir"))
+    back = nir.read(str(tmp_path / "dvs.nir"))
+    assert list(back.nodes["input"].input_type["input"]) == list(x.shape[2:])  # [2, 32, 32]: one step, no batch
