@@ -26,15 +26,21 @@ one step, so model step ``t`` leaves the last layer at Lava step ``t + len(layer
 from __future__ import annotations
 
 import copy
-import os
-import tempfile
+import io
 from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
 
+from snncompile import ops
+from snncompile.analysis import infer_domains
 from snncompile.errors import SnnCompileError
 from snncompile.ir.graph import Graph
+from snncompile.loihi import Prepared, build_network
+from snncompile.loihi.fixed import ACT_SHIFT, V_BITS, VTH_MANT_BITS, _port_constant, fixed_lif, input_decay, quantise
+from snncompile.ops.registry import MissingHook
+from snncompile.outputs import write_file
+from snncompile.passes import LOIHI_PIPELINE, POST, TimeAxisError, run_passes, slice_time, time_axes
 
 from . import emitters  # noqa: F401 - registers the ops' "netx" hooks
 from .errors import NetxRefusal
@@ -97,10 +103,6 @@ def _chain(net) -> list:
 def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxExport:
     """The netx layers of ``graph`` and the fixed-point step graph they hold (see the module docstring);
     ``calibration`` (sample inputs) sets the input scale."""
-    from snncompile.analysis import infer_domains
-    from snncompile.loihi import Prepared, build_network
-    from snncompile.loihi.fixed import quantise
-    from snncompile.passes import LOIHI_PIPELINE, run_passes, slice_time
 
     try:
         folded, logs = run_passes(graph, LOIHI_PIPELINE)
@@ -134,10 +136,7 @@ def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxEx
 def _admit(graph: Graph) -> None:
     """Every node through its op's ``"netx"`` hook; the refusals (a hook's NetxRefusal or the op's declared
     reason) in one line, branches (residuals, attention) first."""
-    from snncompile import ops
-    from snncompile.ops.registry import MissingHook
 
-    from snncompile.passes import POST, TimeAxisError, time_axes
 
     try:
         axes = time_axes(graph)
@@ -178,7 +177,6 @@ def absorb_exponents(net, fixed: Graph, bounds: dict) -> Graph:
     (Lava's even mantissas for mixed signs).  Thresholds ``round(θ·K'/(k·64))`` and biases
     ``round(c·K'/64)·64`` (``k`` the input decay, ``c`` the constant input) are recomputed at ``K'``.
     Refused where a register overflows."""
-    from snncompile.loihi.fixed import ACT_SHIFT, V_BITS, VTH_MANT_BITS, _port_constant, fixed_lif, input_decay
 
     fg = copy.deepcopy(fixed)
     units = net.units
@@ -218,7 +216,6 @@ def absorb_exponents(net, fixed: Graph, bounds: dict) -> Graph:
 
 
 def _layers(net, order, fixed: Graph) -> list[NetxLayer]:
-    from snncompile.loihi.fixed import ACT_SHIFT, fixed_lif
 
     g = net.graph
     inp = g.values[fixed.node(order[1].node).inputs[0]].shape[1:]  # what the first synapse reads, per sample
@@ -259,34 +256,27 @@ def _channel_bias(bias: np.ndarray, shape: tuple, module: str) -> np.ndarray:
 
 
 def save_netx(export: NetxExport, path: str) -> None:
-    """Write the netx HDF5 file (complete or not at all)."""
+    """Write the netx HDF5 file under the output contract (``snncompile.outputs.write_file``: complete or
+    not at all); the HDF5 bytes are built in memory first."""
     import h5py
 
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise SnnCompileError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".snncompile-", suffix=".h5.tmp")
-    os.close(fd)
-    try:
-        with h5py.File(tmp, "w") as f:
-            sim = f.create_group("simulation")
-            sim.create_dataset("Ts", data=1)
-            sim.create_dataset("tSample", data=export.T)
-            f.attrs["snncompile_input_scale"] = export.input_scale
-            f.attrs["snncompile_time_steps"] = export.T
-            group = f.create_group("layer")
-            for i, layer in enumerate(export.layers):
-                h = group.create_group(str(i))
-                h.create_dataset("type", data=layer.kind.encode("ascii"))
-                h.create_dataset("shape", data=np.asarray(layer.shape, dtype=np.int64))
-                for key, value in layer.params.items():
-                    if key == "neuron":
-                        n = h.create_group("neuron")
-                        for nk, nv in value.items():
-                            n.create_dataset(nk, data=nv.encode("ascii") if isinstance(nv, str) else nv)
-                    else:
-                        h.create_dataset(key, data=np.asarray(value))
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buffer = io.BytesIO()
+    with h5py.File(buffer, "w") as f:
+        sim = f.create_group("simulation")
+        sim.create_dataset("Ts", data=1)
+        sim.create_dataset("tSample", data=export.T)
+        f.attrs["snncompile_input_scale"] = export.input_scale
+        f.attrs["snncompile_time_steps"] = export.T
+        group = f.create_group("layer")
+        for i, layer in enumerate(export.layers):
+            h = group.create_group(str(i))
+            h.create_dataset("type", data=layer.kind.encode("ascii"))
+            h.create_dataset("shape", data=np.asarray(layer.shape, dtype=np.int64))
+            for key, value in layer.params.items():
+                if key == "neuron":
+                    n = h.create_group("neuron")
+                    for nk, nv in value.items():
+                        n.create_dataset(nk, data=nv.encode("ascii") if isinstance(nv, str) else nv)
+                else:
+                    h.create_dataset(key, data=np.asarray(value))
+    write_file(path, buffer.getvalue())

@@ -19,17 +19,20 @@ through the ``"nir"`` hooks of :mod:`.emitters`.  Conventions:
 """
 from __future__ import annotations
 
+import io
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from typing import Any
 
+from snncompile import strictjson
 from snncompile.errors import SnnCompileError
 from snncompile.ir.graph import Graph
+from snncompile.outputs import check_file_target, write_file
 
 from . import emitters  # noqa: F401 - registers the ops' "nir" hooks
 from .builder import NirBuilder
+from snncompile.analysis.domains import infer_domains
+from snncompile.passes import run_passes, slice_time
 
 DEFAULT_DT = 1e-4
 PREPARE = ("drop_identity", "fold_batch_norm", "simplify_shapes")
@@ -60,8 +63,6 @@ class NirExport:
 
 def step_program(graph: Graph):
     """BatchNorm folded, domains inferred, and the one-step program (see the module docstring)."""
-    from snncompile.analysis.domains import infer_domains
-    from snncompile.passes import run_passes, slice_time
 
     folded, _ = run_passes(graph, PREPARE)
     infer_domains(folded)
@@ -105,22 +106,15 @@ def to_nir(graph: Graph, *, dt: float = DEFAULT_DT, partial: bool = False) -> Ni
 
 
 def save_nir(export: NirExport, path: str, *, sidecar_path: str | None = None) -> None:
-    """Write the NIR graph (HDF5, ``nir.write``) and, if asked, the JSON sidecar; each file appears
-    complete or not at all (written beside its destination, then renamed)."""
+    """Write the NIR graph (HDF5, ``nir.write``) and, if asked, the JSON sidecar, each under the output
+    contract (``snncompile.outputs.write_file``: complete or not at all, never through a link, never over
+    anything but a regular file).  The HDF5 bytes are built in memory first."""
     import nir
 
-    folder = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(folder):
-        raise SnnCompileError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".snncompile-", suffix=".nir.tmp")
-    os.close(fd)
-    try:
-        nir.write(tmp, export.graph)
-        if sidecar_path:
-            from snncompile.cli import write_atomically
-
-            write_atomically(sidecar_path, json.dumps(export.sidecar, indent=2) + "\n")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    buffer = io.BytesIO()
+    nir.write(buffer, export.graph)
+    if sidecar_path:
+        check_file_target(sidecar_path)
+    write_file(path, buffer.getvalue())
+    if sidecar_path:
+        write_file(sidecar_path, strictjson.dumps(export.sidecar, indent=2) + "\n")

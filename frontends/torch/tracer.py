@@ -22,6 +22,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 
 from snncompile import ops
+import snncompile
+from snncompile import examples
 from snncompile.errors import SnnCompileError, UnknownNeuronError, UnsupportedOpError
 from snncompile.ir.domain import Domain
 from snncompile.ir.graph import Graph, Node, Value
@@ -32,8 +34,6 @@ from .compat import use_cpu_backends
 
 def _internal_roots() -> tuple[str, ...]:
     """Folders whose frames are never model code: torch and snncompile (its frontends and commands)."""
-    import snncompile
-
     here = os.path.dirname(os.path.abspath(__file__))
     roots = [os.path.dirname(torch.__file__), os.path.dirname(snncompile.__file__), os.path.dirname(here)]
     return tuple(os.path.join(r, "") for r in roots)
@@ -52,10 +52,6 @@ def _library_roots() -> tuple[str, ...]:
 
 def _example_roots() -> tuple[str, ...]:
     """The example models ship inside snncompile when installed: their frames are model code."""
-    try:
-        from snncompile import examples
-    except ImportError:  # pragma: no cover - examples ship with the package
-        return ()
     return (os.path.join(os.path.dirname(os.path.abspath(examples.__file__)), ""),)
 
 

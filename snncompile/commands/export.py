@@ -10,20 +10,19 @@ import os
 
 import click
 
-from snncompile.cli import guarded, load_and_trace, model_options
+from snncompile.commands.common import guarded, load_and_trace, model_options
 from snncompile.errors import InputError
+from snncompile.exporters.netx import save_netx, to_netx
+from snncompile.exporters.nir import save_nir, to_nir
+from snncompile.exporters.onnx import save_onnx
 
 
 def _write_onnx(graph, path, options) -> str:
-    from snncompile.ir.onnx_export import save_onnx  # the lead repoints this when ONNX moves to exporters/onnx
-
     save_onnx(graph, path)
     return f"wrote {path} (ONNX)"
 
 
 def _write_nir(graph, path, options) -> str:
-    from snncompile.exporters.nir import save_nir, to_nir
-
     export = to_nir(graph, dt=options["dt"], partial=options["partial"])
     sidecar = path + ".json" if options["partial"] else None
     save_nir(export, path, sidecar_path=sidecar)
@@ -34,8 +33,6 @@ def _write_nir(graph, path, options) -> str:
 
 
 def _write_netx(graph, path, options) -> str:
-    from snncompile.exporters.netx import save_netx, to_netx
-
     export = to_netx(graph, calibration=options.get("calibration"))
     save_netx(export, path)
     return f"wrote {path} (lava-dl netx, {len(export.layers)} layers)"
