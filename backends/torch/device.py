@@ -21,7 +21,9 @@ def resolve_device(spec: str):
     if not torch.cuda.is_available():
         why = "torch was built without CUDA" if torch.version.cuda is None else "no CUDA device is visible"
         raise InputError(f"--device {spec}: CUDA is not available on this machine ({why}; torch {torch.__version__})")
-    index = int(m.group(2) or 0)
+    if m.group(2) is None:
+        return torch.device("cuda")  # the current device (under torchrun: this process's LOCAL_RANK)
+    index = int(m.group(2))
     if index >= torch.cuda.device_count():
         raise InputError(f"--device {spec}: only {torch.cuda.device_count()} CUDA device(s) are visible")
     return torch.device("cuda", index)

@@ -32,23 +32,25 @@ Examples:
   torchrun --nproc_per_node 4 -m snncompile report ckpt.pth --data shards/ --device cuda
 \b
 Every figure is per image.  FLOPs are structural (bias adds included, every time step the layer runs,
-as the papers count them); SOPs(papers) = input firing rate x FLOPs; ACs are exact (reference executor).
+as the papers count them); SOPs(papers) = input firing rate x FLOPs; ACs are exact (counted run; --engine).
 Energy, side by side: 45 nm (4.6 pJ/MAC, 0.9 pJ/AC; Horowitz 2014), Loihi (23.6 pJ/SOP; Davies et al.
 2018), Loihi per event (SANA-FE), memory-aware (Lemaire et al. 2022), and --energy-model files.
 """)
 @model_options
 @click.option("--data", type=click.Path(), help=".npy of samples [N, ...], or a folder of .npy/.npz shards (streamed).")
-@click.option("--dataset", metavar="PKG.MOD:CLASS", help="torchvision-style dataset class, built as CLASS(root, **args) "
-              "(imports that code: name only code you trust; --import-path adds folders).")
+@click.option("--dataset", metavar="PKG.MOD:CLASS",
+              help="torchvision-style dataset class, built as CLASS(root, **args) (imports that code: name only code you trust; --import-path adds folders).")
 @click.option("--dataset-arg", "dataset_args", multiple=True, metavar="KEY=VALUE",
               help="Keyword argument for --dataset (repeatable; values parsed as JSON).")
 @click.option("--dataset-root", type=click.Path(exists=True, file_okay=False), help="Root folder passed to --dataset.")
 @click.option("--random", "random_n", type=click.IntRange(min=0), metavar="N",
               help="Use N seeded random inputs instead (0: structural figures only, no run).")
-@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Use at most the first N samples of --data / --dataset.")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N",
+              help="Use at most the first N samples of --data / --dataset.")
 @click.option("--seed", type=int, default=0, show_default=True, help="Seed of --random inputs.")
 @click.option("--batch", "-b", type=click.IntRange(min=1), metavar="B",
-              help="Images per run: the traced batch and the DataLoader's (default 8, or 1 for inputs over 64k elements).")
+              help="Images per run: the traced batch and the DataLoader's (default 8, or 1 for inputs over "
+                   "64k elements).")
 @click.option("--dtype", type=click.Choice(["float64", "float32"]), default="float64", show_default=True,
               help="Arithmetic of the counting run (float64: counts equal the reference exactly).")
 @click.option("--engine", type=click.Choice(["torch", "numpy"]), default="torch", show_default=True,

@@ -37,7 +37,7 @@ def join(device):
     import torch
     import torch.distributed as dist
 
-    if device.type == "cuda" and device.index in (None, 0) and "LOCAL_RANK" in os.environ:
+    if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
         device = torch.device("cuda", int(os.environ["LOCAL_RANK"]))
         torch.cuda.set_device(device)
     if not dist.is_initialized():

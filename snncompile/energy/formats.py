@@ -44,7 +44,8 @@ CONVENTIONS = {
                "(spike matmul: the smallest rate of its binary operands)",
     "sops": "papers' estimate SOPs = fr x T x FLOPs_step = in_rate x flops (spike-driven and integer x float "
             "layers, as the authors' scripts count them)",
-    "acs": "exact accumulates from the reference executor: nonzero input elements x synapses each drives "
+    "acs": "exact accumulates of the counted run (torch engine or the numpy reference: equal): nonzero input "
+           "elements x synapses each drives "
            "(no bias adds, no zero padding)",
     "macs": "structural FLOPs of layers fed real values (encoding, readout): dense arithmetic",
     "intmuls": "exact integer x float weight multiplications (nonzero integer inputs x synapses)",
@@ -176,7 +177,7 @@ def to_text(report: Report) -> str:
     lines.append(f"  Loihi: {LOIHI_SOP.pj_per_sop} pJ/SOP - {LOIHI_SOP.source}; {LOIHI_SOP.note}")
     lines.append("Conventions: FLOPs include bias adds and every time step the layer runs (column T);"
                  " SOPs(papers) = in fr x FLOPs = fr x T x FLOPs per step;")
-    lines.append("  ACs(exact) = nonzero inputs x synapses from the reference executor (no bias adds, no padding);"
+    lines.append("  ACs(exact) = nonzero inputs x synapses, counted by the --engine run (no bias adds, no padding);"
                  " regions: encoding = before the first neuron, readout = after the last one.")
     if report.estimates:
         lines.append("")

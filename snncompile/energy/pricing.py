@@ -45,6 +45,7 @@ import math
 from dataclasses import dataclass, field
 import numpy as np
 
+from snncompile import ops
 from snncompile.errors import InputError
 from snncompile.loihi.limits import PAPER_PJ_PER_AC, PAPER_PJ_PER_MAC
 from snncompile.backends.reference.batching import traced_batch
@@ -235,14 +236,16 @@ def _lemaire_layer(m: MemoryAware, graph, row, counts) -> dict:
     in_elems = _per_image(graph, x)
     nnz = c.nonzero_inputs[0] * per
     events = (row.synops or 0)
-    if const:  # weights (and bias) of a weight layer
+    weight_layer = ops.get(node.op).family == "weight"  # W (and b) are inputs 1 (and 2)
+    w_shape = graph.values[node.inputs[1]].shape if weight_layer else ()
+    conv = len(w_shape) > 2  # [C_out, C_in/g, *K]
+    kernel = int(np.prod(w_shape[2:])) if conv else 1
+    if const:  # constant weights (and bias)
         params_bytes = sum(graph.values[v].numel for v in const) * m.word_bytes
-        has_bias = len(const) > 1
-        kernel = int(np.prod(graph.values[node.inputs[1]].shape[2:])) if len(graph.values[node.inputs[1]].shape) > 2 else 1
+        has_bias = weight_layer and len(node.inputs) > 2
     else:  # a spike matmul: the other operand plays the weights
         params_bytes = _per_image(graph, dyn[1]) / steps * m.word_bytes
-        has_bias, kernel = False, 1
-    conv = kernel > 1 or node.op.startswith("conv")
+        has_bias = False
     word = m.word_pj
     terms: dict = {}
     bias_adds = out_elems if has_bias else 0
@@ -255,8 +258,7 @@ def _lemaire_layer(m: MemoryAware, graph, row, counts) -> dict:
     else:
         products = row.flops - bias_adds if row.kind == "MAC" else events
         terms["compute"] = (m.mul_pj + m.add_pj) * products + m.add_pj * bias_adds
-        terms["addressing"] = m.add_pj * (in_elems + out_elems
-                                          + (graph.values[node.inputs[1]].shape[0] * kernel if conv and const else 0))
+        terms["addressing"] = m.add_pj * (in_elems + out_elems + (w_shape[0] * kernel if conv else 0))
         terms["memory_params"] = (products + bias_adds) * word(params_bytes)
         terms["memory_in"] = (products if conv else in_elems) * word(in_elems * m.word_bytes)
     return terms

@@ -29,7 +29,8 @@ def check_source(graph: Graph, source) -> None:
     if len(graph.inputs) != 1:
         raise InputError(f"the model takes {len(graph.inputs)} inputs; report streams single-input models only")
     if tuple(source.shape) != want:
-        raise InputError(f"{source.describe}: samples have shape {tuple(source.shape)} per item, the model takes {want}")
+        raise InputError(f"{source.describe}: samples have shape {tuple(source.shape)} per item, "
+                         f"the model takes {want}")
 
 
 def _merge(total: EventCounts, got: EventCounts) -> None:

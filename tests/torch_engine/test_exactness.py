@@ -89,3 +89,23 @@ def test_spikingjelly_neurons_preset():
     model = excite(presets.build("spikingformer", "4-384", neuron="spikingjelly", **SMALL), seed=3).double()
     x = torch.rand(3, 3, 32, 32, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
     assert_same_counts(trace(model, x[:2]), x.numpy())
+
+
+@pytest.mark.parametrize("conv,cfg,shape", [
+    (torch.nn.Conv2d, dict(in_channels=4, out_channels=6, kernel_size=3, stride=2, padding=1), (4, 9, 7)),
+    (torch.nn.Conv2d, dict(in_channels=4, out_channels=6, kernel_size=(3, 2), dilation=(2, 1), padding=(2, 0),
+                           groups=2), (4, 8, 8)),
+    (torch.nn.Conv2d, dict(in_channels=6, out_channels=6, kernel_size=5, stride=(1, 3), padding=2, groups=6,
+                           bias=False), (6, 7, 11)),
+    (torch.nn.Conv1d, dict(in_channels=3, out_channels=4, kernel_size=4, stride=3, padding=2, dilation=2), (3, 17)),
+])
+def test_conv_counts_every_geometry(conv, cfg, shape):
+    """Conv synaptic ops by coverage (no conv run) equal the reference's conv of the nonzero mask."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(conv(**cfg)).double().eval()
+    g = torch.Generator().manual_seed(2)
+    x = torch.rand(3, *shape, generator=g, dtype=torch.float64) * (torch.rand(3, *shape, generator=g) < 0.4)
+    graph = trace(model, x[:2])
+    want = count_events(graph, x.numpy()).to_dict()
+    assert count_events_torch(graph, x.numpy()).to_dict() == want
+    assert want["nodes"][0]["synaptic_ops"] > 0

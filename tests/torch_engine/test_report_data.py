@@ -49,7 +49,7 @@ def test_shard_folder_equals_one_file(tmp_path, inputs):
     np.savez(shards / "1.npz", x=inputs[5:11], labels=np.arange(6))
     np.savez(shards / "2.npz", inputs[11:])
     one = report_json(tmp_path, "one", "--data", tmp_path / "all.npy", "--batch", 4)
-    many = report_json(tmp_path, "many", "--data", shards, "--batch", 4)
+    many = report_json(tmp_path, "many", "--data", shards, "--batch", 4, "--workers", 2)
     assert one["samples"] == many["samples"] == 13
     assert one["layers"] == many["layers"] and one["totals"] == many["totals"]
 
@@ -189,3 +189,47 @@ def test_torchvision_dataset_of_pil_images(tmp_path):
     doc = report_json(tmp_path, "fake", "--dataset", "torchvision.datasets:FakeData", "--dataset-arg", "size=3",
                       "--dataset-arg", "image_size=[1,16,16]", "--batch", 2)
     assert doc["samples"] == 3 and doc["totals"]["all"]["synops"] > 0
+
+
+def test_memory_aware_model_by_hand():
+    """Lemaire terms of one spike-fed Linear(4 -> 3, bias) + LIF, recomputed from the counts by hand."""
+    from spikingjelly.clock_driven.neuron import MultiStepLIFNode
+
+    from snncompile.backends.torch import count_events_torch
+    from snncompile.energy.pricing import MemoryAware, estimate
+    from snncompile.energy.report import build_report
+    from snncompile.frontends.torch import trace
+    from snncompile.ir.domain import Domain
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc = torch.nn.Linear(4, 3)
+            self.lif = MultiStepLIFNode(tau=2.0, backend="torch")
+
+        def forward(self, x):  # x [B, T, 4] spikes
+            return self.lif(self.fc(x.transpose(0, 1)) * 4.0)
+
+    torch.manual_seed(0)
+    x = (torch.rand(5, 2, 4, generator=torch.Generator().manual_seed(1)) < 0.5).double()
+    graph = trace(Net().double().eval(), x, [Domain.binary()])
+    counts = count_events_torch(graph, x.numpy())
+    rep = build_report(graph, counts)
+    m = MemoryAware()
+    (row,) = rep.rows
+    (neuron,) = rep.neurons
+    assert row.kind == "AC"
+    nnz = np.count_nonzero(x.numpy()) / 5
+    events = nnz * 3
+    assert row.synops == pytest.approx(events)
+    steps = row.steps or 1
+    out = 2 * 3  # output elements per image (T = 2)
+    word = lambda b: 10.0 * b / 8192  # below 8 KB: linear from 0 to 10 pJ per word
+    want = (0.1 * (events + out) + 0.1 * events  # compute (ACs + bias adds) + addressing
+            + (events + out) * word((12 + 3) * 4)  # weight and bias reads
+            + nnz * word(1000 * 4)  # input spikes from the FIFO
+            + 2 * events * word(out / steps * 4)  # membrane read + write per synaptic event
+            + 0.1 * neuron.spikes + 3.2 * neuron.updates  # neuron: add per spike, mul + add per update
+            + 2 * neuron.updates * word(3 * 4) + neuron.spikes * word(1000 * 4))
+    (est,) = estimate(graph, rep, counts, (m,))
+    assert est.total == pytest.approx(want, rel=1e-12)
