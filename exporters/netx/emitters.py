@@ -80,7 +80,8 @@ REFUSALS = {
     "div": "a division left on the spike path: " + _NO_LAYER,
     "neg": "a negation between layers: " + _NO_LAYER,
     "sum": "a reduction: " + _NO_LAYER, "mean": "a reduction: " + _NO_LAYER, "amax": "a reduction: " + _NO_LAYER,
-    "slice": "slicing drops elements: " + _NO_LAYER, "concat": "concatenation: netx raises NotImplementedError for concat",
+    "slice": "slicing drops elements: " + _NO_LAYER,
+    "concat": "concatenation: netx raises NotImplementedError for concat",
     "stack": "stacking: " + _NO_LAYER, "split": "splitting: " + _NO_LAYER,
 }
 for _op in ("relu", "clamp", "exp", "log", "sqrt", "sigmoid", "tanh", "gelu", "silu", "pow", "softmax",

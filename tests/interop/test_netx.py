@@ -68,7 +68,8 @@ def test_netx_file_runs_on_lava_bit_exact_with_the_fixed_point_executor(exported
 
 def test_residual_network_is_refused_with_the_reason():
     model = zoo_resnet("sew", T=2)
-    with pytest.raises(NetxRefusal, match=r"sums two branches \(a residual\): netx connects layers strictly in sequence"):
+    with pytest.raises(NetxRefusal,
+                       match=r"sums two branches \(a residual\): netx connects layers strictly in sequence"):
         to_netx(trace(model, torch.from_numpy(digits_rgb(1)), None), calibration=digits_rgb(4))
 
 

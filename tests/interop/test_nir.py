@@ -226,7 +226,7 @@ def test_differences_and_constant_scales_become_scale_nodes_and_fan_in(tmp_path)
 
 
 class _Pools(torch.nn.Module):
-    """conv → LIF → AvgPool2d(2) → AdaptiveAvgPool2d(2) (4×4 → 2×2: equal windows) → Linear → LIF, T steps."""
+    """conv → LIF → AvgPool2d(2) → AdaptiveAvgPool2d(2) (4×4 → 2×2: equal windows) → Linear → LIF."""
 
     def __init__(self, T: int = 3, pad: int = 0, adaptive: int = 2):
         from snncompile.examples.sequential_snn import LoihiLIF
@@ -265,7 +265,8 @@ def test_average_pools_export_as_avgpool2d_and_snntorch_reproduces_them(tmp_path
     assert np.array_equal(got, ref)
 
 
-@pytest.mark.parametrize("pad, adaptive, why", [(1, 2, "average pooling with padding"), (0, 3, "windows of unequal size")])
+@pytest.mark.parametrize("pad, adaptive, why", [(1, 2, "average pooling with padding"),
+                                                 (0, 3, "windows of unequal size")])
 def test_average_pools_without_an_exact_nir_form_are_cut_with_the_reason(pad, adaptive, why):
     graph = trace(_Pools(pad=pad, adaptive=adaptive).eval(), torch.rand(1, 1, 8, 8), None)
     with pytest.raises(NirRefusal, match=why):
@@ -273,9 +274,23 @@ def test_average_pools_without_an_exact_nir_form_are_cut_with_the_reason(pad, ad
 
 
 def test_integer_spike_neuron_is_refused_by_nir_and_netx_with_the_reason():
-    from snncompile import ops
-    import snncompile.exporters.netx  # noqa: F401 - registers the "netx" hooks and refusals
+    from snncompile.examples.neurons import MultiStepILIF
+    from snncompile.exporters.netx import NetxRefusal, to_netx
 
-    for concern in ("nir", "netx"):
-        with pytest.raises(ops.MissingHook, match="clamp\\(round\\(h\\), 0, max_spike\\)"):
-            ops.get("ilif").hook(concern)
+    class Graded(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = torch.nn.Linear(6, 5), torch.nn.Linear(5, 3)
+            self.ilif, self.ilif2 = MultiStepILIF(), MultiStepILIF()
+
+        def forward(self, x):
+            x = x.unsqueeze(0).repeat(3, 1, 1)
+            return self.ilif2(self.fc2(self.ilif(self.fc1(x))))
+
+    graph = trace(Graded().eval(), torch.rand(1, 6), None)
+    assert any(n.op == "ilif" for n in graph.nodes)
+    why = r"ilif.*clamp\(round\(h\), 0, max_spike\)"
+    with pytest.raises(NirRefusal, match=why):
+        to_nir(graph)
+    with pytest.raises(NetxRefusal, match=why):
+        to_netx(graph, calibration=np.random.default_rng(0).random((4, 6)))
