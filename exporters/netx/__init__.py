@@ -14,7 +14,7 @@ netx builds a strict chain ``input → (conv | dense | flatten)*`` of blocks, ea
   is the stored integer): each layer's exponent ``e`` is absorbed into the activation scale of the
   neurons it feeds (``K' = K·2^−e``, so the same mantissas become the effective weights) and the
   thresholds/biases are re-quantised at ``K'`` (:func:`absorb_exponents`).  The resulting fixed-point
-  step graph is what the file holds, and what :class:`~snncompile.loihi.fixed.FixedStepExecutor` runs.
+  step graph is what the file holds, and what :class:`~snncompile.backends.reference.fixed.FixedStepExecutor` runs.
 
 Layout written (read from lava-dl 0.6.0 ``netx/hdf5.py``): ``layer/<i>/{type, shape (C,H,W), weight
 (torch layout: netx flips and transposes conv kernels itself), stride, padding, dilation, groups, bias,
@@ -45,8 +45,9 @@ from snncompile.passes import LOIHI_PIPELINE, POST, TimeAxisError, run_passes, s
 from . import emitters  # noqa: F401 - registers the ops' "netx" hooks
 from .errors import NetxRefusal
 
-NEUTRAL_MOVES = ("reshape", "identity", "repeat")
 INPUT_BITS = 8
+HOST_REDUCTIONS = ("sum", "mean")
+"""Reductions (the ``reduction`` trait) a host may apply to the spikes of the last layer after the time loop."""
 
 
 @dataclass
@@ -91,13 +92,27 @@ def _chain(net) -> list:
             srcs = ", ".join(sorted({units[t.source].module or t.source for t in terms if t.source})) or "constants"
             raise NetxRefusal(f"{u.module or u.name} reads {srcs}: netx connects layers strictly in sequence "
                               f"(a residual sum or a second input has no netx form)")
-        bad = [net.graph.node(c) for c in terms[0].chain if net.graph.node(c).op not in NEUTRAL_MOVES]
+        bad = [net.graph.node(c) for c in terms[0].chain if not keeps_order(net.graph, net.graph.node(c))]
         if bad:
             raise NetxRefusal(f"{bad[0].location}: netx moves data between layers only by flattening")
         prev, expect = u, ("neuron" if u.kind == "synapse" else "synapse")
     if prev.kind != "neuron":
         raise NetxRefusal("the network does not end in a neuron layer: every netx layer has neurons")
     return order
+
+
+def keeps_order(graph: Graph, node) -> bool:
+    """Whether ``node`` is a data move whose map is the identity on the row-major elements of its operand
+    (a reshape, an identity, a repeat by 1, ...): the only move netx makes between layers is ``flatten``,
+    which relabels a ``C, H, W`` tensor without reordering it."""
+    d = ops.get(node.op)
+    if not d.movement:
+        return False
+    m = d.hook("affine")(graph, node, node.inputs[0])
+    n = m.shape[1]
+    every = np.arange(n)
+    return (m.shape[0] == n and np.array_equal(m.rows, every) and np.array_equal(m.cols, every)
+            and bool(np.all(m.data == 1)))
 
 
 def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxExport:
@@ -136,8 +151,6 @@ def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxEx
 def _admit(graph: Graph) -> None:
     """Every node through its op's ``"netx"`` hook; the refusals (a hook's NetxRefusal or the op's declared
     reason) in one line, branches (residuals, attention) first."""
-
-
     try:
         axes = time_axes(graph)
     except TimeAxisError:
@@ -160,9 +173,10 @@ def _admit(graph: Graph) -> None:
 
 def _check_readout(program) -> None:
     """After the time loop only a count or mean of the output spikes over time may run (on the host,
-    reading the spikes netx's last layer emits)."""
+    reading the spikes netx's last layer emits): data moves, and sums or means."""
     for node in program.post.nodes:
-        if node.op not in ("sum", "mean", "reshape", "identity", "permute"):
+        d = ops.get(node.op)
+        if not (d.movement or d.reduction in HOST_REDUCTIONS):
             raise NetxRefusal(f"{node.location} runs after the time loop: netx networks end in spiking neurons "
                               f"(a spike count or mean over time is the only readout kept on the host)")
 
@@ -216,7 +230,8 @@ def absorb_exponents(net, fixed: Graph, bounds: dict) -> Graph:
 
 
 def _layers(net, order, fixed: Graph) -> list[NetxLayer]:
-
+    """The netx layers of the synapse/neuron chain ``order``, read from the fixed-point graph: each
+    synapse's op says (its ``"netx"`` hook) which layer kind its weights make."""
     g = net.graph
     inp = g.values[fixed.node(order[1].node).inputs[0]].shape[1:]  # what the first synapse reads, per sample
     layers = [NetxLayer("input", tuple(int(s) for s in inp))]
@@ -227,16 +242,17 @@ def _layers(net, order, fixed: Graph) -> list[NetxLayer]:
         bias = np.asarray(fx["bias"], dtype=np.int64) >> ACT_SHIFT
         neuron = {"type": "CUBA", "iDecay": 4096, "vDecay": int(fx["dv"]), "vThMant": int(fx["vth"]) >> ACT_SHIFT,
                   "refDelay": 1, "gradedSpike": False}
+        kind = ops.get(wnode.op).hook("netx")(fixed, wnode)  # the layer its weights make (emitters.py)
         y = g.values[wnode.outputs[0]].shape
-        out = tuple(int(s) for s in (y[1:] if wnode.op == "conv2d" else y[-1:]))
-        if wnode.op == "conv2d":
+        out = tuple(int(s) for s in (y[1:] if kind == "conv" else y[-1:]))
+        if kind == "conv":
             a = wnode.attrs
             params = {"weight": w, "stride": list(a["stride"]), "padding": list(a["padding"]),
                       "dilation": list(a["dilation"]), "groups": int(a.get("groups", 1)), "neuron": neuron}
             if np.any(bias):
                 params["bias"] = _channel_bias(bias, out, syn.module)
             layers.append(NetxLayer("conv", out, syn.node, neu.node, params))
-        elif wnode.op == "linear":
+        elif kind == "dense":
             if layers[-1].kind in ("conv", "input") and len(layers[-1].shape) > 1:
                 layers.append(NetxLayer("flatten", (int(np.prod(layers[-1].shape)),)))
             params = {"weight": w, "neuron": neuron}

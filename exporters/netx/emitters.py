@@ -1,12 +1,14 @@
 """What each IR op is to a netx network, registered as the ops' ``"netx"`` hooks (importing this module
 registers them).  netx builds ``input → (conv | dense | flatten)*`` with CUBA neurons, so a hook here
 *admits* a node of the one-step graph (after the Loihi passes) or raises :class:`NetxRefusal` saying why
-this instance cannot be part of such a chain; ops that never can are declared with ``refuses``.  The
-layers themselves are built from the unit view of the graph (:func:`snncompile.exporters.netx.to_netx`).
+this instance cannot be part of such a chain; ops that never can are declared with ``refuses``.  A weight
+layer's hook returns the netx layer kind its weights make (``"conv"``, ``"dense"``); every other hook
+returns None.  The layers themselves are built from the unit view of the graph
+(:func:`snncompile.exporters.netx.to_netx`).
 """
 from __future__ import annotations
 
-from snncompile.ops.registry import implements, refuses
+from snncompile.ops.registry import all_ops, implements, refuses
 
 from .errors import NetxRefusal
 
@@ -16,13 +18,15 @@ def _dynamic(graph, node) -> list[str]:
 
 
 @implements("linear", "netx")
-def _dense(graph, node) -> None:
+def _dense(graph, node) -> str:
     """A ``dense`` layer's synapses."""
+    return "dense"
 
 
 @implements("conv2d", "netx")
-def _conv(graph, node) -> None:
+def _conv(graph, node) -> str:
     """A ``conv`` layer's synapses (torch layout; netx flips and transposes the kernel itself)."""
+    return "conv"
 
 
 @implements("lif", "netx")
@@ -41,11 +45,8 @@ def _lif(graph, node) -> None:
 
 
 def _move(graph, node) -> None:
-    """Data moves between layers: netx's ``flatten`` (checked on the unit chain)."""
-
-
-for _op in ("reshape", "identity", "repeat", "permute", "expand"):
-    implements(_op, "netx")(_move)
+    """Data moves between layers: admitted here, and kept only where netx's ``flatten`` is the same map
+    (checked on the unit chain: :func:`snncompile.exporters.netx.keeps_order`)."""
 
 
 @implements("add", "netx")
@@ -79,11 +80,18 @@ REFUSALS = {
     "div": "a division left on the spike path: " + _NO_LAYER,
     "neg": "a negation between layers: " + _NO_LAYER,
     "sum": "a reduction: " + _NO_LAYER, "mean": "a reduction: " + _NO_LAYER, "amax": "a reduction: " + _NO_LAYER,
-    "slice": "slicing: " + _NO_LAYER, "concat": "concatenation: netx raises NotImplementedError for concat",
+    "slice": "slicing drops elements: " + _NO_LAYER,
+    "concat": "concatenation: netx raises NotImplementedError for concat",
     "stack": "stacking: " + _NO_LAYER, "split": "splitting: " + _NO_LAYER,
 }
 for _op in ("relu", "clamp", "exp", "log", "sqrt", "sigmoid", "tanh", "gelu", "silu", "pow", "softmax",
             "log_softmax", "layer_norm"):
     REFUSALS[_op] = f"{_op}: a non-spiking nonlinearity; " + _NO_LAYER
+REFUSALS["ilif"] = ("graded spikes s = clamp(round(h), 0, max_spike) with reset by subtraction: netx's CUBA "
+                    "neurons (Lava LIF) emit binary spikes and reset to 0, its SDNN neurons send sigma-delta "
+                    "messages; neither is this neuron")
 for _op, _why in REFUSALS.items():
     refuses(_op, "netx", _why)
+for _op, _def in all_ops().items():
+    if _def.movement and _op not in REFUSALS:
+        implements(_op, "netx")(_move)

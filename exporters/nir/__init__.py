@@ -25,14 +25,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from snncompile import strictjson
+from snncompile.analysis.domains import infer_domains
 from snncompile.errors import SnnCompileError
 from snncompile.ir.graph import Graph
 from snncompile.outputs import check_file_target, write_file
+from snncompile.passes import run_passes, slice_time
 
 from . import emitters  # noqa: F401 - registers the ops' "nir" hooks
 from .builder import NirBuilder
-from snncompile.analysis.domains import infer_domains
-from snncompile.passes import run_passes, slice_time
 
 DEFAULT_DT = 1e-4
 PREPARE = ("drop_identity", "fold_batch_norm", "simplify_shapes")
@@ -63,7 +63,6 @@ class NirExport:
 
 def step_program(graph: Graph):
     """BatchNorm folded, domains inferred, and the one-step program (see the module docstring)."""
-
     folded, _ = run_passes(graph, PREPARE)
     infer_domains(folded)
     return slice_time(folded)
@@ -72,7 +71,6 @@ def step_program(graph: Graph):
 def to_nir(graph: Graph, *, dt: float = DEFAULT_DT, partial: bool = False) -> NirExport:
     """The NIR graph of ``graph`` (see the module docstring)."""
     nir = _nir()
-
     if not dt > 0:
         raise SnnCompileError(f"dt must be positive, got {dt}")
     program = step_program(graph)

@@ -250,8 +250,14 @@ def _max_pool2d(b: NirBuilder, n) -> None:
 
 @implements("avg_pool2d", "nir")
 def _avg_pool2d(b: NirBuilder, n) -> None:
-    """torch's AvgPool2d (zero padding counted in the divisor) → ``AvgPool2d``."""
+    """Mean over each ``kernel`` window at ``stride`` → ``AvgPool2d``, where the two agree exactly: without
+    padding.  This op counts zero padding in the divisor (torch's ``count_include_pad``); NIR's AvgPool2d
+    does not say whether its padding is counted, so a padded pool is refused rather than left to the
+    consumer's reading."""
     k, s, p = _pool_args(n)
+    if np.any(p):
+        raise NotExpressible(f"average pooling with padding {list(p)}: NIR's AvgPool2d does not define whether "
+                             f"padding counts in the divisor (this op counts it)")
     if len(b.features(n.inputs[0])) != 3:
         raise NotExpressible("avg_pool2d input is not [C, H, W] per step")
     b.emit(n, _nir().AvgPool2d(kernel_size=k, stride=s, padding=p), n.inputs[0], lead=1)
@@ -295,5 +301,7 @@ REFUSALS = {
     "sum": "a reduction: NIR has no node for it", "mean": "a reduction: NIR has no node for it",
     "amax": "a reduction: NIR has no node for it",
 }
+REFUSALS["ilif"] = ("graded spikes s = clamp(round(h), 0, max_spike) with reset by subtraction: NIR's neurons "
+                    "(IF, LIF, CubaLIF) and its Threshold node emit binary spikes")
 for _op, _why in REFUSALS.items():
     refuses(_op, "nir", _why)

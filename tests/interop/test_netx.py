@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 import torch
 
+from snncompile.backends.reference.fixed import run_fixed
 from snncompile.exporters.netx import NetxRefusal, save_netx, to_netx
 from snncompile.frontends.torch import trace
-from snncompile.loihi.fixed import quantise_input, run_fixed
+from snncompile.loihi.fixed import quantise_input
 
 from .test_nir import SEQ, sequential_model
 from .zoo import digits_rgb, zoo_resnet
@@ -67,7 +68,8 @@ def test_netx_file_runs_on_lava_bit_exact_with_the_fixed_point_executor(exported
 
 def test_residual_network_is_refused_with_the_reason():
     model = zoo_resnet("sew", T=2)
-    with pytest.raises(NetxRefusal, match="sums two branches \(a residual\): netx connects layers strictly in sequence"):
+    with pytest.raises(NetxRefusal,
+                       match=r"sums two branches \(a residual\): netx connects layers strictly in sequence"):
         to_netx(trace(model, torch.from_numpy(digits_rgb(1)), None), calibration=digits_rgb(4))
 
 

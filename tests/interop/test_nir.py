@@ -223,3 +223,74 @@ def test_differences_and_constant_scales_become_scale_nodes_and_fan_in(tmp_path)
     assert sorted(float(v.scale[0]) for v in scales.values()) == [-1.0, 0.5]
     into_fc3 = sorted(src for src, dst in back.edges if dst == "fc3__linear")
     assert len(into_fc3) == 2 and all(s in scales or s == "lif1__lif" for s in into_fc3)
+
+
+class _Pools(torch.nn.Module):
+    """conv → LIF → AvgPool2d(2) → AdaptiveAvgPool2d(2) (4×4 → 2×2: equal windows) → Linear → LIF."""
+
+    def __init__(self, T: int = 3, pad: int = 0, adaptive: int = 2):
+        from snncompile.examples.sequential_snn import LoihiLIF
+
+        super().__init__()
+        self.T = T
+        self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.pool = torch.nn.AvgPool2d(2, padding=pad)
+        self.adapt = torch.nn.AdaptiveAvgPool2d(adaptive)
+        self.fc = torch.nn.Linear(4 * adaptive * adaptive, 5)
+        self.lif1, self.lif2 = LoihiLIF(), LoihiLIF()
+
+    def forward(self, x):
+        T, B = self.T, x.shape[0]
+        y = self.conv(x.unsqueeze(0).repeat(T, 1, 1, 1, 1).flatten(0, 1))
+        s = self.lif1(y.reshape(T, B, *y.shape[1:])).flatten(0, 1)
+        y = self.fc(self.adapt(self.pool(s)).flatten(1))
+        return self.lif2(y.reshape(T, B, -1))
+
+
+def test_average_pools_export_as_avgpool2d_and_snntorch_reproduces_them(tmp_path):
+    torch.manual_seed(1)
+    model = _Pools().eval()
+    with torch.no_grad():
+        model.conv.weight.mul_(4.0)
+        model.fc.weight.mul_(6.0)
+    x = np.random.default_rng(0).random((12, 1, 8, 8), dtype=np.float32)
+    with torch.no_grad():
+        ref = model(torch.from_numpy(x)).numpy()
+    _, back = export_roundtrip(trace(model, torch.from_numpy(x[:1]), None), tmp_path)
+    pools = sorted((tuple(v.kernel_size), tuple(v.stride), tuple(v.padding))
+                   for v in back.nodes.values() if isinstance(v, nir.AvgPool2d))
+    assert pools == [((2, 2), (2, 2), (0, 0)), ((2, 2), (2, 2), (0, 0))]  # the adaptive 4×4 → 2×2 is a 2×2 pool
+    got = run_consumer(load_consumer(back, "snntorch", DT), "snntorch", x, model.T)
+    assert 0 < ref.sum() < ref.size  # the output neurons neither stay silent nor fire always
+    assert np.array_equal(got, ref)
+
+
+@pytest.mark.parametrize("pad, adaptive, why", [(1, 2, "average pooling with padding"),
+                                                 (0, 3, "windows of unequal size")])
+def test_average_pools_without_an_exact_nir_form_are_cut_with_the_reason(pad, adaptive, why):
+    graph = trace(_Pools(pad=pad, adaptive=adaptive).eval(), torch.rand(1, 1, 8, 8), None)
+    with pytest.raises(NirRefusal, match=why):
+        to_nir(graph)
+
+
+def test_integer_spike_neuron_is_refused_by_nir_and_netx_with_the_reason():
+    from snncompile.examples.neurons import MultiStepILIF
+    from snncompile.exporters.netx import NetxRefusal, to_netx
+
+    class Graded(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = torch.nn.Linear(6, 5), torch.nn.Linear(5, 3)
+            self.ilif, self.ilif2 = MultiStepILIF(), MultiStepILIF()
+
+        def forward(self, x):
+            x = x.unsqueeze(0).repeat(3, 1, 1)
+            return self.ilif2(self.fc2(self.ilif(self.fc1(x))))
+
+    graph = trace(Graded().eval(), torch.rand(1, 6), None)
+    assert any(n.op == "ilif" for n in graph.nodes)
+    why = r"ilif.*clamp\(round\(h\), 0, max_spike\)"
+    with pytest.raises(NirRefusal, match=why):
+        to_nir(graph)
+    with pytest.raises(NetxRefusal, match=why):
+        to_netx(graph, calibration=np.random.default_rng(0).random((4, 6)))

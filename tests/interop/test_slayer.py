@@ -84,7 +84,8 @@ def test_slayer_model_exported_to_netx_runs_bit_exact_on_lava(tmp_path):
     """SLAYER's blocks → IR → netx HDF5 → lava-dl's netx on Lava (fixed_pt), against the fixed-point executor."""
     from snncompile.backends.lava.netx import run_netx
     from snncompile.exporters.netx import save_netx, to_netx
-    from snncompile.loihi.fixed import quantise_input, run_fixed
+    from snncompile.backends.reference.fixed import run_fixed
+    from snncompile.loihi.fixed import quantise_input
 
     model, x, y = trained()
     events = np.moveaxis(x, -1, 1)  # the graph's [B, T, ...] layout
