@@ -68,6 +68,8 @@ def test_no_op_names_compared_outside_ops():
 
 
 def _concerns() -> set[str]:
+    import snncompile.exporters.netx  # noqa: F401 - registers the "netx" emitters and refusals
+    import snncompile.exporters.nir  # noqa: F401 - registers the "nir" emitters and refusals
     import snncompile.exporters.onnx  # noqa: F401 - registers the "onnx" emitters
 
     named = {c for d in ops.all_ops().values() for c in list(d.hooks) + list(d.refusals)}
