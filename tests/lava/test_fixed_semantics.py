@@ -14,6 +14,7 @@ pytestmark = pytest.mark.nolava
 def test_shift_is_a_left_shift_or_a_flooring_right_shift():
     acc = np.array([5, -5, 7, -7, 0])
     np.testing.assert_array_equal(shift(acc, 2), [20, -20, 28, -28, 0])
+    np.testing.assert_array_equal(shift(acc, 1), [10, -10, 14, -14, 0])
     np.testing.assert_array_equal(shift(acc, 0), acc)
     np.testing.assert_array_equal(shift(acc, -1), [2, -3, 3, -4, 0])  # floor, not truncation
     np.testing.assert_array_equal(shift(acc, -3), [0, -1, 0, -1, 0])
