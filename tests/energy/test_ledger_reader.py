@@ -103,3 +103,9 @@ def test_lava_ledger_totals_and_layout_round_trip_through_the_reader(tmp_path):
     assert led["images"] == 4 and led["synaptic_ops"] == 18.0 and led["by_module"] == {"block.0.q": 15.0, "head": 3.0}
     assert [c["spikes"] for c in led["cores"]] == [2.0, 1.0, 0.0]
     assert [c["neuron_updates"] for c in led["cores"]] == [4.0, 4.0, 0.0]
+
+
+def test_a_bare_list_of_cores_is_one_image(tmp_path):
+    led = read_ledger(str(_write(tmp_path / "l.json", CORES)))
+    assert led["images"] == 1 and led["host"] == {}
+    assert [c["synaptic_ops"] for c in led["cores"]] == [40.0, 20.0, 0.0]
