@@ -84,3 +84,15 @@ def test_product_costs_a_spike_gate_a_real_product_or_nothing():
     infer_domains(graph)
     scale = _mul_cost(graph)
     assert (scale.kind, scale.flops) == ("none", 0)
+
+
+@pytest.mark.parametrize("op", ["add", "sub", "mul"])
+def test_binary_arithmetic_takes_exactly_two_operands(op):
+    from snncompile.ir.graph import Node
+
+    def node(n):
+        return Node(f"{op}_{n}", op, [f"x{i}" for i in range(n)], ["y"])
+
+    assert ops.get(op).verify(node(2)) is None
+    for n in (1, 3):
+        assert ops.get(op).verify(node(n)) == f"{op} takes 2..2 operands, got {n}"
