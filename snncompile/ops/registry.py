@@ -34,10 +34,12 @@ An :class:`OpDef` states, in one place,
                       within a time step.
   ==================  ========================================================================================
 
-* ``hooks`` — per-concern implementations attached beside the declaration with :func:`implements`
-  (``"axis"``: a movement's axis map; ``"time"``: a bespoke time-axis rule; ``"synops"``: exact event
-  counting, the synaptic events a run causes; ``"affine"``: the op as a sparse linear map of one operand,
-  for folds and Lava; ``"onnx"``/``"nir"``/``"netx"``: emitters; ``"torch"``: the counting engine).
+* ``hooks`` — per-concern implementations given on the declaration (``hooks={...}``) or attached with
+  :func:`implements` (``"axis"``: a movement's axis map, with ``"noop"``, ``"compose"``, ``"resized"``,
+  ``"creates_axis"`` for the shape passes and the step program; ``"time"``: a bespoke time-axis rule;
+  ``"synops"``: exact event counting, the synaptic events a run causes; ``"affine"``: the op as a sparse
+  linear map of one operand, for folds and Lava; ``"onnx"``/``"nir"``/``"netx"``: emitters, registered by
+  the exporters; ``"torch"``: the counting engine).
   A consumer asks :meth:`OpDef.hook`; an op without the hook is refused with one line naming the op and
   the concern (:class:`MissingHook`), with the reason declared by :func:`refuses` or implied by the
   op's traits (:meth:`OpDef.why_not`).
