@@ -14,6 +14,7 @@ import warnings
 import click
 
 from snncompile import __version__
+from snncompile.commands import COMMAND_MODULES
 
 
 def _quiet_libraries() -> None:
@@ -37,19 +38,18 @@ Exit codes: 0 clean, 1 findings, 2 usage or input error.
 
 
 class _CommandTable(click.Group):
-    """The subcommands are ``snncompile.commands.COMMANDS``, loaded on first use (click's lazy group):
-    they import torch, which ``snncompile --version`` should not pay for.  The command modules never
-    import this module (their shared helpers are ``snncompile.commands.common``), so this is not a cycle."""
-
-    def _table(self) -> dict:
-        commands = importlib.import_module("snncompile.commands")
-        return {cmd.name: cmd for cmd in commands.COMMANDS}
+    """The subcommands of ``snncompile.commands.COMMAND_MODULES``, each module imported when its command is
+    used (click's lazy group: most import torch).  The command modules never import this module (their shared
+    helpers are ``snncompile.commands.common``), so this is not a cycle."""
 
     def list_commands(self, ctx):
-        return sorted(self._table())
+        return sorted(COMMAND_MODULES)
 
     def get_command(self, ctx, name):
-        return self._table().get(name)
+        module = COMMAND_MODULES.get(name)
+        if module is None:
+            return None
+        return getattr(importlib.import_module(f"snncompile.commands.{module}"), name)
 
 
 @click.group(cls=_CommandTable, context_settings={"help_option_names": ["-h", "--help"]}, epilog=EPILOG)

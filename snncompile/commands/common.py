@@ -13,8 +13,7 @@ from typing import Callable
 import click
 
 from snncompile.errors import SnnCompileError
-from snncompile.frontends.torch import trace
-from snncompile.frontends.torch.loading import load_model, parse_model_args
+from snncompile.frontends import torch as torch_frontend
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -113,8 +112,9 @@ def _load_and_trace(model_source, factory, model_args, trust_pickle, import_path
             shape = [int(s) for s in input_shape.replace("x", ",").split(",") if s.strip()]
         except ValueError:
             raise SnnCompileError(f"--input-shape must be integers like 1,3,32,32, got {input_shape!r}") from None
-    loaded = load_model(model_source, factory=factory, factory_args=parse_model_args(model_args),
-                        trust_pickle=trust_pickle, import_paths=import_paths, neuron=neuron,
-                        timesteps=timesteps, input_shape=shape, input_domain=input_domain)
-    graph = trace(loaded.model, loaded.example_input(batch), [loaded.input_domain], name=loaded.name)
+    loaded = torch_frontend.load_model(model_source, factory=factory,
+                                       factory_args=torch_frontend.parse_model_args(model_args),
+                                       trust_pickle=trust_pickle, import_paths=import_paths, neuron=neuron,
+                                       timesteps=timesteps, input_shape=shape, input_domain=input_domain)
+    graph = torch_frontend.trace(loaded.model, loaded.example_input(batch), [loaded.input_domain], name=loaded.name)
     return loaded, graph

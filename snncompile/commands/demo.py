@@ -8,9 +8,8 @@ import tempfile
 
 import click
 
+from snncompile import examples
 from snncompile.commands.common import guarded
-from snncompile.examples import MODELS_DIR
-from snncompile.examples.train import ensure_trained
 
 OUTCOME = {0: "ok", 1: "findings", 2: "error"}
 
@@ -26,9 +25,9 @@ def demo(models_dir, out_dir, images, skip_lava):
 
     The digits models are trained only when missing (they ship with the package)."""
 
-    root = models_dir or MODELS_DIR
+    root = models_dir or examples.MODELS_DIR
     click.echo(f"== example models in {root} (trained only when missing)")
-    ensure_trained(root)
+    examples.train.ensure_trained(root)
     out_root = out_dir or tempfile.mkdtemp(prefix="snncompile-demo-")
     failures = 0
     for name in ("spikformer-digits", "spikingformer-digits"):
