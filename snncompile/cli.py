@@ -1,5 +1,5 @@
 """The ``snncompile`` command line: the group.  Subcommands are registered in one place,
-``snncompile.commands.COMMANDS``; what they share is ``snncompile.commands.common``.
+``snncompile.commands.COMMAND_MODULES``; what they share is ``snncompile.commands.common``.
 
 Exit codes (a contract): 0 success / clean, 1 findings, 2 usage or input errors.  Errors are one
 line on stderr; ``--debug`` shows the traceback.
