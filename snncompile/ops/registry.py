@@ -169,9 +169,9 @@ class OpDef:
 
     @property
     def linear_operands(self) -> tuple[int, ...]:
-        """Operands in which the op is linear (others fixed): declared, or implied by movement/summation."""
-        implied = (0,) if self.movement else tuple(range(len(self.summation)))
-        return tuple(sorted(set(self.linear) | set(implied)))
+        """Operands in which the op is linear while the others are held fixed: declared, or implied by
+        movement.  (A summation is linear in all operands jointly, not in one with the others fixed.)"""
+        return tuple(sorted(set(self.linear) | ({0} if self.movement else set())))
 
     @property
     def homogeneous_operands(self) -> tuple[int, ...]:
@@ -420,7 +420,7 @@ _DERIVED_HOOKS: dict[str, Callable[[OpDef], Optional[Callable]]] = {
 """Hooks an op gets from its traits when it is registered (an op may not also implement them)."""
 
 _IMPLIED_REFUSALS: dict[str, Callable[[OpDef], Optional[str]]] = {
-    "affine": lambda d: None if d.linear_operands else "it is not a linear map of any operand",
+    "affine": lambda d: None if d.linear_operands or d.summation else "it is not a linear map of any operand",
     "synops": lambda d: (None if d.weight is not None or len(d.linear) > 1
                          else "it does no synaptic arithmetic (no weights, no product of activations)"),
     "axis": lambda d: None if d.movement else "it is not a data movement",
