@@ -1,5 +1,5 @@
 """The ``snncompile`` command line: the group.  Subcommands are registered in one place,
-``snncompile.commands.COMMANDS``; what they share is ``snncompile.commands.common``.
+``snncompile.commands.COMMAND_MODULES``; what they share is ``snncompile.commands.common``.
 
 Exit codes (a contract): 0 success / clean, 1 findings, 2 usage or input errors, 130 interrupted
 (SIGINT), 143 terminated (SIGTERM).  Errors are one line on stderr; ``--debug`` shows the traceback.
@@ -17,6 +17,7 @@ import warnings
 import click
 
 from snncompile import __version__, interrupts
+from snncompile.commands import COMMAND_MODULES
 from snncompile.importpath import drop_working_directory
 
 EXIT_CLEAN, EXIT_ERROR = 0, 2
@@ -43,19 +44,18 @@ Exit codes: 0 clean, 1 findings, 2 usage or input error, 130/143 interrupted (SI
 
 
 class _CommandTable(click.Group):
-    """The subcommands are ``snncompile.commands.COMMANDS``, loaded on first use (click's lazy group):
-    they import torch, which ``snncompile --version`` should not pay for.  The command modules never
-    import this module (their shared helpers are ``snncompile.commands.common``), so this is not a cycle."""
-
-    def _table(self) -> dict:
-        commands = importlib.import_module("snncompile.commands")
-        return {cmd.name: cmd for cmd in commands.COMMANDS}
+    """The subcommands of ``snncompile.commands.COMMAND_MODULES``, each module imported when its command is
+    used (click's lazy group: most import torch).  The command modules never import this module (their shared
+    helpers are ``snncompile.commands.common``), so this is not a cycle."""
 
     def list_commands(self, ctx):
-        return sorted(self._table())
+        return sorted(COMMAND_MODULES)
 
     def get_command(self, ctx, name):
-        return self._table().get(name)
+        module = COMMAND_MODULES.get(name)
+        if module is None:
+            return None
+        return getattr(importlib.import_module(f"snncompile.commands.{module}"), name)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         """Click's main with the CLI contract: the current directory off ``sys.path``; usage errors as

@@ -47,10 +47,34 @@ def _natural(plan: LavaPlan, unit: str, arr: np.ndarray) -> np.ndarray:
     return out
 
 
-def simulate(plan: LavaPlan, step_inputs: dict[str, np.ndarray], workdir: str, *, record_membrane: bool = False,
-             channel_size: int = 4, progress: Optional[Callable[[int, int], None]] = None,
-             chunk: Optional[int] = None, loglevel: int = logging.ERROR, T: Optional[int] = None) -> Recordings:
-    """Run ``plan`` on ``step_inputs`` (graph input -> ``[steps, n]`` per-step vectors, natural order)."""
+@dataclass
+class _Build:
+    """What the process builders share: where recordings go, the run's length and arithmetic, Lava's classes."""
+
+    plan: LavaPlan
+    step_inputs: dict
+    workdir: str
+    steps: int
+    T: int
+    record_membrane: bool
+    lava: dict
+    recs: dict = field(default_factory=dict)
+
+    @property
+    def fixed(self) -> bool:
+        return self.plan.mode == "fixed"
+
+    def record(self, key: str, name: str, suffix: str, shape: tuple, dtype):
+        self.recs[key] = self.lava["create"](os.path.join(self.workdir, f"{_safe(name)}.{suffix}"), shape, dtype)
+        return self.recs[key]
+
+
+def _safe(name: str) -> str:
+    return name.replace(":", "_").replace("/", "_")
+
+
+def _lava_classes() -> dict:
+    """Lava and this backend's process classes (imported here only: Lava is optional)."""
     require_lava()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
@@ -63,73 +87,91 @@ def simulate(plan: LavaPlan, step_inputs: dict[str, np.ndarray], workdir: str, *
     from .procs.readout.process import StepReadout
     from .procs.runtime import create
     from .procs.source.process import StepSource
+    from .procs.synapse.process import SharedSynapse
 
+    return dict(RunSteps=RunSteps, Loihi2SimCfg=Loihi2SimCfg, Sparse=Sparse, SpikeAttention=SpikeAttention,
+                StepDelay=StepDelay, LIFStep=LIFStep, SpikeMaxPool=SpikeMaxPool, StepReadout=StepReadout,
+                create=create, StepSource=StepSource, SharedSynapse=SharedSynapse)
+
+
+def _source(b: _Build, name, spec, p, clock):
+    data = np.ascontiguousarray(b.step_inputs[spec.unit][:, b.plan.emission[spec.unit]])
+    path = os.path.join(b.workdir, f"{_safe(name)}.npy")
+    np.save(path, data.astype(np.int32 if b.fixed else np.float64))
+    return b.lava["StepSource"](n=p["n"], data=path, name=name)
+
+
+def _sparse(b: _Build, name, spec, p, clock):
+    kw = {k: v for k, v in p.items() if k not in ("weights", "num_message_bits")}
+    return b.lava["Sparse"](weights=p["weights"], num_message_bits=p["num_message_bits"], name=name, **kw)
+
+
+def _shared(b: _Build, name, spec, p, clock):
+    return b.lava["SharedSynapse"](name=name, **p)
+
+
+def _neuron(b: _Build, name, spec, p, clock):
+    rec = b.record(f"spikes:{spec.unit}", name, "spk", (b.steps, p["n"]), np.uint8)
+    rec_v = b.record(f"v:{spec.unit}", name, "v", (b.steps, p["n"]), np.int64 if b.fixed else np.float64) \
+        if b.record_membrane else None
+    return b.lava["LIFStep"](n=p["n"], attrs=p.get("attrs"), bias=p.get("bias"), fixed=p.get("fixed"), rec=rec,
+                             rec_v=rec_v, name=name, **clock)
+
+
+def _pool(b: _Build, name, spec, p, clock):
+    rec = b.record(f"spikes:{spec.unit}", name, "spk", (b.steps, len(p["windows"])), np.uint8)
+    return b.lava["SpikeMaxPool"](n_in=p["n_in"], windows=p["windows"], rec=rec, name=name, **clock)
+
+
+def _attention(b: _Build, name, spec, p, clock):
+    rec = b.record(f"ops:{spec.unit}", name, "ops", (b.steps, 2, p["shape_a"][0]), np.int64)
+    return b.lava["SpikeAttention"](rec_ops=rec, name=name, **p, **clock)
+
+
+def _delay(b: _Build, name, spec, p, clock):
+    return b.lava["StepDelay"](n=p["n"], taps=p["taps"], name=name)
+
+
+def _readout(b: _Build, name, spec, p, clock):
+    rec = b.record(f"readout:{name}", name, "out", (b.steps, p["G"].shape[0]), np.float64)
+    return b.lava["StepReadout"](n_in=p["n_in"], G=p["G"], c=p.get("c"), scale=p.get("scale", 1.0), rec=rec,
+                                 name=name, **clock)
+
+
+_BUILDERS = {"source": _source, "sparse": _sparse, "shared": _shared, "neuron": _neuron, "pool": _pool,
+             "attention": _attention, "delay": _delay, "readout": _readout}
+"""Process spec type -> the function that builds its Lava process."""
+
+
+def simulate(plan: LavaPlan, step_inputs: dict[str, np.ndarray], workdir: str, *, record_membrane: bool = False,
+             channel_size: int = 4, progress: Optional[Callable[[int, int], None]] = None,
+             chunk: Optional[int] = None, loglevel: int = logging.ERROR, T: Optional[int] = None) -> Recordings:
+    """Run ``plan`` on ``step_inputs`` (graph input -> ``[steps, n]`` per-step vectors, natural order)."""
     os.makedirs(workdir, exist_ok=True)
     steps = int(next(iter(step_inputs.values())).shape[0])
-    T = T or plan.T
-    fixed = plan.mode == "fixed"
-    vdtype = np.int64 if fixed else np.float64
-    recs: dict[str, tuple] = {}
+    b = _Build(plan, step_inputs, workdir, steps, T or plan.T, record_membrane, _lava_classes())
     procs = {}
     for name, spec in plan.procs.items():
-        p = dict(spec.params)
-        safe = name.replace(":", "_").replace("/", "_")
-        clock = {"T": T, "steps": steps, "lag": spec.lag}
-        if spec.type == "source":
-            data = np.ascontiguousarray(step_inputs[spec.unit][:, plan.emission[spec.unit]])
-            data = data.astype(np.int32 if fixed else np.float64)
-            path = os.path.join(workdir, f"{safe}.npy")
-            np.save(path, data)
-            procs[name] = StepSource(n=p["n"], data=path, name=name)
-        elif spec.type == "sparse":
-            kw = {k: v for k, v in p.items() if k not in ("weights", "num_message_bits")}
-            procs[name] = Sparse(weights=p["weights"], num_message_bits=p["num_message_bits"], name=name, **kw)
-        elif spec.type == "shared":
-            from .procs.synapse.process import SharedSynapse
-
-            procs[name] = SharedSynapse(name=name, **p)
-        elif spec.type == "neuron":
-            rec = recs[f"spikes:{spec.unit}"] = create(os.path.join(workdir, f"{safe}.spk"), (steps, p["n"]),
-                                                      np.uint8)
-            rec_v = None
-            if record_membrane:
-                rec_v = recs[f"v:{spec.unit}"] = create(os.path.join(workdir, f"{safe}.v"), (steps, p["n"]),
-                                                        vdtype)
-            procs[name] = LIFStep(n=p["n"], attrs=p.get("attrs"), bias=p.get("bias"), fixed=p.get("fixed"),
-                                  rec=rec, rec_v=rec_v, name=name, **clock)
-        elif spec.type == "pool":
-            rec = recs[f"spikes:{spec.unit}"] = create(os.path.join(workdir, f"{safe}.spk"),
-                                                      (steps, len(p["windows"])), np.uint8)
-            procs[name] = SpikeMaxPool(n_in=p["n_in"], windows=p["windows"], rec=rec, name=name, **clock)
-        elif spec.type == "attention":
-            heads = p["shape_a"][0]
-            rec = recs[f"ops:{spec.unit}"] = create(os.path.join(workdir, f"{safe}.ops"), (steps, 2, heads),
-                                                   np.int64)
-            kw = {k: v for k, v in p.items()}
-            procs[name] = SpikeAttention(rec_ops=rec, name=name, **kw, **clock)
-        elif spec.type == "delay":
-            procs[name] = StepDelay(n=p["n"], taps=p["taps"], name=name)
-        elif spec.type == "readout":
-            rec = recs[f"readout:{name}"] = create(os.path.join(workdir, f"{safe}.out"),
-                                                   (steps, p["G"].shape[0]), np.float64)
-            procs[name] = StepReadout(n_in=p["n_in"], G=p["G"], c=p.get("c"), scale=p.get("scale", 1.0),
-                                      rec=rec, name=name, **clock)
-        else:  # pragma: no cover
-            raise ValueError(spec.type)
+        clock = {"T": b.T, "steps": steps, "lag": spec.lag}
+        procs[name] = _BUILDERS[spec.type](b, name, spec, dict(spec.params), clock)
     for c in plan.conns:
         getattr(procs[c.src], c.src_port).connect(getattr(procs[c.dst], c.dst_port))
+    out = Recordings(steps, lava_steps=steps + plan.max_lag)
+    _run(b, next(iter(procs.values())), out, chunk or max(b.T, 1), channel_size, loglevel, progress)
+    _collect(b, out)
+    return out
 
-    total = steps + plan.max_lag
-    chunk = chunk or max(T, 1)
-    cfg = Loihi2SimCfg(select_tag="fixed_pt" if fixed else "floating_pt", loglevel=loglevel)
-    anchor = next(iter(procs.values()))
-    out = Recordings(steps, lava_steps=total)
+
+def _run(b: _Build, anchor, out: Recordings, chunk: int, channel_size: int, loglevel: int, progress) -> None:
+    """Run the connected processes for ``out.lava_steps`` steps in chunks, timing the first (compilation)."""
+    cfg = b.lava["Loihi2SimCfg"](select_tag="fixed_pt" if b.fixed else "floating_pt", loglevel=loglevel)
+    total = out.lava_steps
     t0 = time.perf_counter()
     done = 0
     try:
         while done < total:
             k = min(chunk, total - done)
-            anchor.run(condition=RunSteps(num_steps=k), run_cfg=cfg,
+            anchor.run(condition=b.lava["RunSteps"](num_steps=k), run_cfg=cfg,
                        compile_config={"pypy_channel_size": channel_size})
             if done == 0:
                 out.compile_s = time.perf_counter() - t0
@@ -141,20 +183,23 @@ def simulate(plan: LavaPlan, step_inputs: dict[str, np.ndarray], workdir: str, *
         anchor.stop()
     out.wall_s = time.perf_counter() - t0
 
+
+def _collect(b: _Build, out: Recordings) -> None:
+    """Read the recording files back into ``out`` in the IR's natural element order."""
+
     def read(key):
-        path, shape, dtype = recs[key]
+        path, shape, dtype = b.recs[key]
         return np.array(np.memmap(path, mode="r", dtype=np.dtype(dtype), shape=shape))
 
-    for key in recs:
+    for key in b.recs:
         kind, _, unit = key.partition(":")
         if kind == "spikes":
-            out.spikes[unit] = _natural(plan, unit, read(key))
+            out.spikes[unit] = _natural(b.plan, unit, read(key))
         elif kind == "v":
-            out.membranes[unit] = _natural(plan, unit, read(key))
+            out.membranes[unit] = _natural(b.plan, unit, read(key))
         elif kind == "ops":
             out.attention_ops[unit] = read(key)
-    for value, names in plan.readouts.items():
+    for value, names in b.plan.readouts.items():
         out.readouts[value] = sum(read(f"readout:{n}") for n in names)
-    for unit, data in step_inputs.items():
+    for unit, data in b.step_inputs.items():
         out.inputs[unit] = data
-    return out

@@ -463,7 +463,7 @@ def to_onnx(graph: Graph):
     b = _Builder(graph)
     for n in graph.nodes:
         b.current = n
-        ops.get(n.op).hook("onnx")(b, n)
+        ops.get(n.op).hooks.get("onnx", _custom)(b, n)  # an op registered after this module: custom domain
     for name in graph.constants:
         if name in graph.values:
             b.inits.append(onnx.numpy_helper.from_array(np.asarray(graph.constants[name]), name))

@@ -1,17 +1,10 @@
-"""Every CLI subcommand, registered in one place.
+"""Every CLI subcommand, registered in one place: command name -> the module (in this package) that
+defines it under that name.  ``snncompile.cli`` imports a command's module when the command is used, so
+``snncompile rules`` does not pay for torch and ``snncompile --version`` pays for nothing.
 
-The Lava backend's commands import Lava lazily (inside the command), so this module, and the whole
-CLI, imports without Lava installed.
+The Lava backend's commands import Lava lazily (inside the command), so the whole CLI imports without Lava.
 """
 from __future__ import annotations
 
-from .check import check
-from .demo import demo
-from .export import export
-from .lower import lower, run
-from .presets import presets
-from .report import report
-from .rules import rules
-from .show import show
-
-COMMANDS = [check, report, lower, run, show, export, rules, presets, demo]
+COMMAND_MODULES = {"check": "check", "report": "report", "lower": "lower", "run": "lower", "show": "show",
+                   "export": "export", "rules": "rules", "presets": "presets", "demo": "demo"}

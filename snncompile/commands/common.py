@@ -12,10 +12,8 @@ import click
 import numpy as np
 
 from snncompile.errors import SnnCompileError
-from snncompile.frontends.torch import trace
-from snncompile.frontends.slayer import is_slayer_network, slayer_graph
-from snncompile.frontends.torch.inputs import declare_time_axis, parse_input_shape
-from snncompile.frontends.torch.loading import load_model, parse_model_args
+from snncompile.frontends import slayer
+from snncompile.frontends import torch as torch_frontend
 from snncompile.outputs import write_file
 from snncompile.validate import positive_dims
 
@@ -122,21 +120,23 @@ def load_and_trace(model_source, factory, model_args, trust_pickle, import_paths
 
 def _load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps,
                     input_shape, input_domain, batch):
-    shape, time_axis = parse_input_shape(input_shape) if input_shape else (None, None)
+    shape, time_axis = torch_frontend.parse_input_shape(input_shape) if input_shape else (None, None)
     if shape is not None:
         shape = list(positive_dims(shape, "--input-shape"))
     time_axis = _time_axis_option(time_axis)
-    loaded = load_model(model_source, factory=factory, factory_args=parse_model_args(model_args),
-                        trust_pickle=trust_pickle, import_paths=import_paths, neuron=neuron,
-                        timesteps=timesteps, input_shape=shape, input_domain=input_domain, time_axis=time_axis)
-    if is_slayer_network(loaded.model):  # SLAYER blocks are read, not traced (see frontends/slayer)
-        graph = slayer_graph(loaded.model, loaded.example_input(batch), name=loaded.name)
+    loaded = torch_frontend.load_model(model_source, factory=factory,
+                                       factory_args=torch_frontend.parse_model_args(model_args),
+                                       trust_pickle=trust_pickle, import_paths=import_paths, neuron=neuron,
+                                       timesteps=timesteps, input_shape=shape, input_domain=input_domain,
+                                       time_axis=time_axis)
+    if slayer.is_slayer_network(loaded.model):  # SLAYER blocks are read, not traced (see frontends/slayer)
+        graph = slayer.slayer_graph(loaded.model, loaded.example_input(batch), name=loaded.name)
         if loaded.samples is not None:  # the graph reads [B, T, ...]: SLAYER's samples with time moved first
             loaded.samples = np.moveaxis(loaded.samples, -1, 1)
         return loaded, graph
-    graph = trace(loaded.model, loaded.example_input(batch), [loaded.input_domain], name=loaded.name,
-                  time_major=loaded.time_axis == 0)
-    declare_time_axis(graph, loaded.time_axis, getattr(loaded.model, "T", None))
+    graph = torch_frontend.trace(loaded.model, loaded.example_input(batch), [loaded.input_domain], name=loaded.name,
+                                 time_major=loaded.time_axis == 0)
+    torch_frontend.declare_time_axis(graph, loaded.time_axis, getattr(loaded.model, "T", None))
     return loaded, graph
 
 

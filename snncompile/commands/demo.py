@@ -9,10 +9,9 @@ from typing import NamedTuple, Optional
 
 import click
 
+from snncompile import examples
 from snncompile.backends.lava import lava_status
 from snncompile.commands.common import guarded
-from snncompile.examples import MODELS_DIR
-from snncompile.examples.train import ensure_trained
 from snncompile.outputs import ensure_dir
 
 OUTCOME = {0: "ok", 1: "findings", 2: "error"}
@@ -37,9 +36,9 @@ def demo(models_dir, out_dir, images, skip_lava):
     The digits models are trained only when missing (they ship with the package).  Without Lava (a core
     install), the simulations are skipped and the demo says why."""
 
-    root = models_dir or MODELS_DIR
+    root = models_dir or examples.MODELS_DIR
     click.echo(f"== example models in {root} (trained only when missing)")
-    ensure_trained(root)
+    examples.train.ensure_trained(root)
     if out_dir:
         ensure_dir(out_dir)
     out_root = out_dir or tempfile.mkdtemp(prefix="snncompile-demo-")

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
+from snncompile import examples
 from snncompile.commands.common import guarded
-from snncompile.examples import presets as p
 
 
 @click.command(epilog="Example:\n\n  snncompile presets\n\n  snncompile check preset:spikformer:8-512")
@@ -12,6 +12,7 @@ from snncompile.examples import presets as p
 def presets():
     """List example presets (architecture, preset name, parameters as the papers count them)."""
 
+    p = examples.presets
     for arch, table in p.PRESETS.items():
         for name in table:
             published = p.PUBLISHED_PARAMS.get(arch, {}).get(name)

@@ -2,8 +2,10 @@
 from __future__ import annotations
 
 import sys
+from typing import Optional
 
 import click
+import numpy as np
 
 from snncompile.backends.torch import resolve_device
 from snncompile.commands.common import guarded, load_and_trace, model_options, write_atomically
@@ -78,8 +80,6 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
     firing rate and energy; totals split into encoding / body / readout.  Data: --data X.npy, --random N, or
     inputs.npy beside MODEL (default; else one random input).
     """
-    import numpy as np
-
     if (data or dataset) and random_n is not None:
         raise click.UsageError(f"give either {'--data' if data else '--dataset'} or --random, not both")
     dev = resolve_device(device)
@@ -90,33 +90,9 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
     led = read_ledger(ledger) if ledger else None
     if output:
         check_file_target(output)
-
-    # the traced batch: big enough to vectorise, small enough for ImageNet-size inputs
-    def default_batch(per_sample: int, n: int) -> int:
-        return max(1, min(8 if per_sample <= SMALL_INPUT else 1, n))
-
-    n_hint = samples.n if samples is not None else (random_n if random_n is not None else 1)
-    b = batch
-    if b is None and samples is not None:
-        b = default_batch(int(np.prod(samples.shape)), samples.n)
-    loaded, graph = load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps,
-                                   input_shape, input_domain, batch=b or 1)
-    if b is None:  # decide from the traced input and re-trace at the chosen size when it differs
-        per = int(np.prod(graph.values[graph.inputs[0]].shape[1:]))
-        if samples is None and random_n is None and loaded.samples is not None:
-            n_hint = min(len(loaded.samples), limit or len(loaded.samples))
-        want = default_batch(per, max(n_hint, 1))
-        if want != 1:
-            loaded, graph = load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron,
-                                           timesteps, input_shape, input_domain, batch=want)
-    shape = tuple(graph.values[graph.inputs[0]].shape[1:])
-    if samples is None:
-        if random_n is not None:
-            samples = RandomSamples(random_n, shape, loaded.input_domain.is_binary, seed) if random_n else None
-        elif loaded.samples is not None and tuple(loaded.samples.shape[1:]) == shape:
-            samples = ArraySamples(loaded.samples, "inputs.npy beside MODEL", limit)
-        else:
-            samples = RandomSamples(1, shape, loaded.input_domain.is_binary, seed)
+    model = (model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps, input_shape, input_domain)
+    loaded, graph = _trace_at_batch(model, batch, samples, random_n, limit)
+    samples = _samples_for(graph, loaded, samples, random_n, limit, seed)
     counts = None
     if samples is not None:
         if samples.n == 0:
@@ -139,3 +115,39 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
         for path in write_plots(result, plot_dir):
             if not quiet:
                 click.echo(f"wrote {path}", err=True)
+
+
+def _default_batch(per_sample: int, n: int) -> int:
+    """The traced batch: big enough to vectorise, small enough for ImageNet-size inputs."""
+    return max(1, min(8 if per_sample <= SMALL_INPUT else 1, n))
+
+
+def _trace_at_batch(model: tuple, batch: Optional[int], samples, random_n: Optional[int], limit: Optional[int]):
+    """Trace MODEL at ``batch``, or at the default batch for its input size (tracing twice when the input
+    size is only known from a first trace)."""
+    n_hint = samples.n if samples is not None else (random_n if random_n is not None else 1)
+    b = batch
+    if b is None and samples is not None:
+        b = _default_batch(int(np.prod(samples.shape)), samples.n)
+    loaded, graph = load_and_trace(*model, batch=b or 1)
+    if b is None:  # decide from the traced input and re-trace at the chosen size when it differs
+        per = int(np.prod(graph.values[graph.inputs[0]].shape[1:]))
+        if samples is None and random_n is None and loaded.samples is not None:
+            n_hint = min(len(loaded.samples), limit or len(loaded.samples))
+        want = _default_batch(per, max(n_hint, 1))
+        if want != 1:
+            loaded, graph = load_and_trace(*model, batch=want)
+    return loaded, graph
+
+
+def _samples_for(graph, loaded, samples, random_n: Optional[int], limit: Optional[int], seed: int):
+    """The inputs to run: --data / --dataset, else --random N (None for 0: structural figures only), else the
+    samples beside MODEL when their shape fits, else one seeded random input."""
+    if samples is not None:
+        return samples
+    shape = tuple(graph.values[graph.inputs[0]].shape[1:])
+    if random_n is not None:
+        return RandomSamples(random_n, shape, loaded.input_domain.is_binary, seed) if random_n else None
+    if loaded.samples is not None and tuple(loaded.samples.shape[1:]) == shape:
+        return ArraySamples(loaded.samples, "inputs.npy beside MODEL", limit)
+    return RandomSamples(1, shape, loaded.input_domain.is_binary, seed)

@@ -339,64 +339,75 @@ def build_report(graph: Graph, counts=None, *, data: str = "", ledger: Optional[
     b = traced_batch(graph)
     steps = steps_per_image(graph)
     samples = counts.samples if counts is not None else 0
-    per = (lambda x: x / samples) if samples else None
     rows: list[LayerRow] = []
     for node in graph.nodes:
-        if not reported(graph, node):
-            continue
         nc = costs[node.name]
-        if nc.cost.kind not in ops.COST_LABELS:
+        if not reported(graph, node) or nc.cost.kind not in ops.COST_LABELS:
             continue
-        flops = nc.cost.flops / b
-        kind = nc.cost.kind
-        row = LayerRow(node.module, node.name, node.op, _label(graph, node), ops.COST_LABELS[kind], nc.region.value,
-                       str(nc.input_domain), node.source, _int_if_whole(flops), steps.get(node.name))
-        if kind == "mac":
-            row.macs = row.flops
-            row.e45_papers = HOROWITZ_45NM.pj_per_mac * row.flops
-        elif kind == "realmul":
-            row.e45_papers = HOROWITZ_45NM.pj_per_mac * row.flops
+        row = _structural_row(graph, node, nc, b, steps)
         neuron = fed_neuron(graph, node)
         row.out_neuron = neuron.module if neuron is not None else None
         c = counts.nodes.get(node.name) if counts is not None else None
         if c is not None and samples:
-            dyn = [graph.values[v] for v in node.inputs if not graph.values[v].constant]
-            rates = [_rate(nz, n) for nz, n in zip(c.nonzero_inputs, c.input_elements)]
-            row.in_rates = rates
-            binary = [r for r, v in zip(rates, dyn) if v.domain is not None and v.domain.is_binary and r is not None]
-            row.in_rate = min(binary) if binary else (rates[0] if rates else None)
-            syn = per(c.synaptic_ops)
-            row.synops = _int_if_whole(syn)
-            if kind == "ac":
-                row.acs = row.synops
-            elif kind == "intmul":
-                row.intmuls = row.synops
-            elif kind == "realmul":
-                row.realmuls = row.synops
-            if kind in ("ac", "intmul") and row.in_rate is not None:
-                row.sops = row.flops * row.in_rate
-                row.e45_papers = HOROWITZ_45NM.pj_per_ac * row.sops
-            row.e45 = (HOROWITZ_45NM.pj_per_ac * (row.acs or 0)
-                       + HOROWITZ_45NM.pj_per_mac * (row.macs + (row.intmuls or 0) + (row.realmuls or 0)))
-            row.e_loihi = LOIHI_SOP.pj_per_sop * syn
+            _add_measured(row, graph, node, nc.cost.kind, c, samples)
             if neuron is not None and neuron.name in counts.nodes:
                 row.out_rate = counts.nodes[neuron.name].firing_rate
-        elif kind == "mac":
+        elif nc.cost.kind == "mac":
             row.e45 = row.e45_papers
         rows.append(row)
-    neurons = []
-    if counts is not None and samples:
-        for node in graph.nodes:
-            c = counts.nodes.get(node.name)
-            if ops.get(node.op).neuron is not None and c is not None and c.neuron_updates:
-                neurons.append(NeuronRow(node.module, node.name, costs[node.name].region.value, c.firing_rate,
-                                         c.spikes / samples, c.neuron_updates / samples))
+    neurons = _neuron_rows(graph, counts, costs, samples) if counts is not None and samples else []
     totals = summarize(rows, neurons, measured=bool(samples))
     notes = []
     if not steps:
         notes.append("time steps per layer unknown (the time axis could not be followed): `steps` left empty")
     return Report(graph.meta.get("model", ""), graph.meta.get("parameters"), graph.meta.get("time_steps"), b,
                   samples, data, rows, neurons, totals, ledger, notes)
+
+
+def _structural_row(graph: Graph, node: Node, nc, batch: int, steps: dict) -> LayerRow:
+    """A layer's figures from the graph alone: FLOPs per image, and the papers' energy where it is a MAC count."""
+    kind = nc.cost.kind
+    row = LayerRow(node.module, node.name, node.op, _label(graph, node), ops.COST_LABELS[kind], nc.region.value,
+                   str(nc.input_domain), node.source, _int_if_whole(nc.cost.flops / batch), steps.get(node.name))
+    if kind == "mac":
+        row.macs = row.flops
+        row.e45_papers = HOROWITZ_45NM.pj_per_mac * row.flops
+    elif kind == "realmul":
+        row.e45_papers = HOROWITZ_45NM.pj_per_mac * row.flops
+    return row
+
+
+def _add_measured(row: LayerRow, graph: Graph, node: Node, kind: str, c, samples: int) -> None:
+    """A layer's figures from a run (per image): input rates, exact synaptic ops by ``kind``, SOPs, energies."""
+    dyn = [graph.values[v] for v in node.inputs if not graph.values[v].constant]
+    rates = [_rate(nz, n) for nz, n in zip(c.nonzero_inputs, c.input_elements)]
+    row.in_rates = rates
+    binary = [r for r, v in zip(rates, dyn) if v.domain is not None and v.domain.is_binary and r is not None]
+    row.in_rate = min(binary) if binary else (rates[0] if rates else None)
+    syn = c.synaptic_ops / samples
+    row.synops = _int_if_whole(syn)
+    if kind == "ac":
+        row.acs = row.synops
+    elif kind == "intmul":
+        row.intmuls = row.synops
+    elif kind == "realmul":
+        row.realmuls = row.synops
+    if kind in ("ac", "intmul") and row.in_rate is not None:
+        row.sops = row.flops * row.in_rate
+        row.e45_papers = HOROWITZ_45NM.pj_per_ac * row.sops
+    row.e45 = (HOROWITZ_45NM.pj_per_ac * (row.acs or 0)
+               + HOROWITZ_45NM.pj_per_mac * (row.macs + (row.intmuls or 0) + (row.realmuls or 0)))
+    row.e_loihi = LOIHI_SOP.pj_per_sop * syn
+
+
+def _neuron_rows(graph: Graph, counts, costs: dict, samples: int) -> list[NeuronRow]:
+    rows = []
+    for node in graph.nodes:
+        c = counts.nodes.get(node.name)
+        if ops.get(node.op).neuron is not None and c is not None and c.neuron_updates:
+            rows.append(NeuronRow(node.module, node.name, costs[node.name].region.value, c.firing_rate,
+                                  c.spikes / samples, c.neuron_updates / samples))
+    return rows
 
 
 def _int_if_whole(x):

@@ -136,10 +136,10 @@ def _adaptive_map(graph, node, value) -> LinearMap:
         for j, (w0, w1) in enumerate(_adaptive_windows(w, ow)):
             ii, jj = np.meshgrid(np.arange(h0, h1), np.arange(w0, w1), indexing="ij")
             inside = (ii * w + jj).reshape(-1)
-            for c in range(lead):
-                rows.append(np.full(inside.size, (c * oh + i) * ow + j))
-                cols.append(c * h * w + inside)
-                data.append(np.full(inside.size, 1.0 / inside.size))
+            lead_axis = np.arange(lead)[:, None]
+            rows.append(np.broadcast_to(lead_axis * (oh * ow) + i * ow + j, (lead, inside.size)).reshape(-1))
+            cols.append((lead_axis * (h * w) + inside[None, :]).reshape(-1))
+            data.append(np.full(lead * inside.size, 1.0 / inside.size))
     return LinearMap(np.concatenate(rows), np.concatenate(cols), np.concatenate(data), (lead * oh * ow, lead * h * w))
 
 

@@ -34,10 +34,12 @@ An :class:`OpDef` states, in one place,
                       within a time step.
   ==================  ========================================================================================
 
-* ``hooks`` — per-concern implementations attached beside the declaration with :func:`implements`
-  (``"axis"``: a movement's axis map; ``"time"``: a bespoke time-axis rule; ``"synops"``: exact event
-  counting, the synaptic events a run causes; ``"affine"``: the op as a sparse linear map of one operand,
-  for folds and Lava; ``"onnx"``/``"nir"``/``"netx"``: emitters; ``"torch"``: the counting engine).
+* ``hooks`` — per-concern implementations given on the declaration (``hooks={...}``) or attached with
+  :func:`implements` (``"axis"``: a movement's axis map, with ``"noop"``, ``"compose"``, ``"resized"``,
+  ``"creates_axis"`` for the shape passes and the step program; ``"time"``: a bespoke time-axis rule;
+  ``"synops"``: exact event counting, the synaptic events a run causes; ``"affine"``: the op as a sparse
+  linear map of one operand, for folds and Lava; ``"onnx"``/``"nir"``/``"netx"``: emitters, registered by
+  the exporters; ``"torch"``: the counting engine).
   A consumer asks :meth:`OpDef.hook`; an op without the hook is refused with one line naming the op and
   the concern (:class:`MissingHook`), with the reason declared by :func:`refuses` or implied by the
   op's traits (:meth:`OpDef.why_not`).
@@ -167,9 +169,9 @@ class OpDef:
 
     @property
     def linear_operands(self) -> tuple[int, ...]:
-        """Operands in which the op is linear (others fixed): declared, or implied by movement/summation."""
-        implied = (0,) if self.movement else tuple(range(len(self.summation)))
-        return tuple(sorted(set(self.linear) | set(implied)))
+        """Operands in which the op is linear while the others are held fixed: declared, or implied by
+        movement.  (A summation is linear in all operands jointly, not in one with the others fixed.)"""
+        return tuple(sorted(set(self.linear) | ({0} if self.movement else set())))
 
     @property
     def homogeneous_operands(self) -> tuple[int, ...]:
@@ -418,7 +420,7 @@ _DERIVED_HOOKS: dict[str, Callable[[OpDef], Optional[Callable]]] = {
 """Hooks an op gets from its traits when it is registered (an op may not also implement them)."""
 
 _IMPLIED_REFUSALS: dict[str, Callable[[OpDef], Optional[str]]] = {
-    "affine": lambda d: None if d.linear_operands else "it is not a linear map of any operand",
+    "affine": lambda d: None if d.linear_operands or d.summation else "it is not a linear map of any operand",
     "synops": lambda d: (None if d.weight is not None or len(d.linear) > 1
                          else "it does no synaptic arithmetic (no weights, no product of activations)"),
     "axis": lambda d: None if d.movement else "it is not a data movement",
