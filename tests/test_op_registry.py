@@ -94,6 +94,10 @@ def test_trait_implied_hooks_are_consistent():
             assert d.has_hook("affine") and d.has_hook("synops"), name
         if d.scale is not None or d.summation:
             assert d.has_hook("affine"), name
+        if ops.produces_events(d) is not None:  # the torch engine counts what the reference counts
+            assert d.has_hook("count"), name
+        if ops.produces_events(d) == "synaptic":
+            assert d.has_hook("synops"), name
 
 
 def test_missing_hook_is_one_line_naming_op_and_hook():

@@ -74,7 +74,7 @@ def neuron_spikes_by_module(graph: Graph, result: ExecutionResult) -> dict[str, 
     """Recorded spikes of every neuron node grouped by module path, one entry per call, in order."""
     out: dict[str, list[np.ndarray]] = {}
     for node in graph.nodes:
-        if ops.get(node.op).family == "neuron":
+        if ops.get(node.op).neuron is not None:
             out.setdefault(node.module, []).append(result.values[node.outputs[0]])
     return out
 
@@ -82,7 +82,7 @@ def neuron_spikes_by_module(graph: Graph, result: ExecutionResult) -> dict[str, 
 def neuron_nodes_by_module(graph: Graph) -> dict[str, list[Node]]:
     out: dict[str, list[Node]] = {}
     for node in graph.nodes:
-        if ops.get(node.op).family == "neuron":
+        if ops.get(node.op).neuron is not None:
             out.setdefault(node.module, []).append(node)
     return out
 

@@ -144,8 +144,9 @@ class EventCounts:
 # -- counting a run ------------------------------------------------------------------------------
 
 def counted(graph: Graph, node: Node) -> bool:
-    """Whether ``node`` is a weight layer, matmul, dynamic gate or neuron (the counted nodes)."""
-    return ops.get(node.op).neuron is not None or ops.is_synaptic(graph, node)
+    """Whether ``node`` is a weight layer, matmul, dynamic gate or neuron (the counted nodes): an op that
+    produces events (:func:`snncompile.ops.produces_events`) and, unless a neuron, is synaptic here."""
+    return ops.produces_events(ops.get(node.op)) == "neuron" or ops.is_synaptic(graph, node)
 
 
 def node_counts(graph: Graph, node: Node, args: Sequence[np.ndarray], outs: Sequence[np.ndarray]) -> NodeCount:

@@ -230,7 +230,7 @@ def neuron_values(graph: Graph, *, inputs: bool = True) -> set[str]:
     """Names of every neuron node's outputs (spikes, membrane) and, if ``inputs``, its inputs."""
     names: set[str] = set()
     for node in graph.nodes:
-        if ops.get(node.op).family == "neuron":
+        if ops.get(node.op).neuron is not None:
             names.update(v for v in node.outputs if v in graph.values)
             if inputs:
                 names.update(v for v in node.inputs if not graph.values[v].constant)

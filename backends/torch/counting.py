@@ -2,13 +2,10 @@
 the device while :class:`.TorchExecutor` runs.
 
 Which nodes are counted is the reference's decision (:func:`~snncompile.backends.reference.counts.counted`);
-how is each op's ``"count"`` hook, declared beside the op (``@implements("conv2d", "count")``): called
-once per graph as ``hook(node, graph)``, it returns ``None`` (not counted: e.g. a product with a
-constant) or a function ``(inputs, outputs, nonzero) -> {field: int64 tensor or int}`` (``nonzero(i)``:
-the engine's cached nonzero count of operand ``i``) over the fields
-``synaptic_ops``, ``neuron_updates``, ``spikes``, ``spikes_per_step`` — and optionally
-``nonzero_inputs`` (of its dynamic operands) and ``output_nonzero`` when it computed them anyway,
-so that they are not counted twice.  Every counted node also gets
+how is each op's ``"count"`` rule (the torch side of its event counting, :mod:`snncompile.ops.events`):
+called once per graph as ``rule(node, graph, spikes)`` with ``spikes`` = :func:`spike_valued` (so that
+ops ask no analysis themselves), it returns ``None`` (not counted: e.g. a product with a constant) or a
+function ``(inputs, outputs, nonzero) -> {field: int64 tensor or int}``.  Every counted node also gets
 ``nonzero_inputs`` / ``input_elements`` of each dynamic operand, ``kind`` and ``dense_ops`` from its
 cost rule — all exactly as the reference defines them.
 
@@ -23,10 +20,12 @@ from fractions import Fraction
 from typing import Callable, Optional, Sequence
 
 from snncompile import ops
+from snncompile.analysis import infer_domains
 from snncompile.analysis.spike_values import spike_valued
 from snncompile.backends.reference.batching import as_sample_arrays, traced_batch
 from snncompile.backends.reference.counts import EventCounts, NodeCount, counted
 from snncompile.ir.graph import Graph
+from snncompile.ops.events import nonzero
 
 from .executor import TorchExecutor
 
@@ -49,16 +48,15 @@ class _NodePlan:
 
 
 def count_plan(graph: Graph) -> list[_NodePlan]:
-    """The counted nodes of ``graph`` with their ``"count"`` hooks (MissingHook if one lacks it)."""
+    """The counted nodes of ``graph`` with their ``"count"`` rules (MissingHook if one lacks it)."""
     if any(v.domain is None for v in graph.values.values() if not v.constant):
-        from snncompile.analysis import infer_domains
-
         infer_domains(graph)
+    spikes = spike_valued(graph)
     plans = []
     for node in graph.nodes:
         if not counted(graph, node):
             continue
-        fn = ops.get(node.op).hook("count")(node, graph)
+        fn = ops.get(node.op).hook("count")(node, graph, spikes)
         if fn is not None:
             plans.append(_NodePlan(graph, node, fn))
     return plans
@@ -94,24 +92,6 @@ class _NonzeroCache:
         n = nonzero(t, spikes)
         self.put(t, n)
         return n
-
-
-def exact_sum(t, dim=None):
-    """``Σ t`` over ``dim`` of a 0/1 tensor, exact: in its own float dtype while every partial sum is an
-    integer the dtype represents (numel < 2**24 in float32, 2**53 in float64), else in float64."""
-    import torch
-
-    limit = 2 ** 24 if t.dtype in (torch.float32, torch.bfloat16, torch.float16) else 2 ** 53
-    if t.dtype in (torch.float16, torch.bfloat16) or t.numel() >= limit:
-        t = t.to(torch.float64)
-    return t.sum() if dim is None else t.sum(dim)
-
-
-def nonzero(t, spikes: bool = False):
-    """``nnz(t)`` as a 0-d int64 tensor: ``Σ t`` for 0/1 spikes, else ``Σ (t ≠ 0)``."""
-    import torch
-
-    return exact_sum(t).to(torch.int64) if spikes else t.bool().sum()
 
 
 class TorchCounter:

@@ -1,7 +1,8 @@
 """Values that hold spikes by construction: 0/1 tensors whose nonzero count is their sum.
 
-A value is *spike-valued* when a neuron op produced it (its first output: ``Θ(H − V_th)`` cast to
-the float dtype), or a ``shape``-family op (reshape, permute, slice, concat, …: they only move
+A value is *spike-valued* when a neuron op with binary spikes produced it (its first output:
+``Θ(H − V_th)`` cast to the float dtype; graded-spike neurons are not: their spikes are integers up to
+``max_spike``), or a ``shape``-family op (reshape, permute, slice, concat, …: they only move
 elements) produced it from spike-valued operands only.  Unlike a ``binary`` value domain, this does
 not trust the declared domain of the graph inputs (a user may declare event frames binary that hold
 counts), so counting engines may use ``nnz(x) = Σ x`` on these values and stay exact.
@@ -23,10 +24,11 @@ def spike_valued(graph: Graph) -> frozenset:
         return hit[2]
     found: set[str] = set()
     for node in graph.nodes:
-        family = ops.get(node.op).family
-        if family == "neuron":
-            found.add(node.outputs[0])
-        elif family == "shape":
+        d = ops.get(node.op)
+        if d.neuron is not None:
+            if d.neuron.binary:
+                found.add(node.outputs[0])
+        elif d.family == "shape":
             dyn = [v for v in node.inputs if not graph.values[v].constant]
             if dyn and all(v in found for v in dyn):
                 found.update(node.outputs)

@@ -71,7 +71,7 @@ def _layout(graph: Graph):
             continue
         k = sum(not graph.values[v].constant for v in node.inputs)
         steps = 0
-        if ops.get(node.op).family == "neuron":  # spikes_per_step: T entries (multi-step) or one
+        if ops.get(node.op).neuron is not None:  # spikes_per_step: T entries (multi-step) or one
             steps = graph.values[node.outputs[0]].shape[0] if node.attrs.get("step_mode") == "multi" else 1
         out.append((node, k, steps))
     return out

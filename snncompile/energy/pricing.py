@@ -236,13 +236,13 @@ def _lemaire_layer(m: MemoryAware, graph, row, counts) -> dict:
     in_elems = _per_image(graph, x)
     nnz = c.nonzero_inputs[0] * per
     events = (row.synops or 0)
-    weight_layer = ops.get(node.op).family == "weight"  # W (and b) are inputs 1 (and 2)
-    w_shape = graph.values[node.inputs[1]].shape if weight_layer else ()
+    layer = ops.get(node.op).weight  # a weight layer: which operands hold W and b
+    w_shape = graph.values[node.inputs[layer.weight]].shape if layer is not None else ()
     conv = len(w_shape) > 2  # [C_out, C_in/g, *K]
     kernel = int(np.prod(w_shape[2:])) if conv else 1
     if const:  # constant weights (and bias)
         params_bytes = sum(graph.values[v].numel for v in const) * m.word_bytes
-        has_bias = weight_layer and len(node.inputs) > 2
+        has_bias = layer is not None and len(node.inputs) > layer.bias
     else:  # a spike matmul: the other operand plays the weights
         params_bytes = _per_image(graph, dyn[1]) / steps * m.word_bytes
         has_bias = False

@@ -225,13 +225,10 @@ for _name in ("add", "sub", "mul", "div", "neg", "relu", "clamp", "matmul", "ide
 
 
 @implements("matmul", "count")
-def _matmul_count(node, graph):
+def _matmul_count(node, graph, spikes):
     """Products with both factors nonzero: ``Σ_batch Σ_k colnnz(a)[k] · rownnz(b)[k]`` (constants: all)."""
     import torch
 
-    from snncompile.analysis.spike_values import spike_valued
-
-    spikes = spike_valued(graph)
     how = ["spikes" if v in spikes else "dynamic" if not graph.values[v].constant else "constant"
            for v in node.inputs]
 
@@ -240,7 +237,7 @@ def _matmul_count(node, graph):
             return torch.ones_like(x, dtype=torch.bool)
         return x if h == "spikes" else x.bool()
 
-    def count(args, outs, nonzero):
+    def count(args, outs, nonzero_of):
         a, b = (mask(x, h) for x, h in zip(args, how))
         a = a[None, :] if a.ndim == 1 else a
         b = b[:, None] if b.ndim == 1 else b
@@ -253,8 +250,8 @@ def _matmul_count(node, graph):
 
 
 @implements("mul", "count")
-def _gate_count(node, graph):
+def _gate_count(node, graph, spikes):
     """A product of two dynamic tensors: broadcast positions where both are nonzero; a scale: not counted."""
     if any(graph.values[v].constant for v in node.inputs):
         return None
-    return lambda args, outs, nonzero: {"synaptic_ops": (args[0].bool() & args[1].bool()).sum()}
+    return lambda args, outs, nonzero_of: {"synaptic_ops": (args[0].bool() & args[1].bool()).sum()}

@@ -42,7 +42,8 @@ def ilif_step(a: dict, x: np.ndarray, v: np.ndarray):
 
 @op("ilif", "neuron", domain=_graded_domains, cost=_graded_cost, arity=(1, 1),
     attrs=("max_spike", "decay", "step_mode"),
-    neuron=Neuron(("v",), "emit s = clamp(round(h), 0, max_spike) after charging; reset by subtraction v = h − s"))
+    neuron=Neuron(("v",), "emit s = clamp(round(h), 0, max_spike) after charging; reset by subtraction v = h − s",
+                  binary=False))
 def ilif(node: Node, inputs: Sequence[np.ndarray], state: dict):
     """Integer leaky integrate-and-fire (I-LIF); see the module docstring for the math."""
     a = node.attrs
@@ -58,5 +59,41 @@ def ilif(node: Node, inputs: Sequence[np.ndarray], state: dict):
     if v is None:
         v = np.zeros_like(x)
     s, v = ilif_step(a, x, v)
+    state["v"] = v
+    return [s, v][: len(node.outputs)]
+
+
+# -- torch implementation (counting engine); semantics = the numpy reference above --
+
+from .registry import implements  # noqa: E402
+
+
+def ilif_step_torch(a: dict, x, v):
+    """:func:`ilif_step` on torch tensors, the same expressions in the same order (``torch.round`` rounds
+    half to even, as ``numpy.round``)."""
+    import torch
+
+    h = a["decay"] * v + x
+    s = torch.round(torch.clamp(h, 0, a["max_spike"]))
+    return s, h - s
+
+
+@implements("ilif", "torch")
+def _ilif_torch(node, inputs, state):
+    import torch
+
+    a = node.attrs
+    x = inputs[0]
+    if a["step_mode"] == "multi":
+        v = torch.zeros_like(x[0])
+        spikes = torch.empty_like(x)
+        for t in range(x.shape[0]):
+            spikes[t], v = ilif_step_torch(a, x[t], v)
+        state["v"] = v
+        return [spikes, v][: len(node.outputs)]
+    v = state.get("v")
+    if v is None:
+        v = torch.zeros_like(x)
+    s, v = ilif_step_torch(a, x, v)
     state["v"] = v
     return [s, v][: len(node.outputs)]

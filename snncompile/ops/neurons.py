@@ -178,22 +178,3 @@ def _lif_torch(node, inputs, state):
     s, v = lif_step_torch(a, x, v, s)
     state["v"], state["s"] = v, s
     return [s, v][: len(node.outputs)]
-
-
-@implements("lif", "count")
-def _lif_count(node, graph):
-    """Neuron updates = input elements; spikes = nonzero outputs; per step for a multi-step node."""
-    multi = node.attrs.get("step_mode") == "multi"
-
-    def count(args, outs, nonzero):
-        import torch
-
-        from snncompile.backends.torch.counting import exact_sum
-
-        s = outs[0]  # 0/1 by construction: the count of spikes is their (exact) sum
-        per_step = (exact_sum(s.reshape(s.shape[0], -1), 1) if multi else exact_sum(s).reshape(1)).to(torch.int64)
-        spikes = per_step.sum()
-        return {"neuron_updates": args[0].numel(), "spikes": spikes, "spikes_per_step": per_step,
-                "output_nonzero": spikes}
-
-    return count

@@ -37,9 +37,16 @@ An :class:`OpDef` states, in one place,
 * ``hooks`` — per-concern implementations given on the declaration (``hooks={...}``) or attached with
   :func:`implements` (``"axis"``: a movement's axis map, with ``"noop"``, ``"compose"``, ``"resized"``,
   ``"creates_axis"`` for the shape passes and the step program; ``"time"``: a bespoke time-axis rule;
-  ``"synops"``: exact event counting, the synaptic events a run causes; ``"affine"``: the op as a sparse
-  linear map of one operand, for folds and Lava; ``"onnx"``/``"nir"``/``"netx"``: emitters, registered by
-  the exporters; ``"torch"``: the counting engine).
+  ``"affine"``: the op as a sparse linear map of one operand, for folds and Lava; ``"onnx"``/``"nir"``/
+  ``"netx"``: emitters, registered by the exporters; ``"torch"``: the op on torch tensors, run by the torch
+  engine).
+
+  **Event counting** is one rule per op, stated once by its traits (:func:`produces_events`: synaptic
+  events for weight layers, contractions and products of activations; neuron updates and spikes for
+  neurons; nothing for every other op, which is refused with that reason) and implemented per engine:
+  ``"synops"`` — the synaptic events of one execution on numpy arrays ``(graph, node, args) -> int``, the
+  specification (``backends.reference``); ``"count"`` — the same events on torch, the contract of
+  :mod:`snncompile.ops.events` (neurons get it from their ``neuron`` trait).
   A consumer asks :meth:`OpDef.hook`; an op without the hook is refused with one line naming the op and
   the concern (:class:`MissingHook`), with the reason declared by :func:`refuses` or implied by the
   op's traits (:meth:`OpDef.why_not`).
@@ -57,6 +64,7 @@ from ..errors import SnnCompileError
 from ..ir.domain import Domain
 from ..ir.graph import Graph, Node
 from ..ir.serialize import load_graph as ir_load_graph
+from .events import neuron_rule
 
 
 @dataclass(frozen=True)
@@ -113,10 +121,11 @@ class Scale:
 @dataclass(frozen=True)
 class Neuron:
     """A neuron population: ``state`` is carried from one time step to the next; ``threshold`` states
-    how a spike is decided."""
+    how a spike is decided; ``binary``: its spikes are 0/1 (False: graded integer spikes)."""
 
     state: tuple[str, ...]
     threshold: str
+    binary: bool = True
 
 
 @dataclass(frozen=True)
@@ -377,6 +386,18 @@ def is_synaptic(graph: Graph, node: Node) -> bool:
     return d.weight is not None or (len(d.linear) > 1 and not d.elementwise) or is_dynamic_product(graph, node)
 
 
+def produces_events(d: "OpDef") -> Optional[str]:
+    """What events a run of the op produces, as its traits say: ``"neuron"`` (updates, spikes),
+    ``"synaptic"`` (a weight layer, a contraction or product of operands — whether a node really does
+    depends on which operands are constant: :func:`is_synaptic`), or None (data moves and arithmetic that a
+    core does not count as events)."""
+    if d.neuron is not None:
+        return "neuron"
+    if d.weight is not None or len(d.linear) > 1:
+        return "synaptic"
+    return None
+
+
 # -- hooks implied by traits -----------------------------------------------------------------------
 
 def _flat_index(shape) -> np.ndarray:
@@ -416,13 +437,16 @@ def scale_map(graph: Graph, node: Node, value: str) -> LinearMap:
 _DERIVED_HOOKS: dict[str, Callable[[OpDef], Optional[Callable]]] = {
     "affine": lambda d: (movement_map if d.movement else broadcast_map if d.summation
                          else scale_map if d.scale is not None else None),
+    "count": lambda d: neuron_rule(d.neuron.binary) if d.neuron is not None else None,
 }
 """Hooks an op gets from its traits when it is registered (an op may not also implement them)."""
 
 _IMPLIED_REFUSALS: dict[str, Callable[[OpDef], Optional[str]]] = {
     "affine": lambda d: None if d.linear_operands or d.summation else "it is not a linear map of any operand",
-    "synops": lambda d: (None if d.weight is not None or len(d.linear) > 1
+    "synops": lambda d: (None if produces_events(d) == "synaptic"
                          else "it does no synaptic arithmetic (no weights, no product of activations)"),
+    "count": lambda d: (None if produces_events(d) is not None
+                        else "it produces no events (no synapses, no neuron): only its operands' counts are read"),
     "axis": lambda d: None if d.movement else "it is not a data movement",
 }
 """Why an op without a hook has none, as its traits say."""

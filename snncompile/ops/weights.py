@@ -209,6 +209,7 @@ def batch_norm(node: Node, inputs: Sequence[np.ndarray], state: dict):
 
 # -- torch implementations (counting engine); semantics = the numpy reference above --
 
+from .events import nonzero  # noqa: E402
 from .registry import implements  # noqa: E402
 
 
@@ -246,13 +247,13 @@ def _batch_norm_torch(node, inputs, state):
     return [F.batch_norm(x, mean, var, gamma, beta, False, 0.0, node.attrs["eps"])]
 
 
-# -- event counting on torch (the formulas of backends/reference/counts.py) ----------------------
+# -- event counting on torch: the "synops" rules above, on the device (see snncompile.ops.events) ----
 
 @implements("linear", "count")
-def _linear_count(node, graph):
+def _linear_count(node, graph, spikes):
     """``nnz(x) · out_features``."""
     out_features = graph.values[node.inputs[1]].shape[0]
-    return lambda args, outs, nonzero: {"synaptic_ops": nonzero(0) * out_features}
+    return lambda args, outs, nonzero_of: {"synaptic_ops": nonzero_of(0) * out_features}
 
 
 def conv_coverage(size: int, kernel: int, stride: int, padding: int, dilation: int, out: int):
@@ -271,10 +272,8 @@ def conv_coverage(size: int, kernel: int, stride: int, padding: int, dilation: i
     return cov
 
 
-def _conv_count(node, graph):
+def _conv_count(node, graph, spikes):
     """``(C_out/g) · Σ_positions nnz(x)[…, position] · coverage(position)`` (exact, padding excluded)."""
-    from snncompile.analysis.spike_values import spike_valued
-
     a = node.attrs
     x, w = graph.values[node.inputs[0]], graph.values[node.inputs[1]]
     out = graph.values[node.outputs[0]]
@@ -285,20 +284,16 @@ def _conv_count(node, graph):
     for c in covs[1:]:
         weight = weight[..., None] * c
     per_channel_out = w.shape[0] // a.get("groups", 1)
-    spikes = node.inputs[0] in spike_valued(graph)
+    binary = node.inputs[0] in spikes
     cache: dict = {}
 
-    def count(args, outs, nonzero):
-        import torch
-
-        from snncompile.backends.torch.counting import exact_sum
-
+    def count(args, outs, nonzero_of):
         xs = args[0]
         cov = cache.get(xs.device)
         if cov is None:
             cov = cache[xs.device] = weight.to(xs.device)
         # nonzero inputs per position over batch and channels (0/1 spikes: their exact sum)
-        active = (exact_sum(xs, (0, 1)) if spikes else xs.bool().sum(dim=(0, 1))).to(torch.int64)
+        active = nonzero(xs, binary, (0, 1))
         return {"synaptic_ops": (active * cov).sum() * per_channel_out, "nonzero_inputs": [active.sum()]}
 
     return count

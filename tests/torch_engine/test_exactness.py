@@ -16,6 +16,7 @@ import torch
 
 from snncompile.backends.reference import count_events
 from snncompile.backends.torch import count_events_torch
+from snncompile.errors import InputError
 from snncompile.frontends.torch import trace
 
 from reference.models import MODELS, build, excite
@@ -44,11 +45,26 @@ def test_tiny_models(name):
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[os.path.basename(os.path.dirname(p)) for p in EXAMPLES])
 def test_example_models(path):
+    """Each example as ``report`` loads it: a state dict with the factory its meta.json names, a SLAYER
+    network read block by block (samples with time moved first), any other model traced."""
+    import json
+
+    from snncompile.frontends.slayer import is_slayer_network, slayer_graph
     from snncompile.frontends.torch.loading import load_model
 
-    loaded = load_model(path)
-    graph = trace(loaded.model, loaded.example_input(2), [loaded.input_domain])
-    assert_same_counts(graph, np.asarray(loaded.samples[:5]))
+    with open(os.path.join(os.path.dirname(path), "meta.json"), encoding="utf-8") as f:
+        factory = json.load(f).get("factory")
+    try:
+        loaded = load_model(path)
+    except InputError:  # a state dict without its architecture
+        loaded = load_model(path, factory=factory)
+    samples = np.asarray(loaded.samples[:5])
+    if is_slayer_network(loaded.model):
+        graph = slayer_graph(loaded.model, loaded.example_input(2))
+        samples = np.moveaxis(samples, -1, 1)
+    else:
+        graph = trace(loaded.model, loaded.example_input(2), [loaded.input_domain])
+    assert_same_counts(graph, samples)
 
 
 def test_every_example_is_covered():
@@ -109,3 +125,34 @@ def test_conv_counts_every_geometry(conv, cfg, shape):
     want = count_events(graph, x.numpy()).to_dict()
     assert count_events_torch(graph, x.numpy()).to_dict() == want
     assert want["nodes"][0]["synaptic_ops"] > 0
+
+
+class _GradedNet(torch.nn.Module):
+    """I-LIF (integer spikes up to D) into a conv, a spike matmul of two I-LIF outputs, and a binary LIF: graded
+    spikes must be counted as nonzero elements (not summed) wherever they are read."""
+
+    def __init__(self):
+        from snncompile.examples.neurons import MultiStepILIF
+
+        super().__init__()
+        self.a, self.b = MultiStepILIF(0.25, 4), MultiStepILIF(0.5, 3)
+        self.conv = torch.nn.Conv2d(2, 3, 3, padding=1)
+
+    def forward(self, x):
+        x = x.unsqueeze(0).repeat(3, 1, 1, 1, 1)
+        s = self.a(x * 3.0)
+        y = self.conv(s.flatten(0, 1)).reshape(3, x.shape[1], 3, *x.shape[-2:])
+        q = self.b(y)
+        return torch.matmul(q, s[:, :, :1].transpose(-1, -2))
+
+
+def test_graded_spike_neurons():
+    torch.manual_seed(0)
+    model = _GradedNet().double().eval()
+    x = torch.randn(5, 2, 6, 6, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    graph = trace(model, x[:2])
+    assert {n.op for n in graph.nodes} >= {"ilif", "conv2d", "matmul"}
+    assert_same_counts(graph, x.numpy())
+    spikes = count_events(graph, x.numpy()).nodes
+    ilif = [c for c in spikes.values() if c.op == "ilif"]
+    assert ilif and all(c.spikes for c in ilif)

@@ -58,3 +58,41 @@ def test_float32_counts_close_to_float64():
     b = count_events_torch(graph, x.numpy(), dtype=torch.float32)
     assert b.samples == a.samples == 4
     assert abs(b.synaptic_ops - a.synaptic_ops) <= 0.01 * a.synaptic_ops
+
+
+def test_ilif_on_torch_equals_the_reference():
+    """The torch implementation of the integer-spike neuron against its numpy reference (the spec), both step
+    modes, rounding ties included (half to even)."""
+    import numpy as np
+
+    from snncompile.ir.graph import Node
+
+    ilif = registry.get("ilif")
+    rng = np.random.default_rng(4)
+    x = rng.normal(0, 2, (4, 3, 5)).round(1)
+    x[0, 0, :3] = [0.5, 1.5, 2.5]  # ties at the first step (V = 0): round half to even
+    for mode in ("multi", "single"):
+        node = Node("n", "ilif", ["x"], ["s", "v"], {"max_spike": 3, "decay": 0.5, "step_mode": mode})
+        steps = [x] if mode == "multi" else list(x)
+        ref_state, torch_state = {}, {}
+        for xs in steps:
+            want = ilif.reference(node, [xs], ref_state)
+            got = ilif.hook("torch")(node, [torch.as_tensor(xs)], torch_state)
+            for w, g in zip(want, got):
+                np.testing.assert_array_equal(g.numpy(), w)
+        assert set(np.unique(want[0])) <= {0.0, 1.0, 2.0, 3.0} and want[0].max() > 1
+
+
+def test_event_counting_rules_follow_the_traits():
+    """Every op that produces events has a torch counting rule; neurons get theirs from the neuron trait; every
+    other op is refused with the trait's reason (no hand-written refusals)."""
+    for name, op in registry.all_ops().items():
+        kind = registry.produces_events(op)
+        if kind is None:
+            assert not op.has_hook("count") and "no events" in op.why_not("count"), name
+            assert "count" not in op.refusals, name
+        else:
+            assert op.has_hook("count"), name
+        if kind == "synaptic":
+            assert op.has_hook("synops"), name
+    assert registry.produces_events(registry.get("ilif")) == "neuron" and not registry.get("ilif").neuron.binary
