@@ -82,6 +82,9 @@ def _unit_kind(graph: Graph, n: Node, inner_matmuls: set[str]) -> Optional[str]:
     """The kind of unit ``n`` anchors, by its op's traits (None: ``n`` lies between units)."""
     opdef = ops.get(n.op)
     if opdef.neuron is not None:
+        if not opdef.neuron.binary:
+            raise UnsupportedOpError(f"{n.location}: {n.op} emits graded (integer) spikes; the Loihi lowering "
+                                     f"builds binary spiking populations only (graded spikes are not lowered yet)")
         return "neuron"
     if opdef.weight is not None:
         return "synapse"
