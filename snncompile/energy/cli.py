@@ -63,7 +63,7 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
         samples = load_samples(data, limit)
     led = read_ledger(ledger) if ledger else None
     if output:
-        check_file_target(output)
+        check_file_target(output, inputs=(model_source, data, ledger))
 
     # the traced batch: big enough to vectorise, small enough for ImageNet-size inputs
     def default_batch(per_sample: int, n: int) -> int:

@@ -294,3 +294,12 @@ def test_the_refusal_of_a_code_running_pickle_keeps_torchs_reason(tmp_path):
     code, out, err = invoke("check", str(tmp_path / "evil.pt"))
     assert_one_line_error(code, out, err, "runs code when loaded", "system", "--trust-pickle")
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_an_output_that_is_an_input_is_refused(tmp_path, digits_dir):
+    model = tmp_path / "checkpoint.pth"
+    shutil.copy(os.path.join(digits_dir, DIGITS_CKPT), model)
+    before = model.read_bytes()
+    assert_one_line_error(*invoke("check", str(model), "-o", str(model)), "also an input")
+    assert_one_line_error(*invoke("report", str(model), "-o", str(model)), "also an input")
+    assert model.read_bytes() == before
