@@ -291,11 +291,27 @@ OPTION_VALUES = st.one_of(st.integers(-2**40, 2**40).map(str), st.text(max_size=
                           st.lists(st.integers(-3, 40), max_size=5).map(lambda v: ",".join(map(str, v))))
 
 
+# every command that takes MODEL, with the options it validates before loading it
+MODEL_OPTIONS = ["-T", "--input-shape", "--model", "--model-arg", "--neuron", "--input-domain"]
+COMMAND_OPTIONS = {
+    "check": MODEL_OPTIONS + ["--verify-domains", "--select", "--ignore", "--format"],
+    "report": MODEL_OPTIONS + ["--limit", "--random", "--batch", "--seed", "--dtype", "--format"],
+    "lower": MODEL_OPTIONS + ["--limits", "--mode", "--format"],
+    "show": MODEL_OPTIONS,
+}
+OUTPUT_OPTION = {"check": "-o", "report": "-o", "lower": "-o", "show": "--save"}
+
+
 @fuzz("options")
-@given(option=st.sampled_from(["-T", "--input-shape", "--verify-domains", "--select", "--ignore", "--model",
-                               "--model-arg", "--neuron", "--input-domain", "--format"]), value=OPTION_VALUES)
-def test_option_values(work, option, value):
-    """Option parsing and validation come before any loading: with a missing MODEL every case is exit 2."""
+@given(command=st.sampled_from(sorted(COMMAND_OPTIONS)), data=st.data(), value=OPTION_VALUES)
+def test_option_values(work, command, data, value):
+    """Option parsing and validation come before any loading: with a missing MODEL every case is exit 2,
+    one line, nothing written."""
     _count("options")
+    option = data.draw(st.sampled_from(COMMAND_OPTIONS[command]))
     folder = _fresh(work, "opt")
-    assert assert_cli_contract(folder, ["check", str(folder / "missing.pt"), option, value]) == 2
+    target = folder / "out"
+    code, out, err = invoke(command, str(folder / "missing.pt"), option, value, OUTPUT_OPTION[command], str(target))
+    lines = err.strip().splitlines()
+    assert code == 2 and len(lines) == 1 and lines[0].startswith("error"), (code, err)
+    assert "internal error" not in err and not target.exists() and os.listdir(folder) == []
