@@ -70,7 +70,7 @@ class LoadedModel:
 SAFE_GLOBALS = [argparse.Namespace]
 
 
-# What torch's weights-only unpickler says when a file would run code: (pattern, what it needs).
+# What torch's weights-only unpickler says when a file would run code (group 1: what it would call).
 CODE_RUNNING = (
     re.compile(r"Unsupported global: GLOBAL ([\w.]+)"),
     re.compile(r"unsupported GLOBAL ([\w.]+) whose module [\w.]+ is blocked"),
@@ -176,7 +176,7 @@ def _state_dict_of(obj: Any) -> Optional[dict]:
 def _sidecars(path: str, loaded: LoadedModel) -> LoadedModel:
     folder = os.path.dirname(os.path.abspath(path))
     meta_path = os.path.join(folder, "meta.json")
-    if os.path.exists(meta_path):
+    if os.path.isfile(meta_path):  # a FIFO or device named like a sidecar is not read
         try:
             with open(meta_path) as f:
                 meta = json.load(f)
@@ -198,7 +198,7 @@ def _sidecars(path: str, loaded: LoadedModel) -> LoadedModel:
                                  f"got {meta['input_domain']!r}") from None
     for fname, attr in (("inputs.npy", "samples"), ("labels.npy", "labels")):
         p = os.path.join(folder, fname)
-        if os.path.exists(p) and getattr(loaded, attr) is None:
+        if os.path.isfile(p) and getattr(loaded, attr) is None:
             try:
                 setattr(loaded, attr, np.load(p, allow_pickle=False))
             except (OSError, ValueError):
