@@ -96,7 +96,9 @@ def _safe_load(path: str) -> Any:
         try:
             with zipfile.ZipFile(path) as zf:
                 validate.zip_archive(zf, path)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
+        except InputError:
+            raise
+        except Exception as e:  # noqa: BLE001 - zipfile fails in many ways on corrupt headers (e.g. NotImplementedError)
             raise InputError(f"{path}: not a readable PyTorch file ({_reason(e)})") from None
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
