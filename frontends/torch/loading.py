@@ -92,14 +92,14 @@ def _weights_only_reason(text: str) -> str:
 def _safe_load(path: str) -> Any:
     """``torch.load(weights_only=True)``: a parser of untrusted bytes, so *any* failure is an input error."""
     validate.regular_file(path)
-    if zipfile.is_zipfile(path):
-        try:
+    try:
+        if zipfile.is_zipfile(path):  # itself raises on some corrupt end records
             with zipfile.ZipFile(path) as zf:
                 validate.zip_archive(zf, path)
-        except InputError:
-            raise
-        except Exception as e:  # noqa: BLE001 - zipfile fails in many ways on corrupt headers (e.g. NotImplementedError)
-            raise InputError(f"{path}: not a readable PyTorch file ({_reason(e)})") from None
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zipfile fails in many ways on corrupt headers (e.g. NotImplementedError)
+        raise InputError(f"{path}: not a readable PyTorch file ({_reason(e)})") from None
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
