@@ -328,7 +328,9 @@ def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> Loaded
             raise InputError(f"{path}: its stored 'arch' must be a name and 'config' a table of settings")
         config = dict(obj["config"], **factory_args)
         config.setdefault("arch", obj["arch"])
-        _refuse_oversized(lambda: presets.build_from_config(config, neuron=neuron), path)
+        _refuse_oversized(lambda: presets.build_from_config(config, neuron=neuron), path,
+                          "its stored config asks for a model larger than the weights it holds",
+                          limit=CONFIG_BYTES_FACTOR * _state_bytes(state) + CONFIG_BYTES_SLACK)
         try:
             model = presets.build_from_config(config, neuron=neuron)
         except Exception as e:  # noqa: BLE001 - the stored config is data from the file, any failure is its fault
@@ -348,18 +350,52 @@ def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> Loaded
     return _sidecars(path, loaded)
 
 
-def _refuse_oversized(build, where: str, why: str = "the parameters its stored config asks for") -> None:
-    """Build the model on torch's ``meta`` device (shapes only, no storage) and refuse it when its
-    parameters and buffers would not fit in the memory available: a config can ask for any size."""
+class _OverBudget(Exception):
+    def __init__(self, nbytes: int):
+        super().__init__(nbytes)
+        self.nbytes = nbytes
+
+
+class _TensorBytes(torch.overrides.TorchFunctionMode):
+    """Counts the bytes of every tensor created under it and stops the construction (``_OverBudget``) as
+    soon as they exceed ``limit``: a config asking for 2**31 blocks is stopped after a few, not built."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit, self.total = limit, 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if isinstance(out, torch.Tensor):
+            self.total += out.numel() * out.element_size()
+            if self.total > self.limit:
+                raise _OverBudget(self.total)
+        return out
+
+
+def _refuse_oversized(build, where: str, why: str = "the parameters its stored config asks for",
+                      limit: Optional[int] = None) -> None:
+    """Build the model on torch's ``meta`` device (shapes only, no storage) counting the tensor bytes it
+    creates; refuse it once they exceed ``limit`` (default: the memory available).  A config can ask for
+    any size; nothing is allocated for real before this check passes."""
+    budget = validate.available_memory() if limit is None else min(limit, validate.available_memory())
     try:
-        with torch.device("meta"), cpu_constructible_neurons():
-            shell = build()
+        with torch.device("meta"), cpu_constructible_neurons(), _TensorBytes(budget):
+            build()
+    except _OverBudget as e:
+        raise InputError(f"{where}: needs more than {validate.human_bytes(budget)} of tensors ({why}); "
+                         f"refused before allocating") from None
     except Exception:  # noqa: BLE001 - not buildable on meta: the real build reports its own errors
         return
-    if not isinstance(shell, torch.nn.Module):
-        return
-    nbytes = sum(t.numel() * t.element_size() for t in [*shell.parameters(), *shell.buffers()])
-    validate.require_memory(nbytes, where, why)
+
+
+# A model rebuilt from a checkpoint's stored config must match that checkpoint's weights: construction may
+# create at most this many times their bytes (temporaries of initialisers, buffers not saved), plus slack.
+CONFIG_BYTES_FACTOR, CONFIG_BYTES_SLACK = 4, 1 << 20
+
+
+def _state_bytes(state: dict) -> int:
+    return sum(t.numel() * t.element_size() for t in state.values() if isinstance(t, torch.Tensor))
 
 
 def _strip_wrapper_prefix(state: dict, model: torch.nn.Module) -> dict:
