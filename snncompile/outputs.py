@@ -60,9 +60,13 @@ def write_file(path: Union[str, os.PathLike], data: Data) -> str:
     return path
 
 
-def check_file_target(path: Union[str, os.PathLike]) -> str:
-    """Refuse now what ``write_file(path)`` would refuse later (so a long run does not end in a refusal)."""
+def check_file_target(path: Union[str, os.PathLike], *, inputs: Iterable[Optional[str]] = ()) -> str:
+    """Refuse now what ``write_file(path)`` would refuse later (so a long run does not end in a refusal),
+    and an output that is one of the command's ``inputs`` (``check m.pt -o m.pt`` must not eat the model)."""
     path = os.fspath(path)
+    for given in inputs:
+        if given and os.path.exists(given) and os.path.exists(path) and os.path.samefile(given, path):
+            raise OutputError(f"{path} is also an input of this command ({given}); choose another output")
     folder, name = _split(path)
     dfd = _open_folder(folder, path)
     try:

@@ -76,7 +76,7 @@ class LoadedModel:
 SAFE_GLOBALS = [argparse.Namespace]
 
 
-# What torch's weights-only unpickler says when a file would run code: (pattern, what it needs).
+# What torch's weights-only unpickler says when a file would run code (group 1: what it would call).
 CODE_RUNNING = (
     re.compile(r"Unsupported global: GLOBAL ([\w.]+)"),
     re.compile(r"unsupported GLOBAL ([\w.]+) whose module [\w.]+ is blocked"),
@@ -98,12 +98,14 @@ def _weights_only_reason(text: str) -> str:
 def _safe_load(path: str) -> Any:
     """``torch.load(weights_only=True)``: a parser of untrusted bytes, so *any* failure is an input error."""
     validate.regular_file(path)
-    if zipfile.is_zipfile(path):
-        try:
+    try:
+        if zipfile.is_zipfile(path):  # itself raises on some corrupt end records
             with zipfile.ZipFile(path) as zf:
                 validate.zip_archive(zf, path)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
-            raise InputError(f"{path}: not a readable PyTorch file ({_reason(e)})") from None
+    except InputError:
+        raise
+    except Exception as e:  # noqa: BLE001 - zipfile fails in many ways on corrupt headers (e.g. NotImplementedError)
+        raise InputError(f"{path}: not a readable PyTorch file ({_reason(e)})") from None
     try:
         with torch.serialization.safe_globals(SAFE_GLOBALS):
             return torch.load(path, map_location="cpu", weights_only=True)
@@ -182,7 +184,7 @@ def _state_dict_of(obj: Any) -> Optional[dict]:
 def _sidecars(path: str, loaded: LoadedModel) -> LoadedModel:
     folder = os.path.dirname(os.path.abspath(path))
     meta_path = os.path.join(folder, "meta.json")
-    if os.path.exists(meta_path):
+    if os.path.isfile(meta_path):  # a FIFO or device named like a sidecar is not read
         try:
             with open(meta_path) as f:
                 meta = json.load(f)
@@ -206,7 +208,7 @@ def _sidecars(path: str, loaded: LoadedModel) -> LoadedModel:
             loaded.time_axis = meta["time_axis"]
     for fname, attr in (("inputs.npy", "samples"), ("labels.npy", "labels")):
         p = os.path.join(folder, fname)
-        if os.path.exists(p) and getattr(loaded, attr) is None:
+        if os.path.isfile(p) and getattr(loaded, attr) is None:
             try:
                 setattr(loaded, attr, np.load(p, allow_pickle=False))
             except (OSError, ValueError):
@@ -335,7 +337,9 @@ def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> Loaded
             raise InputError(f"{path}: its stored 'arch' must be a name and 'config' a table of settings")
         config = dict(obj["config"], **factory_args)
         config.setdefault("arch", obj["arch"])
-        _refuse_oversized(lambda: presets.build_from_config(config, neuron=neuron), path)
+        _refuse_oversized(lambda: presets.build_from_config(config, neuron=neuron), path,
+                          "its stored config asks for a model larger than the weights it holds",
+                          limit=CONFIG_BYTES_FACTOR * _state_bytes(state) + CONFIG_BYTES_SLACK)
         try:
             model = presets.build_from_config(config, neuron=neuron)
         except Exception as e:  # noqa: BLE001 - the stored config is data from the file, any failure is its fault
@@ -355,18 +359,52 @@ def _load_file(path: str, factory, factory_args, trust_pickle, neuron) -> Loaded
     return _sidecars(path, loaded)
 
 
-def _refuse_oversized(build, where: str, why: str = "the parameters its stored config asks for") -> None:
-    """Build the model on torch's ``meta`` device (shapes only, no storage) and refuse it when its
-    parameters and buffers would not fit in the memory available: a config can ask for any size."""
+class _OverBudget(Exception):
+    def __init__(self, nbytes: int):
+        super().__init__(nbytes)
+        self.nbytes = nbytes
+
+
+class _TensorBytes(torch.overrides.TorchFunctionMode):
+    """Counts the bytes of every tensor created under it and stops the construction (``_OverBudget``) as
+    soon as they exceed ``limit``: a config asking for 2**31 blocks is stopped after a few, not built."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit, self.total = limit, 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if isinstance(out, torch.Tensor):
+            self.total += out.numel() * out.element_size()
+            if self.total > self.limit:
+                raise _OverBudget(self.total)
+        return out
+
+
+def _refuse_oversized(build, where: str, why: str = "the parameters its stored config asks for",
+                      limit: Optional[int] = None) -> None:
+    """Build the model on torch's ``meta`` device (shapes only, no storage) counting the tensor bytes it
+    creates; refuse it once they exceed ``limit`` (default: the memory available).  A config can ask for
+    any size; nothing is allocated for real before this check passes."""
+    budget = validate.available_memory() if limit is None else min(limit, validate.available_memory())
     try:
-        with torch.device("meta"), cpu_constructible_neurons():
-            shell = build()
+        with torch.device("meta"), cpu_constructible_neurons(), _TensorBytes(budget):
+            build()
+    except _OverBudget as e:
+        raise InputError(f"{where}: needs more than {validate.human_bytes(budget)} of tensors ({why}); "
+                         f"refused before allocating") from None
     except Exception:  # noqa: BLE001 - not buildable on meta: the real build reports its own errors
         return
-    if not isinstance(shell, torch.nn.Module):
-        return
-    nbytes = sum(t.numel() * t.element_size() for t in [*shell.parameters(), *shell.buffers()])
-    validate.require_memory(nbytes, where, why)
+
+
+# A model rebuilt from a checkpoint's stored config must match that checkpoint's weights: construction may
+# create at most this many times their bytes (temporaries of initialisers, buffers not saved), plus slack.
+CONFIG_BYTES_FACTOR, CONFIG_BYTES_SLACK = 4, 1 << 20
+
+
+def _state_bytes(state: dict) -> int:
+    return sum(t.numel() * t.element_size() for t in state.values() if isinstance(t, torch.Tensor))
 
 
 def _strip_wrapper_prefix(state: dict, model: torch.nn.Module) -> dict:

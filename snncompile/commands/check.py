@@ -56,7 +56,7 @@ def check(model_source, factory, model_args, trust_pickle, import_paths, neuron,
     policy = load_policy(explicit=config_file).override(
         select=select, ignore=ignore, allow_encoding_mac=allow_encoding_mac, allow_readout_mac=allow_readout_mac)
     if output:
-        check_file_target(output)
+        check_file_target(output, inputs=(model_source, data, config_file))
     loaded, graph = load_and_trace(model_source, factory, model_args, trust_pickle, import_paths, neuron,
                                    timesteps, input_shape, input_domain)
     result = check_graph(graph, policy)

@@ -106,13 +106,10 @@ Examples:
 @guarded
 def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
     """Simulate a lowered network on Lava; print predictions and the per-core ledger."""
-
-    require_lava()
     low = load_lowered(directory)
     png = png or os.path.join(directory, "core_load.png")
     for target in (png, os.path.join(directory, "ledger.json")):
         check_file_target(target)
-    require_lava()
     x = validate.load_array(input_file, "--input")
     y = validate.load_array(labels, "--labels") if labels else None
     if limit:
@@ -121,6 +118,7 @@ def run(directory, input_file, labels, limit, steps, fmt, png, all_cores):
     batched = x.ndim == len(low.program.full_shapes[low.program.step.inputs[0]])
     validate.samples_match(x if batched else x[None], y)
     _check_run_budget(low, len(x) if batched else 1, steps)
+    require_lava()  # after the inputs are validated: their errors do not depend on Lava
     bar = _progress(fmt)
     try:
         res = run_lowered(low, x, labels=y, progress=bar.update if bar else None, steps=steps)

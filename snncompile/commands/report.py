@@ -89,7 +89,7 @@ def report(model_source, factory, model_args, trust_pickle, import_paths, neuron
     samples = open_data(data, dataset, parse_model_args(dataset_args), dataset_root, limit)
     led = read_ledger(ledger) if ledger else None
     if output:
-        check_file_target(output)
+        check_file_target(output, inputs=(model_source, data, ledger))
     model = (model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps, input_shape, input_domain)
     loaded, graph = _trace_at_batch(model, batch, samples, random_n, limit)
     samples = _samples_for(graph, loaded, samples, random_n, limit, seed)

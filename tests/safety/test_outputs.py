@@ -180,3 +180,18 @@ def test_a_symlinked_output_directory_is_refused_by_force(tmp_path):
     with pytest.raises(OutputError, match="symbolic link"):
         write_directory(tmp_path / "link", _fill, kind="lowered", force=True)
     assert read_manifest(real) is not None
+
+
+def test_sigterm_during_a_directory_write_leaves_nothing(tmp_path):
+    """SIGTERM raises Terminated (snncompile.interrupts) inside the write; the temporary goes."""
+    import signal
+
+    from snncompile.interrupts import Terminated, signals_as_exceptions
+
+    def fill(w):
+        w.file("network.json", "{}")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    with signals_as_exceptions(), pytest.raises(Terminated):
+        write_directory(tmp_path / "net.loihi", fill, kind="lowered")
+    assert os.listdir(tmp_path) == []

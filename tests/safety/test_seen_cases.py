@@ -152,7 +152,7 @@ def test_a_checkpoint_config_asking_for_a_huge_model_is_refused_before_allocatin
     proc = __import__("subprocess").run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
                                         env=dict(os.environ, PYTHONPATH=ROOT), timeout=600)
     rc, maxrss_kib = map(int, proc.stdout.split())
-    assert rc == 2 and "needs about" in proc.stderr, proc.stderr
+    assert rc == 2 and "refused before allocating" in proc.stderr, proc.stderr
     assert maxrss_kib < 3 * 1024 * 1024, maxrss_kib  # the model would need terabytes; nothing close was touched
 
 
@@ -296,3 +296,12 @@ def test_the_refusal_of_a_code_running_pickle_keeps_torchs_reason(tmp_path):
     code, out, err = invoke("check", str(tmp_path / "evil.pt"))
     assert_one_line_error(code, out, err, "runs code when loaded", "system", "--trust-pickle")
     assert not (tmp_path / "PWNED").exists()
+
+
+def test_an_output_that_is_an_input_is_refused(tmp_path, digits_dir):
+    model = tmp_path / "checkpoint.pth"
+    shutil.copy(os.path.join(digits_dir, DIGITS_CKPT), model)
+    before = model.read_bytes()
+    assert_one_line_error(*invoke("check", str(model), "-o", str(model)), "also an input")
+    assert_one_line_error(*invoke("report", str(model), "-o", str(model)), "also an input")
+    assert model.read_bytes() == before
