@@ -18,7 +18,7 @@ from __future__ import annotations
 import importlib
 
 _EXPORTS = {
-    "build_report": "report", "stream_counts": "report", "load_samples": "report", "Samples": "report",
+    "build_report": "report", "stream_counts": "report", "Samples": "report",
     "Report": "report", "LayerRow": "report", "NeuronRow": "report",
     "EnergyModel": "models", "HOROWITZ_45NM": "models", "LOIHI_SOP": "models",
     "count_dataset": "streaming", "open_data": "datasets",

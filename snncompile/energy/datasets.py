@@ -24,6 +24,7 @@ from typing import Optional, Sequence
 
 import numpy as np
 
+from snncompile import validate
 from snncompile.errors import InputError
 from snncompile.frontends.torch.loading import resolve_factory
 
@@ -37,8 +38,11 @@ class _Source:
         return self.n
 
     def read(self, start: int, stop: int) -> np.ndarray:
-        """Samples ``start..stop`` stacked (the interface of :class:`snncompile.energy.report.Samples`)."""
-        return np.stack([self[i] for i in range(start, min(stop, self.n))])
+        """Samples ``start..stop`` stacked (the interface of :class:`snncompile.energy.report.Samples`),
+        checked as they stream (numeric, finite: ``snncompile.validate``) whatever the source."""
+        stop = min(stop, self.n)
+        batch = np.stack([self[i] for i in range(start, stop)])
+        return validate.array(batch, f"{self.describe}: samples {start}..{stop - 1}")
 
 
 class ArraySamples(_Source):
@@ -176,6 +180,9 @@ def open_data(data: Optional[str], dataset: Optional[str], dataset_args: dict, d
         return None
     if os.path.isdir(data):
         return ShardFolder(data, limit)
+    if not os.path.exists(data):
+        raise InputError(f"{data}: not a readable .npy file or folder (no such file)")
+    validate.regular_file(data, "--data")
     try:
         arr = np.load(data, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError, EOFError) as e:
@@ -184,4 +191,5 @@ def open_data(data: Optional[str], dataset: Optional[str], dataset_args: dict, d
         raise InputError(f"{data}: expected a numeric array [N, ...], got dtype {getattr(arr, 'dtype', '?')}")
     if len(arr) == 0:
         raise InputError(f"{data}: holds no samples")
+    validate.array_rows(arr[:limit] if limit else arr, f"--data {data}")  # refused before any run starts
     return ArraySamples(arr, data, limit)

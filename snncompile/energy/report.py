@@ -26,7 +26,6 @@ Conventions (every figure is **per image**):
 """
 from __future__ import annotations
 
-import os
 import sys
 from dataclasses import dataclass, field, fields
 from typing import Callable, Iterable, Optional, Sequence
@@ -44,7 +43,6 @@ from snncompile.errors import InputError, SnnCompileError
 from snncompile.ir.graph import Graph, Node
 
 from .models import HOROWITZ_45NM, LOIHI_SOP
-from snncompile import validate
 
 
 REGIONS = ("encoding", "body", "readout")
@@ -258,24 +256,6 @@ class Samples:
         self._next = stop
         x = self._rng.random((stop - start,) + self.shape, dtype=np.float64).astype(np.float32)
         return (x < 0.2).astype(np.float32) if self._binary else x
-
-
-def load_samples(path: str, limit: Optional[int] = None) -> Samples:
-    """A memory-mapped .npy of samples ``[N, ...]`` (read lazily, batch by batch)."""
-
-    if not os.path.exists(path):
-        raise InputError(f"{path}: not a readable .npy file (no such file)")
-    validate.regular_file(path, "--data")
-    try:
-        arr = np.load(path, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError, EOFError) as e:
-        raise InputError(f"{path}: not a readable .npy file ({' '.join(str(e).split())[:160]})") from None
-    if not isinstance(arr, np.ndarray) or arr.ndim < 1 or arr.dtype.kind not in "biuf":
-        raise InputError(f"{path}: expected a numeric array [N, ...], got dtype {getattr(arr, 'dtype', '?')}")
-    if len(arr) == 0:
-        raise InputError(f"{path}: holds no samples")
-    validate.array_rows(arr[:limit] if limit else arr, f"--data {path}")
-    return Samples.from_array(arr, path, limit)
 
 
 def check_samples(graph: Graph, samples: Samples) -> None:
