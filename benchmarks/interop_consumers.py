@@ -86,7 +86,8 @@ def netx_row() -> dict:
     from snncompile.backends.lava.netx import run_netx
     from snncompile.exporters.netx import save_netx, to_netx
     from snncompile.frontends.torch import trace
-    from snncompile.loihi.fixed import quantise_input, run_fixed
+    from snncompile.backends.reference.fixed import run_fixed
+    from snncompile.loihi.fixed import quantise_input
 
     model, x, y = sequential_model()
     export = to_netx(trace(model, torch.from_numpy(x[:1]), None), calibration=x)

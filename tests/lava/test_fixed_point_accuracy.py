@@ -32,7 +32,7 @@ def _predictions(arch, x_train, x_test):
     from snncompile.analysis import infer_domains
     from snncompile.backends.lava.lower import lower_graph
     from snncompile.frontends.torch import trace
-    from snncompile.loihi.fixed import run_fixed
+    from snncompile.backends.reference.fixed import run_fixed
 
     from digits_models import digits_model
 
