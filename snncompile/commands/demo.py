@@ -10,7 +10,7 @@ from typing import NamedTuple, Optional
 import click
 
 from snncompile import examples
-from snncompile.backends.lava import lava_status
+from snncompile.backends import lava as lava_backend
 from snncompile.commands.common import guarded
 from snncompile.outputs import ensure_dir
 
@@ -42,7 +42,7 @@ def demo(models_dir, out_dir, images, skip_lava):
     if out_dir:
         ensure_dir(out_dir)
     out_root = out_dir or tempfile.mkdtemp(prefix="snncompile-demo-")
-    lava_ok, lava_why = lava_status()
+    lava_ok, lava_why = lava_backend.lava_status()
     failures = 0
     for name in ("spikformer-digits", "spikingformer-digits"):
         folder = os.path.join(root, name)

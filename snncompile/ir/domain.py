@@ -87,6 +87,13 @@ class Domain:
     def is_real(self) -> bool:
         return not self.integer
 
+    def contains(self, lo: float, hi: float, integral: bool) -> bool:
+        """Whether observed values spanning ``[lo, hi]`` (all integers if ``integral``) fit: the soundness
+        check of the domain analysis against a run (tests/reference/test_op_domains.py)."""
+        if self.integer and not integral:
+            return False
+        return self.lo <= lo and hi <= self.hi
+
     # -- lattice -------------------------------------------------------------------------------
     def join(self, other: "Domain") -> "Domain":
         """Least upper bound: the smallest domain holding both."""
