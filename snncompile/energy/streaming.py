@@ -12,25 +12,17 @@ from typing import Optional
 
 import numpy as np
 
+from snncompile.backends.reference import ReferenceExecutor, count_events
+from snncompile.backends.reference.batching import traced_batch
 from snncompile.backends.reference.counts import EventCounts
+from snncompile.backends.torch import TorchCounter
+from snncompile.energy.report import check_samples
 from snncompile.errors import InputError
 from snncompile.ir.graph import Graph
 
 from . import distributed
-from snncompile.backends.reference.batching import traced_batch
-from snncompile.backends.torch import TorchCounter
-from snncompile.backends.reference import ReferenceExecutor, count_events
 
 ENGINES = ("torch", "numpy")
-
-
-def check_source(graph: Graph, source) -> None:
-    want = tuple(graph.values[graph.inputs[0]].shape[1:])
-    if len(graph.inputs) != 1:
-        raise InputError(f"the model takes {len(graph.inputs)} inputs; report streams single-input models only")
-    if tuple(source.shape) != want:
-        raise InputError(f"{source.describe}: samples have shape {tuple(source.shape)} per item, "
-                         f"the model takes {want}")
 
 
 def _merge(total: EventCounts, got: EventCounts) -> None:
@@ -53,7 +45,7 @@ def count_dataset(graph: Graph, source, *, engine: str = "torch", device="cpu", 
     from torch.utils.data import DataLoader
 
 
-    check_source(graph, source)
+    check_samples(graph, source)
     device = torch.device(device)
     if engine == "numpy" and device.type != "cpu":
         raise InputError("--engine numpy runs on the CPU only; use --engine torch for --device cuda")

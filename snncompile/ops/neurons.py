@@ -45,37 +45,42 @@ def _neuron_cost(node: Node, graph: Graph) -> Cost:
     return Cost("neuron", graph.values[node.inputs[0]].numel)
 
 
-def _fires(h: np.ndarray, v_th: float, fire: str) -> np.ndarray:
+def _fires(h, v_th: float, fire: str):
+    """``S = Θ(H − V_th)`` with Θ(0) = 1 (spikingjelly, ``fire="ge"``) or 0 (Lava, SLAYER: ``"gt"``); numpy or torch."""
     return (h >= v_th) if fire == "ge" else (h > v_th)
+
+
+def _resets_after_firing(a: dict) -> bool:
+    """spikingjelly's charge → fire → reset; snnTorch's style resets before charging (``reset-then-charge``)."""
+    return a.get("style", "charge-fire-reset") != "reset-then-charge"
+
+
+def lif_charge(a: dict, x, v, s_prev):
+    """``H[t]``, the membrane after charging, for the neuron described by attributes ``a``.  Only ``+ − × ÷``:
+    the same expressions, in the same order, on numpy arrays (the reference) and torch tensors (the engine)."""
+    tau, v_th, v_reset = a.get("tau"), a["v_threshold"], a.get("v_reset", 0.0)
+    if not _resets_after_firing(a):
+        beta = a.get("beta", 1.0 if tau is None else 1.0 - 1.0 / tau)
+        # snnTorch: subtract: β·V + X − V_th·S[t-1];  zero: the membrane is zeroed first, β·(V·(1 − S[t-1])) + X
+        return beta * v + x - v_th * s_prev if v_reset is None else beta * (v * (1 - s_prev)) + x
+    if a.get("inv_tau") is not None:  # parametric LIF: 1/τ = sigmoid(w) is multiplied, not divided
+        k = a["inv_tau"]
+        base = v if v_reset is None or v_reset == 0.0 else v - v_reset
+        return v + (x - base) * k if a.get("decay_input", True) else v - base * k + x
+    if tau is None:
+        return v + x
+    if a.get("decay_input", True):
+        return v + (x - v) / tau if v_reset is None or v_reset == 0.0 else v + (x - (v - v_reset)) / tau
+    return v - v / tau + x if v_reset is None or v_reset == 0.0 else v - (v - v_reset) / tau + x
 
 
 def lif_step(a: dict, x: np.ndarray, v: np.ndarray, s_prev: np.ndarray):
     """One time step of the neuron described by attributes ``a``; returns (spikes, new V)."""
-    tau, v_th, v_reset = a.get("tau"), a["v_threshold"], a.get("v_reset", 0.0)
-    fire = a.get("fire", "ge")
-    if a.get("style", "charge-fire-reset") == "reset-then-charge":
-        beta = a.get("beta", 1.0 if tau is None else 1.0 - 1.0 / tau)
-        # snnTorch: subtract: β·V + X − V_th·S[t-1];  zero: the membrane is zeroed first, β·(V·(1 − S[t-1])) + X
-        h = beta * v + x - v_th * s_prev if v_reset is None else beta * (v * (1 - s_prev)) + x
-        s = _fires(h, v_th, fire).astype(x.dtype)
+    h = lif_charge(a, x, v, s_prev)
+    s = _fires(h, a["v_threshold"], a.get("fire", "ge")).astype(x.dtype)
+    if not _resets_after_firing(a):
         return s, h
-    if a.get("inv_tau") is not None:  # parametric LIF: 1/τ = sigmoid(w) is multiplied, not divided
-        k = a["inv_tau"]
-        base = v if v_reset is None or v_reset == 0.0 else v - v_reset
-        h = v + (x - base) * k if a.get("decay_input", True) else v - base * k + x
-    elif tau is None:
-        h = v + x
-    elif a.get("decay_input", True):
-        if v_reset is None or v_reset == 0.0:
-            h = v + (x - v) / tau
-        else:
-            h = v + (x - (v - v_reset)) / tau
-    else:
-        if v_reset is None or v_reset == 0.0:
-            h = v - v / tau + x
-        else:
-            h = v - (v - v_reset) / tau + x
-    s = _fires(h, v_th, fire).astype(x.dtype)
+    v_th, v_reset = a["v_threshold"], a.get("v_reset", 0.0)
     v_new = h - s * v_th if v_reset is None else h * (1 - s) + v_reset * s
     return s, v_new
 
@@ -117,34 +122,18 @@ from .registry import implements  # noqa: E402
 
 
 def lif_step_torch(a: dict, x, v, s_prev):
-    """:func:`lif_step` on torch tensors: the same expressions in the same order, except that the reset
+    """:func:`lif_step` on torch tensors: the same charge (:func:`lif_charge`), except that the reset
     selects instead of multiplying (``where(S, V_reset, H)`` = ``H·(1 − S) + V_reset·S`` and
     ``where(S, H − V_th, H)`` = ``H − V_th·S`` for finite ``H``, up to the sign of a zero)."""
     import torch
 
-    tau, v_th, v_reset = a.get("tau"), a["v_threshold"], a.get("v_reset", 0.0)
-    fire = a.get("fire", "ge")
-    if a.get("style", "charge-fire-reset") == "reset-then-charge":
-        beta = a.get("beta", 1.0 if tau is None else 1.0 - 1.0 / tau)
-        h = beta * v + x - v_th * s_prev if v_reset is None else beta * (v * (1 - s_prev)) + x
-        return _fires_torch(h, v_th, fire).to(x.dtype), h
-    if a.get("inv_tau") is not None:
-        k = a["inv_tau"]
-        base = v if v_reset is None or v_reset == 0.0 else v - v_reset
-        h = v + (x - base) * k if a.get("decay_input", True) else v - base * k + x
-    elif tau is None:
-        h = v + x
-    elif a.get("decay_input", True):
-        h = v + (x - v) / tau if v_reset is None or v_reset == 0.0 else v + (x - (v - v_reset)) / tau
-    else:
-        h = v - v / tau + x if v_reset is None or v_reset == 0.0 else v - (v - v_reset) / tau + x
-    fired = _fires_torch(h, v_th, fire)
+    h = lif_charge(a, x, v, s_prev)
+    v_th, v_reset = a["v_threshold"], a.get("v_reset", 0.0)
+    fired = _fires(h, v_th, a.get("fire", "ge"))
+    if not _resets_after_firing(a):
+        return fired.to(x.dtype), h
     v_new = torch.where(fired, h - v_th, h) if v_reset is None else torch.where(fired, float(v_reset), h)
     return fired.to(x.dtype), v_new
-
-
-def _fires_torch(h, v_th, fire):
-    return (h >= v_th) if fire == "ge" else (h > v_th)
 
 
 def _initial_state_torch(a, like):
