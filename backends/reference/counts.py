@@ -112,6 +112,19 @@ class EventCounts:
     samples: int
     nodes: dict[str, NodeCount] = field(default_factory=dict)
 
+    def add_nodes(self, nodes: dict[str, NodeCount], samples: int) -> None:
+        """Fold the per-node counts of ``samples`` more samples into these (node by node; new nodes kept)."""
+        for name, c in nodes.items():
+            if name in self.nodes:
+                self.nodes[name].combine(c)
+            else:
+                self.nodes[name] = c
+        self.samples += samples
+
+    def add(self, other: "EventCounts") -> None:
+        """Fold ``other`` (counts of further samples) into these."""
+        self.add_nodes(other.nodes, other.samples)
+
     def totals(self) -> dict[str, dict[str, int]]:
         """Per cost kind: summed ``synaptic_ops``, ``dense_ops``, ``neuron_updates``, ``spikes``."""
         out: dict[str, dict[str, int]] = {}
@@ -200,10 +213,5 @@ def count_events(graph: Graph, samples, *, dtype=np.float64,
             copies = _run_counts(executor, graph, repeated(chunk), dtype)
             for name, c in got.items():
                 c.combine(copies[name], -1, Fraction(chunk.padding, b))
-        for name, c in got.items():
-            if name in result.nodes:
-                result.nodes[name].combine(c)
-            else:
-                result.nodes[name] = c
-        result.samples += chunk.real
+        result.add_nodes(got, chunk.real)
     return result

@@ -288,13 +288,7 @@ def stream_counts(graph: Graph, samples: Samples, *, dtype=np.float64, progress:
     try:
         for start in range(0, samples.n, b):
             chunk = samples.read(start, start + b)
-            got = count_events(graph, chunk, dtype=dtype, executor=executor)
-            for name, c in got.nodes.items():
-                if name in total.nodes:
-                    total.nodes[name].combine(c)
-                else:
-                    total.nodes[name] = c
-            total.samples += got.samples
+            total.add(count_events(graph, chunk, dtype=dtype, executor=executor))
             if bar is not None:
                 bar.update(len(chunk))
             if on_batch is not None:

@@ -25,15 +25,6 @@ from . import distributed
 ENGINES = ("torch", "numpy")
 
 
-def _merge(total: EventCounts, got: EventCounts) -> None:
-    for name, c in got.nodes.items():
-        if name in total.nodes:
-            total.nodes[name].combine(c)
-        else:
-            total.nodes[name] = c
-    total.samples += got.samples
-
-
 def count_dataset(graph: Graph, source, *, engine: str = "torch", device="cpu", dtype=np.float64,
                   workers: int = 0, progress: Optional[bool] = None) -> EventCounts:
     """Exact :class:`EventCounts` of ``graph`` over every sample of ``source`` (see the module doc).
@@ -71,7 +62,7 @@ def count_dataset(graph: Graph, source, *, engine: str = "torch", device="cpu", 
             if engine == "torch":
                 counter.add([batch])
             else:
-                _merge(total, count_events(graph, batch.numpy(), dtype=dtype, executor=executor))
+                total.add(count_events(graph, batch.numpy(), dtype=dtype, executor=executor))
             if bar is not None:
                 bar.update(len(batch) * distributed.world())
     finally:
