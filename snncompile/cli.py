@@ -17,7 +17,7 @@ import warnings
 import click
 
 from snncompile import __version__, interrupts
-from snncompile.commands import COMMAND_MODULES
+from snncompile.commands import COMMAND_MODULES, COMMAND_SUMMARIES
 from snncompile.importpath import drop_working_directory
 
 EXIT_CLEAN, EXIT_ERROR = 0, 2
@@ -56,6 +56,13 @@ class _CommandTable(click.Group):
         if module is None:
             return None
         return getattr(importlib.import_module(f"snncompile.commands.{module}"), name)
+
+    def format_commands(self, ctx, formatter):
+        """The command list of ``--help`` from ``COMMAND_SUMMARIES``: no command module is imported."""
+        limit = formatter.width - 6 - max(len(n) for n in COMMAND_MODULES)
+        rows = [(n, click.utils.make_default_short_help(COMMAND_SUMMARIES[n], limit)) for n in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def main(self, args=None, prog_name=None, complete_var=None, standalone_mode=True, **extra):
         """Click's main with the CLI contract: the current directory off ``sys.path``; usage errors as

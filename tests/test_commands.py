@@ -117,3 +117,31 @@ def test_demo_without_lava_skips_only_the_simulations_and_says_why(monkeypatch):
     skipped = [line for line in out.splitlines() if line.startswith("== skipped")]
     assert len(skipped) == 2 and all(" run " in s and s.endswith(": Lava needs Python 3.10") for s in skipped)
     assert "0 unexpected outcome(s)" in out
+
+
+def test_help_lists_every_command_with_its_own_short_help():
+    """``--help`` reads ``COMMAND_SUMMARIES`` instead of importing the commands: each line must be the
+    command's own first help sentence, and every command must be listed."""
+    import importlib
+
+    from snncompile.commands import COMMAND_MODULES, COMMAND_SUMMARIES
+
+    assert set(COMMAND_SUMMARIES) == set(COMMAND_MODULES)
+    for name, module in COMMAND_MODULES.items():
+        command = getattr(importlib.import_module(f"snncompile.commands.{module}"), name)
+        assert COMMAND_SUMMARIES[name] == command.get_short_help_str(limit=1000), name
+    code, out, _ = invoke("--help")
+    assert code == 0
+    listed = re.findall(r"^  (\w+)\s{2,}", out.split("Commands:")[1].split("Examples:")[0], flags=re.M)
+    assert listed == sorted(COMMAND_MODULES)
+
+
+def test_help_imports_no_command_module():
+    """``snncompile --help`` in a fresh interpreter loads neither torch nor any command module."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\nfrom snncompile.cli import main\ntry:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+             "print(sorted(m for m in sys.modules if m == 'torch' or m.startswith('snncompile.commands.')))")
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout
+    assert out.strip().splitlines()[-1] == "[]", out
