@@ -182,22 +182,25 @@ def _mode_cells(m: Optional[dict]) -> tuple[str, str]:
 
 
 def markdown(doc: dict) -> str:
-    lines = [f"# Families on Loihi (`python benchmarks/families.py`)", "",
+    lines = ["# Families on Loihi (`python benchmarks/families.py`)", "",
              f"{doc['machine']}; {doc['date']}; Lava: {doc['lava']}; Lava timing on the first "
-             f"{doc['images']} test images (steady state, after compilation).", "",
-             "| family | params | torch acc | fixed acc (executor) | float: processes / cores | fixed: processes / cores "
-             "| Lava float s/image | Lava fixed s/image |",
-             "|---|---:|---:|---:|---|---|---:|---:|"]
+             f"{doc['images']} test images (steady state, after compilation); accuracy on the "
+             f"{doc['test_images']} test digits, fixed point calibrated on the training images.", "",
+             "| family | params | torch acc | fixed acc (executor) | fixed − torch | float: processes / cores "
+             "| fixed: processes / cores | Lava float s/image | Lava fixed s/image |",
+             "|---|---:|---:|---:|---:|---|---|---:|---:|"]
     refusals = []
     for r in doc["families"]:
         if "refused" in r:
-            lines.append(f"| {r['family']} | — | — | — | refused | refused | — | — |")
+            lines.append(f"| {r['family']} | — | — | — | — | refused | refused | — | — |")
             refusals.append((r["family"], "load", r["refused"]))
             continue
         fl, ff = _mode_cells(r.get("float")), _mode_cells(r.get("fixed"))
         fixed = r.get("fixed") or {}
+        acc = fixed.get("accuracy")
+        delta = f"{100 * (acc - r['torch_accuracy']):+.2f} points" if isinstance(acc, float) else "—"
         lines.append(f"| {r['family']} | {r['params']:,} | {_pct(r['torch_accuracy'])} | "
-                     f"{_pct(fixed.get('accuracy'))} | {fl[0]} | {ff[0]} | {fl[1]} | {ff[1]} |")
+                     f"{_pct(acc)} | {delta} | {fl[0]} | {ff[0]} | {fl[1]} | {ff[1]} |")
         for mode in ("float", "fixed"):
             m = r.get(mode) or {}
             for where, sub in (("", m), (" Lava", m.get("lava") or {}), (" accuracy", m.get("accuracy"))):
@@ -228,10 +231,10 @@ def main(argv=None) -> None:
     split = load_digits(img_size=16)
     families = a.family or shipped_families()
     doc = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-                      f"load average {os.getloadavg()[0]:.1f} at start, torch threads 1",
+                      f"load average {os.getloadavg()[0]:.1f} at start, torch threads 1 (the Lava figures move with the load)",
            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "lava": "run" if lava else ("skipped (--no-lava)" if lava_ok else f"unavailable: {why}"),
-           "images": a.images, "families": []}
+           "images": a.images, "test_images": len(split.y_test), "families": []}
     for name in families:
         r = {"family": name}
         got = attempt(r, "load", lambda: bench_family(name, split, a.images, lava))
@@ -239,6 +242,7 @@ def main(argv=None) -> None:
             r = {"family": name, "refused": r["load"]["refused"]}
         doc["families"].append(got or r)
         print(json.dumps(got or r), flush=True)
+    doc["load_average_at_end"] = round(os.getloadavg()[0], 1)
     with open(a.output + ".json", "w", encoding="utf-8") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")
