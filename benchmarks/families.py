@@ -231,7 +231,8 @@ def main(argv=None) -> None:
     split = load_digits(img_size=16)
     families = a.family or shipped_families()
     doc = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
-                      f"load average {os.getloadavg()[0]:.1f} at start, torch threads 1 (the Lava figures move with the load)",
+                      f"load average {os.getloadavg()[0]:.1f} at start (the Lava figures move with the load), "
+                      f"torch threads 1",
            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
            "lava": "run" if lava else ("skipped (--no-lava)" if lava_ok else f"unavailable: {why}"),
            "images": a.images, "test_images": len(split.y_test), "families": []}

@@ -60,11 +60,11 @@ class FamilyCase(Case):
 
     def __init__(self, name, images=5):
         self.arch = name
-        self.family = load_family(name)
-        self.model, self.labels, self.trained = self.family.model, self.family.labels, True
-        self.graph = self.family.graph
-        self.x = self.family.samples[:images]
+        self.digits = load_family(name)
+        self.model, self.labels, self.trained = self.digits.model, self.digits.labels, True
+        self.graph = self.digits.graph
+        self.x = self.digits.samples[:images]
         self._low = {}
         self._runs = {}
 
-    calibration = property(lambda self: self.family.samples)
+    calibration = property(lambda self: self.digits.samples)
