@@ -91,18 +91,6 @@ class DigitsModel:
     def meta(self) -> dict:
         return self.loaded.meta
 
-    @property
-    def time_steps(self) -> int:
-        return int(self.graph.meta.get("time_steps") or getattr(self.model, "T", 1))
-
-    def encode(self, static: np.ndarray) -> np.ndarray:
-        """Static images ``[N, C, H, W]`` as this model's batch-first samples: unchanged for a model that repeats
-        its input over T itself, repeated over T on axis 1 for one that takes time on an input axis (direct
-        encoding, as the example trainer fed the zoo nets)."""
-        if self.time_axis is None:
-            return static
-        return np.ascontiguousarray(np.repeat(static[:, None], self.time_steps, axis=1))
-
     def model_input(self, x: np.ndarray, dtype=torch.float32) -> torch.Tensor:
         """Batch-first samples ``x`` in the layout the model's forward takes (time-major: ``[T, B, ...]``)."""
         t = torch.from_numpy(np.ascontiguousarray(x)).to(dtype)

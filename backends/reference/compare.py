@@ -5,9 +5,7 @@ compared with the threshold) lies within ``tie_tol`` of ``V_th``: there, a last-
 difference flips ``H ≥ V_th``.  :func:`membrane_traces` recomputes every neuron node's ``H`` from a
 run that recorded the neurons' inputs (``record=neuron_values(graph)``) by replaying the registered
 neuron step (``snncompile.ops.neurons.lif_step``) with the same state sharing as the executor;
-:func:`compare_spikes` then counts mismatches, ties, and mismatches that are not ties.  Graded (integer)
-spikes, from neurons whose registry declaration is not ``binary``, have no threshold: they are compared as
-values, exactly (torch and the executor compute them with the same expressions in the same order).
+:func:`compare_spikes` then counts mismatches, ties, and mismatches that are not ties.
 """
 from __future__ import annotations
 
@@ -34,12 +32,11 @@ def _charge(a: dict, x, v, s_prev):
 
 
 def membrane_traces(graph: Graph, result: ExecutionResult) -> dict[str, np.ndarray]:
-    """``H`` of every binary neuron node (same shape as its spikes), from recorded neuron inputs."""
+    """``H`` of every neuron node (same shape as its spikes), from recorded neuron inputs."""
     states: dict[str, tuple] = {}
     traces: dict[str, np.ndarray] = {}
     for node in graph.nodes:
-        neuron = ops.get(node.op).neuron
-        if neuron is None or not neuron.binary:
+        if ops.get(node.op).family != "neuron":
             continue
         a = node.attrs
         x = _value(graph, result, node.inputs[0])
@@ -127,8 +124,8 @@ def compare_spikes(graph: Graph, result: ExecutionResult, other: Mapping[str, Se
         for node, spikes in zip(mine, theirs):
             ref = result.values[node.outputs[0]]
             spikes = np.asarray(spikes).reshape(ref.shape)
-            h = traces.get(node.name)  # None for graded spikes: no threshold, no tie
-            tie = np.zeros(ref.shape, bool) if h is None else np.abs(h - node.attrs["v_threshold"]) <= tie_tol
+            h = traces[node.name]
+            tie = np.abs(h - node.attrs["v_threshold"]) <= tie_tol
             diff = ref != spikes
             cmp.compared += ref.size
             cmp.mismatches += int(diff.sum())
