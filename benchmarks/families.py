@@ -7,8 +7,8 @@ meta.json's time axis, spikingjelly's zoo nets taking ``[T, B, ...]``):
 
 * parameters of the model;
 * accuracy on the 360 test digits of torch (float32) and of the fixed-point executor (the specification of the
-  Loihi fixed-point run; Lava equals it bit for bit, tests/lava/test_families.py), calibrated on the training
-  images, as tests/lava/test_fixed_point_accuracy.py is;
+  Loihi fixed-point run; Lava equals it bit for bit, tests/lava/test_families_on_loihi.py), calibrated on the
+  training images, as tests/lava/test_fixed_point_accuracy.py is;
 * Lava processes and Loihi 2 cores of the lowered plan, float and fixed;
 * Lava wall seconds per image, float and fixed, on the first ``--images`` samples: the steady-state time of T
   steps (images are pipelined), measured after the first chunk, which includes compilation and the start-up of

@@ -20,8 +20,8 @@ import numpy as np
 import torch
 
 # Every family with a shipped trained digits model (folder names under examples/models): the families issue
-# 11 asks to lower float-exact and fixed-point.  tests/lava/test_families.py checks that no such folder is
-# missing from this list.
+# 11 asks to lower float-exact and fixed-point.  tests/lava/test_families_on_loihi.py checks that no such
+# folder is missing from this list.
 FAMILIES = (
     "spikformer-digits",
     "spikingformer-digits",
