@@ -128,7 +128,7 @@ def bench_family(name: str, split, images: int, lava: bool) -> dict:
     from snncompile.frontends.torch.loading import load_model
 
     t_start = time.perf_counter()
-    loaded = load_model(os.path.join(MODELS, name, "checkpoint.pth"), neuron="own")
+    loaded = load_model(os.path.join(MODELS, name, "checkpoint.pth"))  # the CLI's defaults
     graph = trace_loaded(loaded)
     infer_domains(graph)
     T = int(graph.meta.get("time_steps") or getattr(loaded.model, "T", 1))

@@ -107,7 +107,7 @@ def load_family(name: str) -> DigitsModel:
     ckpt = os.path.join(folder, "checkpoint.pth")
     if not os.path.isfile(ckpt):
         raise FileNotFoundError(f"the shipped model {name} is missing ({ckpt})")
-    loaded = load_model(ckpt, neuron="own")
+    loaded = load_model(ckpt)  # the CLI's defaults: neurons as saved, meta.json's time axis
     if loaded.samples is None:
         raise FileNotFoundError(f"{name}: inputs.npy is missing beside {ckpt}")
     graph = trace_loaded(loaded)
