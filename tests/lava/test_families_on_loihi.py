@@ -8,7 +8,8 @@ For each family (``digits_models.FAMILIES``), on its first 5 sample images:
   logits = the executor's;
 * fixed: Lava = the fixed-point executor bit for bit (spikes and membranes of every neuron at every step,
   readouts), and the same logits;
-* the per-core ledger of the float run totals what ``report`` counts.
+* the per-core ledger of the float run totals what ``report`` counts;
+* ``snncompile lower`` on the folder's checkpoint, with no option but the mode, writes the plan these tests run.
 
 (Fixed-point accuracy on the whole test split, every family: tests/lava/test_fixed_point_accuracy.py.)
 
@@ -17,6 +18,7 @@ Models are loaded and traced as the CLI does (meta.json's time axis: spikingjell
 the graph's neuron nodes' module paths.  One Lava run per family and mode per session (``FamilyCase``).
 """
 import copy
+import json
 
 import numpy as np
 import pytest
@@ -60,6 +62,22 @@ def test_every_shipped_family_is_listed():
     shipped = set(shipped_preset_models())
     assert shipped == set(FAMILIES), (f"shipped but not tested: {sorted(shipped - set(FAMILIES))}; "
                                       f"tested but not shipped: {sorted(set(FAMILIES) - shipped)}")
+
+
+@pytest.mark.parametrize("mode", ["float", "fixed"])
+def test_the_cli_lowers_what_these_tests_run(family, mode, tmp_path):
+    """``snncompile lower FOLDER/checkpoint.pth --mode MODE`` (no option but the mode: the model says its own
+    time axis, fixed point calibrates on inputs.npy) exits 0 and writes the plan the Lava tests below run:
+    the same processes by type and the same cores."""
+    from cli_harness import invoke
+
+    ckpt = f"{family.digits.folder}/checkpoint.pth"
+    code, out, err = invoke("lower", ckpt, "--mode", mode, "--format", "json", "-o", str(tmp_path / "out"))
+    assert code == 0, f"{family.arch}: snncompile lower --mode {mode}: {err.strip()}"
+    doc = json.loads(out)
+    low = family.lowered(mode)
+    assert doc["processes"] == json.loads(json.dumps(low.plan.summary()))
+    assert doc["cores"] == low.part.cores
 
 
 class _NeuronCapture:
