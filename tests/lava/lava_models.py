@@ -1,13 +1,15 @@
 """Models for the Loihi backend tests: the digits example models (trained artefacts when present, else
 the preset with excited BatchNorm statistics), traced, lowered, and — for tests marked ``lava`` — run once
-per session on Lava in float and fixed mode."""
+per session on Lava in float and fixed mode.  :class:`Case` builds the two transformer presets by
+architecture; :class:`FamilyCase` loads any shipped family's folder the way the CLI does (time axis, sample
+layout, calibration on the folder's inputs.npy)."""
 import tempfile
 
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from digits_models import digits_model  # noqa: E402  (tests/ is on pytest's pythonpath)
+from digits_models import digits_model, load_family  # noqa: E402  (tests/ is on pytest's pythonpath)
 
 
 class Case:
@@ -25,11 +27,13 @@ class Case:
         self._low = {}
         self._runs = {}
 
+    calibration = property(lambda self: self.x)  # the fixed-point input scale's samples
+
     def lowered(self, mode):
         from snncompile.backends.lava.lower import lower_graph
 
         if mode not in self._low:
-            self._low[mode] = lower_graph(self.graph, mode=mode, calibration=self.x)
+            self._low[mode] = lower_graph(self.graph, mode=mode, calibration=self.calibration)
         return self._low[mode]
 
     def lava(self, mode):
@@ -48,3 +52,19 @@ class Case:
             rec = simulate(low.plan, inp, tempfile.mkdtemp(prefix="snncompile-test-"), record_membrane=True)
             self._runs[mode] = rec
         return self._runs[mode]
+
+
+class FamilyCase(Case):
+    """A shipped family (``examples/models/<folder>``), loaded and traced as ``snncompile lower`` does; Lava
+    runs its first ``images`` samples; fixed mode is calibrated on all of inputs.npy, as the CLI is."""
+
+    def __init__(self, name, images=5):
+        self.arch = name
+        self.digits = load_family(name)
+        self.model, self.labels, self.trained = self.digits.model, self.digits.labels, True
+        self.graph = self.digits.graph
+        self.x = self.digits.samples[:images]
+        self._low = {}
+        self._runs = {}
+
+    calibration = property(lambda self: self.digits.samples)

@@ -1,0 +1,256 @@
+#!/usr/bin/env python
+"""Every family's shipped digits model on Loihi: writes ``benchmarks/families_results.json`` and
+``benchmarks/families_results.md`` (the README's "Families on Loihi" table).
+
+Per family (``examples/models/<arch>-digits[-variant]``, loaded and traced as ``snncompile lower`` does:
+meta.json's time axis, spikingjelly's zoo nets taking ``[T, B, ...]``):
+
+* parameters of the model;
+* accuracy on the 360 test digits of torch (float32) and of the fixed-point executor (the specification of the
+  Loihi fixed-point run; Lava equals it bit for bit, tests/lava/test_families_on_loihi.py), calibrated on the
+  training images, as tests/lava/test_fixed_point_accuracy.py is;
+* Lava processes and Loihi 2 cores of the lowered plan, float and fixed;
+* Lava wall seconds per image, float and fixed, on the first ``--images`` samples: the steady-state time of T
+  steps (images are pipelined), measured after the first chunk, which includes compilation and the start-up of
+  one OS process per Lava process (as benchmarks/lava_benchmark.py measures it);
+* machine and date.
+
+A family or mode that does not lower is listed with its one-line refusal; the script does not stop.  Images
+are the sklearn digits at 16×16 (``snncompile.examples.data.load_digits``), encoded as each model takes them:
+static images, or the image repeated over T on the time axis (direct encoding, as the trainer fed them).
+
+    python benchmarks/families.py                       # every shipped family (a few minutes on 2 cores)
+    python benchmarks/families.py --family sdt-digits   # one (repeatable)
+    python benchmarks/families.py --no-lava             # accuracy, processes and cores only
+"""
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import tempfile
+import time
+import warnings
+from typing import Callable, Optional
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+MODELS = os.path.join(ROOT, "examples", "models")
+RESULTS = os.path.join(HERE, "families_results")
+
+
+def shipped_families() -> list[str]:
+    """Folders of trained digits models written by the example trainer (meta.json names arch and preset)."""
+    found = []
+    for name in sorted(os.listdir(MODELS)):
+        meta = os.path.join(MODELS, name, "meta.json")
+        if "-digits" in name and os.path.isfile(meta) and os.path.isfile(os.path.join(MODELS, name, "checkpoint.pth")):
+            with open(meta) as f:
+                doc = json.load(f)
+            if doc.get("arch") and doc.get("preset") and not doc.get("factory"):
+                found.append(name)
+    return found
+
+
+def refusal(e: BaseException) -> str:
+    """The one line the CLI would print for ``e`` (a toolchain error), else the exception's first line."""
+    from snncompile.errors import SnnCompileError
+
+    if isinstance(e, SnnCompileError):
+        return e.one_line()
+    return f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"
+
+
+def attempt(record: dict, key: str, fn: Callable):
+    """``fn()``; on failure ``record[key] = {'refused': one line}`` and None."""
+    try:
+        return fn()
+    except Exception as e:  # noqa: BLE001 - a family that does not lower is a result, not a crash
+        record[key] = {"refused": refusal(e)}
+        return None
+
+
+def encode(static: np.ndarray, time_axis: Optional[int], T: int) -> np.ndarray:
+    """Static images ``[N, C, H, W]`` in the batch-first layout of the model's samples: unchanged for a model
+    that repeats its input itself, repeated over T on axis 1 for one that takes time on an input axis (the
+    traced graph's input is batch first: ``[N, T, ...]``, see frontends/torch/inputs.py)."""
+    if time_axis is None:
+        return static
+    return np.ascontiguousarray(np.repeat(static[:, None], T, axis=1))
+
+
+def model_layout(x: np.ndarray, time_axis: Optional[int]):
+    import torch
+
+    t = torch.from_numpy(np.ascontiguousarray(x))
+    return t.transpose(0, 1) if time_axis == 0 else t
+
+
+def torch_predictions(model, x: np.ndarray, time_axis: Optional[int], batch: int = 60) -> np.ndarray:
+    import torch
+
+    from snncompile.frontends.torch.neurons import reset_states
+
+    preds = []
+    with torch.no_grad():
+        for i in range(0, len(x), batch):
+            reset_states(model)
+            preds.append(model(model_layout(x[i:i + batch], time_axis)).argmax(1).numpy())
+    return np.concatenate(preds)
+
+
+def lava_timing(low, x: np.ndarray) -> dict:
+    from snncompile.backends.lava.host import step_inputs
+    from snncompile.backends.lava.simulate import simulate
+    from snncompile.loihi.fixed import quantise_input
+
+    inp = step_inputs(low.program, x)
+    if low.mode == "fixed":
+        name = low.program.step.inputs[0]
+        inp = {name: quantise_input(inp[name], low.step.meta["fixed"]["inputs"][name])}
+    with tempfile.TemporaryDirectory(prefix="snncompile-families-") as work:
+        rec = simulate(low.plan, inp, work)
+    return {"images": len(x), "s_per_image": rec.step_s * low.program.T, "startup_s": rec.compile_s,
+            "wall_s": rec.wall_s}
+
+
+def bench_family(name: str, split, images: int, lava: bool) -> dict:
+    import torch
+
+    from snncompile.analysis import infer_domains
+    from snncompile.backends.lava.lower import lower_graph
+    from snncompile.backends.reference.fixed import run_fixed
+    from snncompile.commands.common import trace_loaded
+    from snncompile.frontends.torch.loading import load_model
+
+    t_start = time.perf_counter()
+    loaded = load_model(os.path.join(MODELS, name, "checkpoint.pth"))  # the CLI's defaults
+    graph = trace_loaded(loaded)
+    infer_domains(graph)
+    T = int(graph.meta.get("time_steps") or getattr(loaded.model, "T", 1))
+    x_test = encode(split.x_test.numpy().astype(np.float32), loaded.time_axis, T)
+    x_train = encode(split.x_train.numpy().astype(np.float32), loaded.time_axis, T)
+    y = split.y_test.numpy()
+    samples = np.asarray(loaded.samples, dtype=np.float32)
+    r = {"family": name, "arch": loaded.meta.get("arch"), "preset": loaded.meta.get("preset"),
+         "time_axis": loaded.time_axis, "T": T, "test_images": int(len(y)),
+         "params": int(sum(p.numel() for p in loaded.model.parameters())),
+         "trainer_accuracy": loaded.meta.get("accuracy"),  # meta.json: what the trainer measured
+         # the encoding reproduces the shipped inputs.npy (the first test images, as the trainer wrote them)
+         "encoding_matches_inputs_npy": bool(np.array_equal(x_test[:len(samples)], samples))}
+    torch.manual_seed(0)
+    torch_pred = torch_predictions(loaded.model, x_test, loaded.time_axis)
+    r["torch_accuracy"] = float((torch_pred == y).mean())
+    for mode in ("float", "fixed"):
+        cal = x_train if mode == "fixed" else None
+        low = attempt(r, mode, lambda: lower_graph(graph, mode=mode, calibration=cal))
+        if low is None:
+            continue
+        r[mode] = {"processes": low.plan.process_count, "cores": low.part.cores, "chips": low.part.chips}
+        if mode == "fixed":
+            t0 = time.perf_counter()
+            outs = attempt(r[mode], "accuracy", lambda: run_fixed(low.program, low.step, x_test)[0])
+            if outs is not None:
+                pred = np.array([o[0].argmax() for o in outs])
+                r[mode].update({"accuracy": float((pred == y).mean()), "executor_s": time.perf_counter() - t0,
+                                "agreement_with_torch": float((pred == torch_pred).mean())})
+        if lava:
+            timing = attempt(r[mode], "lava", lambda: lava_timing(low, x_test[:images]))
+            if timing is not None:
+                r[mode]["lava"] = timing
+    r["bench_s"] = time.perf_counter() - t_start
+    return r
+
+
+def _pct(v) -> str:
+    return f"{100 * v:.2f} %" if isinstance(v, float) else "—"
+
+
+def _mode_cells(m: Optional[dict]) -> tuple[str, str]:
+    """(processes / cores, Lava s/image) of one mode, or its refusal."""
+    if m is None:
+        return "—", "—"
+    if "refused" in m:
+        return "refused (see below)", "—"
+    lava = m.get("lava") or {}
+    s = f"{lava['s_per_image']:.3f}" if "s_per_image" in lava else ("refused" if "refused" in lava else "—")
+    return f"{m['processes']} / {m['cores']}", s
+
+
+def markdown(doc: dict) -> str:
+    lines = ["# Families on Loihi (`python benchmarks/families.py`)", "",
+             f"{doc['machine']}; {doc['date']}; Lava: {doc['lava']}; Lava timing on the first "
+             f"{doc['images']} test images (steady state, after compilation); accuracy on the "
+             f"{doc['test_images']} test digits, fixed point calibrated on the training images.", "",
+             "| family | params | torch acc | fixed acc (executor) | fixed − torch | float: processes / cores "
+             "| fixed: processes / cores | Lava float s/image | Lava fixed s/image |",
+             "|---|---:|---:|---:|---:|---|---|---:|---:|"]
+    refusals = []
+    for r in doc["families"]:
+        if "refused" in r:
+            lines.append(f"| {r['family']} | — | — | — | — | refused | refused | — | — |")
+            refusals.append((r["family"], "load", r["refused"]))
+            continue
+        fl, ff = _mode_cells(r.get("float")), _mode_cells(r.get("fixed"))
+        fixed = r.get("fixed") or {}
+        acc = fixed.get("accuracy")
+        delta = f"{100 * (acc - r['torch_accuracy']):+.2f} points" if isinstance(acc, float) else "—"
+        lines.append(f"| {r['family']} | {r['params']:,} | {_pct(r['torch_accuracy'])} | "
+                     f"{_pct(acc)} | {delta} | {fl[0]} | {ff[0]} | {fl[1]} | {ff[1]} |")
+        for mode in ("float", "fixed"):
+            m = r.get(mode) or {}
+            for where, sub in (("", m), (" Lava", m.get("lava") or {}), (" accuracy", m.get("accuracy"))):
+                if isinstance(sub, dict) and "refused" in sub:
+                    refusals.append((r["family"], mode + where, sub["refused"]))
+    if refusals:
+        lines += ["", "Refusals:", ""]
+        lines += [f"- {fam}, {what}: `{text}`" for fam, what, text in refusals]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--family", action="append", help="folder under examples/models (repeatable; default: all)")
+    ap.add_argument("--images", type=int, default=5, help="images per Lava timing run")
+    ap.add_argument("--no-lava", action="store_true", help="skip the Lava runs")
+    ap.add_argument("-o", "--output", default=RESULTS, help="results path without extension (.json and .md)")
+    a = ap.parse_args(argv)
+    warnings.filterwarnings("ignore")
+    import torch
+
+    from snncompile.backends.lava import lava_status
+    from snncompile.examples.data import load_digits
+
+    torch.set_num_threads(1)
+    lava_ok, why = lava_status()
+    lava = lava_ok and not a.no_lava
+    split = load_digits(img_size=16)
+    families = a.family or shipped_families()
+    doc = {"machine": f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPU cores, "
+                      f"load average {os.getloadavg()[0]:.1f} at start (the Lava figures move with the load), "
+                      f"torch threads 1",
+           "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+           "lava": "run" if lava else ("skipped (--no-lava)" if lava_ok else f"unavailable: {why}"),
+           "images": a.images, "test_images": len(split.y_test), "families": []}
+    for name in families:
+        r = {"family": name}
+        got = attempt(r, "load", lambda: bench_family(name, split, a.images, lava))
+        if got is None:
+            r = {"family": name, "refused": r["load"]["refused"]}
+        doc["families"].append(got or r)
+        print(json.dumps(got or r), flush=True)
+    doc["load_average_at_end"] = round(os.getloadavg()[0], 1)
+    with open(a.output + ".json", "w", encoding="utf-8") as f:
+        json.dump(doc, f, indent=1)
+        f.write("\n")
+    with open(a.output + ".md", "w", encoding="utf-8") as f:
+        f.write(markdown(doc))
+    print(f"wrote {a.output}.json and {a.output}.md")
+
+
+if __name__ == "__main__":
+    main()
