@@ -9,6 +9,8 @@
 * per ``neuron`` unit one ``LIFStep`` (its input current sums every incoming ``a_out``; constant terms and
   the synapses' biases become the neuron's bias);
 * per ``pool`` / ``attention`` unit one ``SpikeMaxPool`` / ``SpikeAttention`` (gathers instead of moves);
+* per ``product`` unit (a coincidence population, ``snncompile.loihi.coincidence``) one ``LIFStep`` with the
+  coincidence registers, fed by one unit-weight ``Sparse`` per operand population;
 * per readout value one ``StepReadout`` per group of terms;
 * ``StepDelay`` processes where paths of unequal synapse depth meet (delay balancing).
 
@@ -20,7 +22,7 @@ plan records every unit's emission order; recordings are mapped back to the IR's
 
 **Lags.**  ``lag(unit)`` is the Lava step (minus one) at which the unit emits model step 0 of the first
 image: inputs 0; a Sparse adds 1 (it sends what it computed the step before); neurons, pools, attention
-and readouts add 0.  Every InPort's producers are delayed to the latest of them.
+and readouts add 0 (a product's lag is its operand Sparses' lag).  Every InPort's producers are delayed to the latest of them.
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from snncompile.errors import UnsupportedOpError
+from snncompile.loihi import coincidence
 from snncompile.loihi.affine import (constant_vector, fingerprint, is_permutation, is_selection, numel, pool_windows,
                                      synapse_bias, synapse_matrix, term_matrix)
 from snncompile.loihi.fixed import fixed_lif
@@ -123,7 +126,7 @@ class _Builder:
 
     # -- emission orders -------------------------------------------------------------------------------
     def choose_emissions(self) -> None:
-        spike_kinds = ("input", "neuron", "pool")
+        spike_kinds = ("input", "neuron", "pool", "product")
         for name in self.net.order:  # spike sources that are summed with others emit in the sum's order
             u = self.net.units[name]
             for pi, p in enumerate(u.ports):
@@ -384,6 +387,51 @@ class _Builder:
         for port, t in zip("abc", terms):
             self.connect(self.out_port[t.source], p.name, port, lag - self.lag[t.source], self.size(t.source))
         self.out_port[u.name] = (p.name, "out")
+
+    def _unit_product(self, u: Unit) -> None:
+        """A coincidence population: ``LIFStep`` with the registers of ``snncompile.loihi.coincidence``, its
+        current the sum of both operands broadcast onto the output — one unit-weight ``Sparse`` per operand
+        population (rows: this unit's emission order; columns: the source's), constants as the bias."""
+        node = self.g.node(u.node)
+        n = self.size(u.name)
+        e = self.em(u.name)
+        bias = np.zeros(n)
+        weights: dict[str, sp.csr_matrix] = {}  # source unit -> its synapses (both operands summed)
+        for pi, p in enumerate(u.ports):
+            B = coincidence.operand_map(self.g, node, p.value)
+            for ti, t in enumerate(p.terms):
+                if not t.source:
+                    bias += B @ constant_vector(self.g, t)
+                    continue
+                if self.net.units[t.source].kind not in ("input", "neuron", "pool", "product"):
+                    raise UnsupportedOpError(f"{node.location}: operand {p.name} of the product is a synaptic "
+                                             f"current, not spikes: it needs a neuron before the product")
+                W = (B @ self.tm(u, pi, ti)).tocsr()[e][:, self.em(t.source)]
+                weights[t.source] = W if t.source not in weights else weights[t.source] + W
+        lag_in = max(self.lag[s] for s in weights)
+        lag = lag_in + 1
+        self.lag[u.name] = lag
+        params = {"n": n, "attrs": coincidence.float_attrs(), "bias": bias[e]}
+        if self.mode == "fixed":
+            try:
+                params["fixed"] = coincidence.fixed_registers(bias[e])
+            except UnsupportedOpError as err:
+                raise UnsupportedOpError(f"{node.location}: {err}") from None
+        p = self.add(ProcSpec(f"neuron:{u.name}", "neuron", u.name, lag, params))
+        for src, W in weights.items():
+            binary = self.net.units[src].kind != "input"
+            sparse = {"weights": W.tocsr(), "num_message_bits": 0 if binary else GRADED_BITS}
+            if self.mode == "fixed":
+                try:
+                    Wq, exp = coincidence.fixed_weights(W)
+                except UnsupportedOpError as err:
+                    raise UnsupportedOpError(f"{node.location}: {err}") from None
+                sparse.update(weights=Wq, weight_exp=exp, num_weight_bits=8)
+            name = f"sparse:{u.name}:from:{src}"
+            self.add(ProcSpec(name, "sparse", u.name, lag, sparse))
+            self.connect(self.out_port[src], name, "s_in", lag_in - self.lag[src], self.size(src))
+            self.connect((name, "a_out"), p.name, "a_in")
+        self.out_port[u.name] = (p.name, "s_out")
 
     def _unit_readout(self, u: Unit) -> None:
         value = u.ports[0].value
