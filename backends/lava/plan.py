@@ -218,7 +218,7 @@ class _Builder:
                 self._shared(u, node, gi, len(groups), members, lag_in, e_out)
                 continue
             W = (A @ Me).tocsr()[e_out]
-            binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool")
+            binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool", "product")
             name = f"sparse:{u.name}" + (f":{gi}" if len(groups) > 1 else "")
             params = {"weights": W.tocsr(), "num_message_bits": 0 if binary else GRADED_BITS}
             if self.mode == "fixed":
@@ -336,7 +336,7 @@ class _Builder:
         if len(terms) != 1 or len(p.terms) != 1:
             raise UnsupportedOpError(f"{u.name}: input {p.name} must come from one spiking population")
         t = p.terms[0]
-        if self.net.units[t.source].kind not in ("neuron", "pool", "input"):
+        if self.net.units[t.source].kind not in ("neuron", "pool", "product", "input"):
             raise UnsupportedOpError(f"{u.name}: input {p.name} is not a spike train")
         M = self.tm(u, pi, 0)
         if not is_selection(M):

@@ -134,6 +134,28 @@ def test_partition_places_products_on_cores(name):
         assert cores.min() == layer.first_core and cores.max() < layer.first_core + layer.cores
 
 
+def test_lower_cli_writes_product_layers(tmp_path):
+    """``snncompile lower`` on the shipped SEW IAND checkpoint: exit 0, the core map holds its two coincidence
+    populations, the process list their neurons and unit-weight synapses."""
+    import json
+    import os
+
+    from cli_harness import invoke
+    from product_models import MODELS
+
+    out = tmp_path / "iand.loihi"
+    code, stdout, err = invoke("lower", os.path.join(MODELS, "sew_resnet-digits-iand", "checkpoint.pth"),
+                               "--mode", "float", "-o", str(out))
+    assert code == 0, err
+    core_map = json.loads((out / "core_map.json").read_text())
+    assert [layer["module"] for layer in core_map["layers"] if layer["kind"] == "product"] == ["layer1", "layer2"]
+    procs = json.loads((out / "network.json").read_text())["processes"]
+    products = [u for u in json.loads((out / "network.json").read_text())["units"] if u["kind"] == "product"]
+    for u in products:
+        assert procs[f"neuron:{u['name']}"]["type"] == "neuron"
+        assert sum(1 for n, p in procs.items() if p["unit"] == u["name"] and p["type"] == "sparse") == 2
+
+
 @pytest.mark.parametrize("other", ["real", "graded"])
 def test_product_of_spikes_and_non_spikes_is_refused(other):
     """A spike gating a real (the analog input) or graded (a spike count) tensor: one line with the reason."""
@@ -248,6 +270,7 @@ def test_ledger_totals_equal_reference_counts(name):
     from snncompile.backends.lava.host import run_post
     from snncompile.backends.lava.ledger import build_ledger
     from snncompile.backends.reference import count_events
+    from snncompile.backends.torch.counting import count_events_torch
 
     _, x, g, _ = _case(name)
     low = _lowered(name, "float")
@@ -257,6 +280,7 @@ def test_ledger_totals_equal_reference_counts(name):
     counts = count_events(g, x)
     tot = led.totals()
     assert tot["synaptic_ops"] == counts.synaptic_ops
+    assert count_events_torch(g, x).synaptic_ops == counts.synaptic_ops  # report's torch engine: same rule
     assert tot["on_chip"]["spikes"] == counts.spikes
     assert tot["on_chip"]["neuron_updates"] == counts.neuron_updates
     by_kind = {k: v["synaptic_ops"] for k, v in counts.totals().items() if v["synaptic_ops"]}
