@@ -345,6 +345,8 @@ class _Builder:
 
     def _unit_pool(self, u: Unit) -> None:
         node = self.g.node(u.node)
+        if [self.net.units[t.source].kind if t.source else "" for t in u.ports[0].terms] == ["synapse"]:
+            return self._current_pool(u)
         t, M = self._single_spike_term(u, 0)
         win = pool_windows(self.g, node)  # natural out × k, entries: natural port index
         src_inv = self.inv(t.source)
@@ -355,6 +357,31 @@ class _Builder:
         p = self.add(ProcSpec(f"pool:{u.name}", "pool", u.name, lag,
                               {"n_in": self.size(t.source), "windows": mapped[e]}))
         self.connect(self.out_port[t.source], p.name, "s_in", 0)
+        self.out_port[u.name] = (p.name, "s_out")
+
+    def _current_pool(self, u: Unit) -> None:
+        """Max-pooling of one weight layer's synaptic currents before a neuron (the Spike-driven Transformer's
+        and QKFormer's ``LIF(MaxPool(BN(Conv(·))))``), float mode: ``SpikeMaxPool`` takes the maximum of
+        ``current + bias`` over each window (the layer's bias added first; padding −∞, as torch's), and its
+        neuron reads the pooled current through a unit synapse.  Loihi's dendrites only sum: this assumes a
+        programmable neuron."""
+        node = self.g.node(u.node)
+        if self.mode == "fixed":
+            raise UnsupportedOpError(f"{node.location}: max-pooling of synaptic currents (not spikes) is lowered "
+                                     f"in float mode only")
+        t, M = u.ports[0].terms[0], self.tm(u, 0, 0)
+        if not is_selection(M):
+            raise UnsupportedOpError(f"{node.location}: its input is not a plain rearrangement of one layer's "
+                                     f"currents")
+        win = pool_windows(self.g, node)
+        mapped = np.where(win >= 0, self.inv(t.source)[M.indices[np.maximum(win, 0)]], -1)
+        bias = synapse_bias(self.g, self.g.node(self.net.units[t.source].node))[self.em(t.source)]
+        lag = self.lag[t.source]
+        self.lag[u.name] = lag
+        p = self.add(ProcSpec(f"pool:{u.name}", "pool", u.name, lag, {
+            "n_in": self.size(t.source), "windows": mapped[self.em(u.name)], "bias": bias, "pad": -np.inf}))
+        for s in self._current_sources(t.source):
+            self.connect(s, p.name, "s_in")
         self.out_port[u.name] = (p.name, "s_out")
 
     def _unit_attention(self, u: Unit) -> None:

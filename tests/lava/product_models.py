@@ -7,6 +7,8 @@
 * ``sdt``: the Spike-driven Transformer's SDSA (``K ⊙ V`` → Σ tokens → LIF → ``Q ⊙ ·``), a small untrained
   instance without the stem's max-pools over BatchNorm outputs (the Lava plan pools spikes only), with
   BatchNorm statistics excited so every layer fires;
+* ``sdt_digits`` / ``qkformer_digits``: the shipped trained digits models, whole (their stems max-pool
+  BatchNorm outputs: pools of synaptic currents, float mode only);
 * ``qkformer``: QKFormer's first stage (token attention ``mask ⊙ K``, ``mask = LIF(Σ_channels Q)``) with the
   trained digits weights, read out as the mean over tokens and T of its spikes.
 """
@@ -79,6 +81,9 @@ def product_model(name: str, n: int = 5):
         torch.manual_seed(0)
         model = presets.build("sdt", "digits", neuron="own", stem_pool=[False] * 4, depths=1, embed_dims=32)
         return _excite(model), _inputs("sdt-digits", n)
+    if name in ("sdt_digits", "qkformer_digits"):
+        folder = name.replace("_", "-")
+        return presets.build_from_checkpoint(os.path.join(MODELS, folder, "checkpoint.pth")).eval(), _inputs(folder, n)
     if name == "qkformer":
         net = presets.build_from_checkpoint(os.path.join(MODELS, "qkformer-digits", "checkpoint.pth"), neuron="own")
         return QKFormerStage1(net.eval()).eval(), _inputs("qkformer-digits", n)

@@ -123,7 +123,7 @@ def test_sew_products_are_coincidence_populations(name):
             assert set(weights.tolist()) == {1.0}
 
 
-@pytest.mark.parametrize("name", ["sew_and", "sdt", "qkformer"])
+@pytest.mark.parametrize("name", ["sew_and", "sdt", "qkformer", "sdt_digits", "qkformer_digits"])
 def test_partition_places_products_on_cores(name):
     low = _lowered(name, "float")
     for u in low.prepared.network.of_kind("product"):
@@ -203,7 +203,7 @@ def _run(name: str, mode: str):
     return _CACHE[key]
 
 
-FLOAT_CASES = ["sew_and", "sew_iand", "sdt", "qkformer"]
+FLOAT_CASES = ["sew_and", "sew_iand", "sdt", "qkformer", "sdt_digits", "qkformer_digits"]
 
 
 @pytest.mark.lava
