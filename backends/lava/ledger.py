@@ -80,8 +80,9 @@ class Ledger:
             by_kind[h["kind"]] = by_kind.get(h["kind"], 0) + h["synaptic_ops"]
         coincidence = {k: sum(getattr(c, k) for c in self.cores) for k in ("unit_synapse_events",
                                                                              "compartment_updates")}
-        return {"on_chip": on_chip, "coincidence": coincidence, "host_synaptic_ops": host, "synaptic_ops": on_chip["synaptic_ops"] + host,
-                "by_kind": by_kind, "cores_used": sum(1 for c in self.cores if c.neuron_updates or c.synaptic_ops),
+        active = [c for c in self.cores if c.neuron_updates or c.synaptic_ops or c.compartment_updates]
+        return {"on_chip": on_chip, "coincidence": coincidence, "host_synaptic_ops": host,
+                "synaptic_ops": on_chip["synaptic_ops"] + host, "by_kind": by_kind, "cores_used": len(active),
                 "cores": len(self.cores)}
 
     def energy(self, pj_per_synop: Optional[float] = None) -> dict:

@@ -22,7 +22,8 @@ plan records every unit's emission order; recordings are mapped back to the IR's
 
 **Lags.**  ``lag(unit)`` is the Lava step (minus one) at which the unit emits model step 0 of the first
 image: inputs 0; a Sparse adds 1 (it sends what it computed the step before); neurons, pools, attention
-and readouts add 0 (a product's lag is its operand Sparses' lag).  Every InPort's producers are delayed to the latest of them.
+and readouts add 0 (a product's lag is its operand Sparses' lag).  Every InPort's producers are delayed to
+the latest of them.
 """
 from __future__ import annotations
 

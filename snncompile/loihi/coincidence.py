@@ -19,14 +19,15 @@ Registers (the same neuron in both modes; Lava's own comparison ``v > vth``):
 * **float**: ``H = V + (I − V)/τ`` with ``τ = 1`` (so ``H = I``), fire at ``H > 1``, reset to 0 — the IR's
   LIF attributes, run by the same neuron step as every other population;
 * **fixed** (:class:`snncompile.loihi.fixed.LIFFixed`, ``v' = decay(v) + (a << 6) + bias``): unit weights
-  (``a = I − c`` in integer activation units, weight exponent 0), ``bias = 64·c``, ``vth = 1 << 6 = 64``
-  (mantissa 1), ``dv = 4095``: the decay keeps ``(|v|·1) >> 12 = 0`` of any ``|v| < 4096``, and here
-  ``|v| ≤ 2·64``, so nothing is kept: exactly memoryless with a 12-bit decay register.  ``v' = 64·I > 64 ⇔
-  I = 2``.  A mixed-sign weight matrix (one population entering with both signs) is stored doubled with
-  weight exponent −1 (Lava keeps only even mixed-sign weights; ``(2·Σw·s) >> 1 = Σw·s`` exactly).
+  (``a = I − c`` in integer activation units, weight exponent 0), ``bias = c << 6`` (mantissa ``c``,
+  exponent 6), ``vth = 1 << 6 = 64`` (mantissa 1), ``dv = 4095``: the decay keeps ``(|v|·1) >> 12 = 0`` of
+  any ``|v| < 4096``, and here ``|v| ≤ 2·64``, so nothing is kept: exactly memoryless with a 12-bit decay
+  register.  ``v' = 64·I > 64 ⇔ I = 2``.  A mixed-sign weight matrix (one population entering with both
+  signs) is stored doubled with weight exponent −1 (Lava keeps only even mixed-sign weights;
+  ``(2·Σw·s) >> 1 = Σw·s`` exactly).
 
 On Loihi 2 silicon this is a stock CUBA LIF compartment (``du = dv = 4095``, threshold mantissa 1, bias
-mantissa ``64·c``) fed by unit-weight synapses: no programmable neuron is needed.
+``c << 6``) fed by unit-weight synapses: no programmable neuron is needed.
 """
 from __future__ import annotations
 
