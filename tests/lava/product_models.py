@@ -9,6 +9,7 @@
   BatchNorm statistics excited so every layer fires;
 * ``sdt_digits`` / ``qkformer_digits``: the shipped trained digits models, whole (their stems max-pool
   BatchNorm outputs: pools of synaptic currents, float mode only);
+* ``gates``: products written in other forms (broadcast operand, NOR, a square) on a small untrained net;
 * ``qkformer``: QKFormer's first stage (token attention ``mask ⊙ K``, ``mask = LIF(Σ_channels Q)``) with the
   trained digits weights, read out as the mean over tokens and T of its spikes.
 """
@@ -53,6 +54,34 @@ class QKFormerStage1(nn.Module):
         return x.flatten(3).mean(3).mean(0)
 
 
+class Gates(nn.Module):
+    """Products in the forms a user may write: a broadcast operand (``a ⊙ b[..., :1, :]``), NOR
+    (``(1 − a) ⊙ (1 − b)``: current ``2 − a − b``), a square (``a ⊙ a``), one population entering with both
+    signs (``a ⊙ (1 − aᵀ)``: mixed-sign unit weights), all read out as a spike sum."""
+
+    def __init__(self, T: int = 4, channels: int = 4):
+        super().__init__()
+        from snncompile.examples.neurons import MultiStepLIF
+
+        torch.manual_seed(0)
+        self.T = T
+        self.conv_a = nn.Conv2d(1, channels, 3, padding=1)
+        self.conv_b = nn.Conv2d(1, channels, 3, padding=1)
+        self.lif_a, self.lif_b = MultiStepLIF(tau=2.0), MultiStepLIF(tau=2.0)
+        with torch.no_grad():
+            for conv in (self.conv_a, self.conv_b):
+                conv.weight.mul_(4.0)
+                conv.bias.uniform_(0.2, 1.2)
+
+    def forward(self, x):
+        T, (B, _, H, W) = self.T, x.shape
+        x = x.unsqueeze(0).repeat(T, 1, 1, 1, 1).flatten(0, 1)
+        a = self.lif_a(self.conv_a(x).reshape(T, B, -1, H, W))
+        b = self.lif_b(self.conv_b(x).reshape(T, B, -1, H, W))
+        out = a * b[:, :, :, :1, :] + (1 - a) * (1 - b) + a * a + a * (1 - a.transpose(3, 4))
+        return out.flatten(2).mean(0)
+
+
 def _excite(model: nn.Module) -> nn.Module:
     torch.manual_seed(0)
     with torch.no_grad():
@@ -84,6 +113,8 @@ def product_model(name: str, n: int = 5):
     if name in ("sdt_digits", "qkformer_digits"):
         folder = name.replace("_", "-")
         return presets.build_from_checkpoint(os.path.join(MODELS, folder, "checkpoint.pth")).eval(), _inputs(folder, n)
+    if name == "gates":
+        return Gates().eval(), _inputs("sdt-digits", n)
     if name == "qkformer":
         net = presets.build_from_checkpoint(os.path.join(MODELS, "qkformer-digits", "checkpoint.pth"), neuron="own")
         return QKFormerStage1(net.eval()).eval(), _inputs("qkformer-digits", n)

@@ -203,7 +203,7 @@ def _run(name: str, mode: str):
     return _CACHE[key]
 
 
-FLOAT_CASES = ["sew_and", "sew_iand", "sdt", "qkformer", "sdt_digits", "qkformer_digits"]
+FLOAT_CASES = ["sew_and", "sew_iand", "sdt", "qkformer", "sdt_digits", "qkformer_digits", "gates"]
 
 
 @pytest.mark.lava
@@ -294,7 +294,7 @@ def test_ledger_totals_equal_reference_counts(name):
     assert tot["coincidence"]["unit_synapse_events"] > 0
 
 
-FIXED_CASES = ["sew_and_spikes", "sew_iand_spikes"]
+FIXED_CASES = ["sew_and_spikes", "sew_iand_spikes", "gates"]
 
 
 @pytest.mark.lava
