@@ -450,6 +450,10 @@ class _Builder:
             binary = self.net.units[src].kind != "input"
             sparse = {"weights": W.tocsr(), "num_message_bits": 0 if binary else GRADED_BITS}
             if self.mode == "fixed":
+                if not binary:
+                    raise UnsupportedOpError(f"{node.location}: a product operand reads the graph input, which "
+                                             f"fixed point sends scaled by the input scale: not supported (float "
+                                             f"mode lowers it; put a neuron between the input and the product)")
                 try:
                     Wq, exp = coincidence.fixed_weights(W)
                 except UnsupportedOpError as err:

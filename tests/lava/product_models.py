@@ -10,6 +10,7 @@
 * ``sdt_digits`` / ``qkformer_digits``: the shipped trained digits models, whole (their stems max-pool
   BatchNorm outputs: pools of synaptic currents, float mode only);
 * ``gates``: products written in other forms (broadcast operand, NOR, a square) on a small untrained net;
+* ``events``: binary input events (a graph input) gated by a LIF population;
 * ``qkformer``: QKFormer's first stage (token attention ``mask ⊙ K``, ``mask = LIF(Σ_channels Q)``) with the
   trained digits weights, read out as the mean over tokens and T of its spikes.
 """
@@ -82,6 +83,27 @@ class Gates(nn.Module):
         return out.flatten(2).mean(0)
 
 
+class EventGate(nn.Module):
+    """A product with a graph input: binary events ``x`` (repeated over T) gated by a LIF population."""
+
+    def __init__(self, T: int = 4, channels: int = 1):
+        super().__init__()
+        from snncompile.examples.neurons import MultiStepLIF
+
+        torch.manual_seed(0)
+        self.T = T
+        self.conv = nn.Conv2d(1, channels, 3, padding=1)
+        self.lif = MultiStepLIF(tau=2.0)
+        with torch.no_grad():
+            self.conv.weight.uniform_(0.2, 1.0)
+
+    def forward(self, x):
+        T, (B, _, H, W) = self.T, x.shape
+        x = x.unsqueeze(0).repeat(T, 1, 1, 1, 1)
+        a = self.lif(self.conv(x.flatten(0, 1)).reshape(T, B, -1, H, W))
+        return (x * a).flatten(2).mean(0)
+
+
 def _excite(model: nn.Module) -> nn.Module:
     torch.manual_seed(0)
     with torch.no_grad():
@@ -113,6 +135,8 @@ def product_model(name: str, n: int = 5):
     if name in ("sdt_digits", "qkformer_digits"):
         folder = name.replace("_", "-")
         return presets.build_from_checkpoint(os.path.join(MODELS, folder, "checkpoint.pth")).eval(), _inputs(folder, n)
+    if name == "events":
+        return EventGate().eval(), (_inputs("sdt-digits", n) > 0.5).astype(np.float32)
     if name == "gates":
         return Gates().eval(), _inputs("sdt-digits", n)
     if name == "qkformer":

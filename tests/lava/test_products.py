@@ -15,6 +15,7 @@ import scipy.sparse as sp
 from snncompile import ops
 from snncompile.backends.lava import lava_status
 from snncompile.errors import SnnCompileError, UnsupportedOpError
+from snncompile.ir.domain import Domain
 from snncompile.loihi import coincidence
 from snncompile.loihi.fixed import LIFFixed, shift
 from snncompile.ops.neurons import initial_state, lif_step
@@ -80,7 +81,8 @@ def _case(name: str, n: int = 5):
     if name not in _CACHE:
         model, x = product_model(name, n)
         time_major = name.startswith("sew_")  # spikingjelly's multi-step nets take [T, B, ...]
-        g = trace(model, torch.from_numpy(x[:1]), time_major=time_major)
+        domains = [Domain.binary()] if name == "events" else None  # the input is binary events
+        g = trace(model, torch.from_numpy(x[:1]), domains, time_major=time_major)
         if time_major:
             declare_time_axis(g, 0, x.shape[1])
         infer_domains(g)
@@ -184,6 +186,17 @@ def test_product_of_spikes_and_non_spikes_is_refused(other):
     assert "binary spike trains only" in msg and "ProdNeuron" in msg
 
 
+def test_fixed_product_of_input_events_is_refused():
+    """Fixed point sends the graph input scaled (``x·2^k``): a product reading it is refused in one line
+    (float mode lowers it, see the Lava tests)."""
+    from snncompile.backends.lava.lower import lower_graph
+
+    _, x, g, _ = _case("events")
+    with pytest.raises(UnsupportedOpError) as err:
+        lower_graph(g, mode="fixed", calibration=x)
+    assert "\n" not in str(err.value) and "reads the graph input" in str(err.value)
+
+
 # -- Lava runs -----------------------------------------------------------------------------------------------
 
 def _run(name: str, mode: str):
@@ -203,7 +216,7 @@ def _run(name: str, mode: str):
     return _CACHE[key]
 
 
-FLOAT_CASES = ["sew_and", "sew_iand", "sdt", "qkformer", "sdt_digits", "qkformer_digits", "gates"]
+FLOAT_CASES = ["sew_and", "sew_iand", "sdt", "qkformer", "sdt_digits", "qkformer_digits", "gates", "events"]
 
 
 @pytest.mark.lava
