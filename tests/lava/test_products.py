@@ -186,6 +186,32 @@ def test_product_of_spikes_and_non_spikes_is_refused(other):
     assert "binary spike trains only" in msg and "ProdNeuron" in msg
 
 
+def test_max_pooled_currents_must_feed_neurons():
+    """A max-pool of a weight layer's currents (SDT's and QKFormer's stems) lowers only before a neuron:
+    feeding another weight layer, its currents would be taken for spikes, so it is refused in one line."""
+    from snncompile.analysis import infer_domains
+    from snncompile.backends.lava.lower import lower_graph
+    from snncompile.examples.neurons import MultiStepLIF
+    from snncompile.frontends.torch import trace
+
+    class PoolThenConv(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.c1, self.c2 = torch.nn.Conv2d(1, 2, 3, padding=1), torch.nn.Conv2d(2, 2, 3, padding=1)
+            self.lif = MultiStepLIF(tau=2.0)
+
+        def forward(self, x):
+            x = x.unsqueeze(0).repeat(4, 1, 1, 1, 1).flatten(0, 1)
+            y = self.c2(torch.nn.functional.max_pool2d(self.c1(x), 2))
+            return self.lif(y.reshape(4, 1, 2, 4, 4)).flatten(2).mean(0)
+
+    g = trace(PoolThenConv(), torch.rand(1, 1, 8, 8))
+    infer_domains(g)
+    with pytest.raises(UnsupportedOpError) as err:
+        lower_graph(g, mode="float")
+    assert "\n" not in str(err.value) and "must feed neurons only" in str(err.value)
+
+
 def test_fixed_product_of_input_events_is_refused():
     """Fixed point sends the graph input scaled (``x·2^k``): a product reading it is refused in one line
     (float mode lowers it, see the Lava tests)."""
