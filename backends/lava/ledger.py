@@ -12,6 +12,13 @@ exactly:
 * **spike matmuls** (SSA): counted inside the ``SpikeAttention`` process (products with both factors
   nonzero, inner and outer product), attributed to the first core of each head (an approximation when a
   head is split over several cores);
+* **products of spike trains** (coincidence populations, ``snncompile.loihi.coincidence``): counted by the
+  same rule as the reference's ``mul`` (one synaptic op per element where both factors are nonzero), which
+  for binary factors is one per *coincidence*, i.e. per spike the population emits — on the core of that
+  compartment (kind ``ac``).  The chip-level work of the population — its operand spikes delivered through
+  unit synapses (every presynaptic spike × its unit synapses on that core) and its compartment updates —
+  is not an event of the reference's counts (the IR product is no neuron), so it is listed apart per core
+  (``unit_synapse_events``, ``compartment_updates``) and in ``totals()["coincidence"]``;
 * **spikes** and **neuron updates** (one per neuron per valid step) of every LIF population, on the cores
   its compartments occupy;
 * the **readout** (the head after the mean over T) runs on the host: its ops are counted by the reference
@@ -35,6 +42,7 @@ from snncompile.loihi.network import Network
 from snncompile.loihi.partition import Partition
 
 from snncompile.loihi.affine import synapse_matrix, term_matrix
+from snncompile.loihi.coincidence import operand_map
 
 
 @dataclass
@@ -42,11 +50,13 @@ class CoreEntry:
     core: int
     layer: str
     module: str
-    kind: str  # conv | linear | pool | attention | neuron
+    kind: str  # conv | linear | pool | attention | product | neuron
     synaptic_ops: int = 0
     spikes: int = 0
     neuron_updates: int = 0
     op_kind: str = ""  # ac | intmul | mac (from the IR cost rule of the layer's weights)
+    unit_synapse_events: int = 0  # coincidence populations: operand spikes × their unit synapses on this core
+    compartment_updates: int = 0  # coincidence populations: compartment updates (one per element per step)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -68,8 +78,11 @@ class Ledger:
         host = sum(h["synaptic_ops"] for h in self.host.values())
         for h in self.host.values():
             by_kind[h["kind"]] = by_kind.get(h["kind"], 0) + h["synaptic_ops"]
-        return {"on_chip": on_chip, "host_synaptic_ops": host, "synaptic_ops": on_chip["synaptic_ops"] + host,
-                "by_kind": by_kind, "cores_used": sum(1 for c in self.cores if c.neuron_updates or c.synaptic_ops),
+        coincidence = {k: sum(getattr(c, k) for c in self.cores) for k in ("unit_synapse_events",
+                                                                             "compartment_updates")}
+        active = [c for c in self.cores if c.neuron_updates or c.synaptic_ops or c.compartment_updates]
+        return {"on_chip": on_chip, "coincidence": coincidence, "host_synaptic_ops": host,
+                "synaptic_ops": on_chip["synaptic_ops"] + host, "by_kind": by_kind, "cores_used": len(active),
                 "cores": len(self.cores)}
 
     def energy(self, pj_per_synop: Optional[float] = None) -> dict:
@@ -215,6 +228,33 @@ def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: 
             e.synaptic_ops += int(per_head[h])
             e.op_kind = "ac"
         per_step += ops_rec.sum(axis=(1, 2))
+    for u in net.of_kind("product"):
+        layer = part.layer(u.name)
+        spikes = rec.spikes[u.name]
+        n = spikes.shape[1]
+        core_of = layer.core_of(np.arange(n))
+        local = core_of - layer.first_core
+        coincidences = np.bincount(core_of, weights=spikes.sum(0), minlength=layer.first_core + layer.cores)
+        sizes = np.bincount(core_of, minlength=layer.first_core + layer.cores)
+        events = np.zeros(layer.cores)
+        node = step.node(u.node)
+        for p in u.ports:
+            B = operand_map(step, node, p.value)
+            for t in p.terms:
+                if not t.source:
+                    continue
+                W = (B @ term_matrix(step, t)).tocsr()
+                W.data = np.ones_like(W.data)  # structural: every unit synapse
+                onehot = sp.csr_matrix((np.ones(n), (np.arange(n), local)), shape=(n, layer.cores))
+                F = (W.T @ onehot).toarray()  # [source elements, cores]
+                events += ((source_rows(t.source) != 0).astype(np.float64) @ F).sum(0)
+        for k in range(layer.cores):
+            e = entries[layer.first_core + k]
+            e.synaptic_ops += int(coincidences[layer.first_core + k])
+            e.op_kind = "ac"
+            e.unit_synapse_events += int(round(events[k]))
+            e.compartment_updates += int(sizes[layer.first_core + k]) * rec.steps
+        per_step += spikes.sum(1)
     for u in net.of_kind("neuron"):
         if u.name not in rec.spikes:
             continue

@@ -9,6 +9,8 @@
 * per ``neuron`` unit one ``LIFStep`` (its input current sums every incoming ``a_out``; constant terms and
   the synapses' biases become the neuron's bias);
 * per ``pool`` / ``attention`` unit one ``SpikeMaxPool`` / ``SpikeAttention`` (gathers instead of moves);
+* per ``product`` unit (a coincidence population, ``snncompile.loihi.coincidence``) one ``LIFStep`` with the
+  coincidence registers, fed by one unit-weight ``Sparse`` per operand population;
 * per readout value one ``StepReadout`` per group of terms;
 * ``StepDelay`` processes where paths of unequal synapse depth meet (delay balancing).
 
@@ -20,7 +22,8 @@ plan records every unit's emission order; recordings are mapped back to the IR's
 
 **Lags.**  ``lag(unit)`` is the Lava step (minus one) at which the unit emits model step 0 of the first
 image: inputs 0; a Sparse adds 1 (it sends what it computed the step before); neurons, pools, attention
-and readouts add 0.  Every InPort's producers are delayed to the latest of them.
+and readouts add 0 (a product's lag is its operand Sparses' lag).  Every InPort's producers are delayed to
+the latest of them.
 """
 from __future__ import annotations
 
@@ -29,6 +32,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from snncompile.errors import UnsupportedOpError
+from snncompile.loihi import coincidence
 from snncompile.loihi.affine import (constant_vector, fingerprint, is_permutation, is_selection, numel, pool_windows,
                                      synapse_bias, synapse_matrix, term_matrix)
 from snncompile.loihi.fixed import fixed_lif
@@ -123,7 +127,7 @@ class _Builder:
 
     # -- emission orders -------------------------------------------------------------------------------
     def choose_emissions(self) -> None:
-        spike_kinds = ("input", "neuron", "pool")
+        spike_kinds = ("input", "neuron", "pool", "product")
         for name in self.net.order:  # spike sources that are summed with others emit in the sum's order
             u = self.net.units[name]
             for pi, p in enumerate(u.ports):
@@ -215,7 +219,7 @@ class _Builder:
                 self._shared(u, node, gi, len(groups), members, lag_in, e_out)
                 continue
             W = (A @ Me).tocsr()[e_out]
-            binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool")
+            binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool", "product")
             name = f"sparse:{u.name}" + (f":{gi}" if len(groups) > 1 else "")
             params = {"weights": W.tocsr(), "num_message_bits": 0 if binary else GRADED_BITS}
             if self.mode == "fixed":
@@ -333,7 +337,7 @@ class _Builder:
         if len(terms) != 1 or len(p.terms) != 1:
             raise UnsupportedOpError(f"{u.name}: input {p.name} must come from one spiking population")
         t = p.terms[0]
-        if self.net.units[t.source].kind not in ("neuron", "pool", "input"):
+        if self.net.units[t.source].kind not in ("neuron", "pool", "product", "input"):
             raise UnsupportedOpError(f"{u.name}: input {p.name} is not a spike train")
         M = self.tm(u, pi, 0)
         if not is_selection(M):
@@ -342,6 +346,8 @@ class _Builder:
 
     def _unit_pool(self, u: Unit) -> None:
         node = self.g.node(u.node)
+        if [self.net.units[t.source].kind if t.source else "" for t in u.ports[0].terms] == ["synapse"]:
+            return self._current_pool(u)
         t, M = self._single_spike_term(u, 0)
         win = pool_windows(self.g, node)  # natural out × k, entries: natural port index
         src_inv = self.inv(t.source)
@@ -352,6 +358,33 @@ class _Builder:
         p = self.add(ProcSpec(f"pool:{u.name}", "pool", u.name, lag,
                               {"n_in": self.size(t.source), "windows": mapped[e]}))
         self.connect(self.out_port[t.source], p.name, "s_in", 0)
+        self.out_port[u.name] = (p.name, "s_out")
+
+    def _current_pool(self, u: Unit) -> None:
+        """Max-pooling of one weight layer's synaptic currents before a neuron (the Spike-driven Transformer's
+        and QKFormer's ``LIF(MaxPool(BN(Conv(·))))``), float mode: ``SpikeMaxPool`` takes the maximum of
+        ``current + bias`` over each window (the layer's bias added first; padding −∞, as torch's), and its
+        neuron reads the pooled current through a unit synapse.  Loihi's dendrites only sum: this assumes a
+        programmable neuron."""
+        node = self.g.node(u.node)
+        if self.mode == "fixed":
+            raise UnsupportedOpError(f"{node.location}: max-pooling of synaptic currents (not spikes) is lowered "
+                                     f"in float mode only")
+        t, M = u.ports[0].terms[0], self.tm(u, 0, 0)
+        if not is_selection(M):
+            raise UnsupportedOpError(f"{node.location}: its input is not a plain rearrangement of one layer's "
+                                     f"currents")
+        if any(self.net.units[c].kind != "neuron" for c in u.consumers):  # others would take them for spikes
+            raise UnsupportedOpError(f"{node.location}: max-pooled synaptic currents must feed neurons only")
+        win = pool_windows(self.g, node)
+        mapped = np.where(win >= 0, self.inv(t.source)[M.indices[np.maximum(win, 0)]], -1)
+        bias = synapse_bias(self.g, self.g.node(self.net.units[t.source].node))[self.em(t.source)]
+        lag = self.lag[t.source]
+        self.lag[u.name] = lag
+        p = self.add(ProcSpec(f"pool:{u.name}", "pool", u.name, lag, {
+            "n_in": self.size(t.source), "windows": mapped[self.em(u.name)], "bias": bias, "pad": -np.inf}))
+        for s in self._current_sources(t.source):
+            self.connect(s, p.name, "s_in")
         self.out_port[u.name] = (p.name, "s_out")
 
     def _unit_attention(self, u: Unit) -> None:
@@ -384,6 +417,55 @@ class _Builder:
         for port, t in zip("abc", terms):
             self.connect(self.out_port[t.source], p.name, port, lag - self.lag[t.source], self.size(t.source))
         self.out_port[u.name] = (p.name, "out")
+
+    def _unit_product(self, u: Unit) -> None:
+        """A coincidence population: ``LIFStep`` with the registers of ``snncompile.loihi.coincidence``, its
+        current the sum of both operands broadcast onto the output — one unit-weight ``Sparse`` per operand
+        population (rows: this unit's emission order; columns: the source's), constants as the bias."""
+        node = self.g.node(u.node)
+        n = self.size(u.name)
+        e = self.em(u.name)
+        bias = np.zeros(n)
+        weights: dict[str, sp.csr_matrix] = {}  # source unit -> its synapses (both operands summed)
+        for pi, p in enumerate(u.ports):
+            B = coincidence.operand_map(self.g, node, p.value)
+            for ti, t in enumerate(p.terms):
+                if not t.source:
+                    bias += B @ constant_vector(self.g, t)
+                    continue
+                if self.net.units[t.source].kind not in ("input", "neuron", "pool", "product"):
+                    raise UnsupportedOpError(f"{node.location}: operand {p.name} of the product is a synaptic "
+                                             f"current, not spikes: it needs a neuron before the product")
+                W = (B @ self.tm(u, pi, ti)).tocsr()[e][:, self.em(t.source)]
+                weights[t.source] = W if t.source not in weights else weights[t.source] + W
+        lag_in = max(self.lag[s] for s in weights)
+        lag = lag_in + 1
+        self.lag[u.name] = lag
+        params = {"n": n, "attrs": coincidence.float_attrs(), "bias": bias[e]}
+        if self.mode == "fixed":
+            try:
+                params["fixed"] = coincidence.fixed_registers(bias[e])
+            except UnsupportedOpError as err:
+                raise UnsupportedOpError(f"{node.location}: {err}") from None
+        p = self.add(ProcSpec(f"neuron:{u.name}", "neuron", u.name, lag, params))
+        for src, W in weights.items():
+            binary = self.net.units[src].kind != "input"
+            sparse = {"weights": W.tocsr(), "num_message_bits": 0 if binary else GRADED_BITS}
+            if self.mode == "fixed":
+                if not binary:
+                    raise UnsupportedOpError(f"{node.location}: a product operand reads the graph input, which "
+                                             f"fixed point sends scaled by the input scale: not supported (float "
+                                             f"mode lowers it; put a neuron between the input and the product)")
+                try:
+                    Wq, exp = coincidence.fixed_weights(W)
+                except UnsupportedOpError as err:
+                    raise UnsupportedOpError(f"{node.location}: {err}") from None
+                sparse.update(weights=Wq, weight_exp=exp, num_weight_bits=8)
+            name = f"sparse:{u.name}:from:{src}"
+            self.add(ProcSpec(name, "sparse", u.name, lag, sparse))
+            self.connect(self.out_port[src], name, "s_in", lag_in - self.lag[src], self.size(src))
+            self.connect((name, "a_out"), p.name, "a_in")
+        self.out_port[u.name] = (p.name, "s_out")
 
     def _unit_readout(self, u: Unit) -> None:
         value = u.ports[0].value

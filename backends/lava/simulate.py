@@ -119,8 +119,10 @@ def _neuron(b: _Build, name, spec, p, clock):
 
 
 def _pool(b: _Build, name, spec, p, clock):
-    rec = b.record(f"spikes:{spec.unit}", name, "spk", (b.steps, len(p["windows"])), np.uint8)
-    return b.lava["SpikeMaxPool"](n_in=p["n_in"], windows=p["windows"], rec=rec, name=name, **clock)
+    currents = p.get("bias") is not None  # a pool of synaptic currents (plan._current_pool): no spikes to record
+    rec = None if currents else b.record(f"spikes:{spec.unit}", name, "spk", (b.steps, len(p["windows"])), np.uint8)
+    return b.lava["SpikeMaxPool"](n_in=p["n_in"], windows=p["windows"], bias=p.get("bias"), pad=p.get("pad", 0.0),
+                                  rec=rec, name=name, **clock)
 
 
 def _attention(b: _Build, name, spec, p, clock):

@@ -61,7 +61,7 @@ class FixedStepExecutor:
             return [base(graph, node, [np.asarray(args[0], dtype=np.float64)], {})[0].astype(np.int64)]
         if opdef.pooling == "avg" or opdef.reduction == "mean":  # averages: readout side, real
             return base(graph, node, [np.asarray(x, dtype=np.float64) for x in args], {})
-        if opdef.scale is not None:
+        if opdef.scale is not None and ops.scaled_operand(graph, node) is not None:  # products of spikes: exact
             raise QuantisationError(f"{node.location}: a constant scale left on the spike path cannot run in "
                                     f"fixed point (fold it first)")
         return base(graph, node, [np.asarray(x) for x in args], {})

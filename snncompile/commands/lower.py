@@ -206,8 +206,12 @@ def _result_table(res, low, png, all_cores) -> str:
     lines += ["", f"totals over {led.samples} input(s): {tot['synaptic_ops']} synaptic ops "
                   f"({', '.join(f'{k} {v}' for k, v in sorted(tot['by_kind'].items()))}), "
                   f"{tot['on_chip']['spikes']} spikes, {tot['on_chip']['neuron_updates']} neuron updates; "
-                  f"{tot['cores_used']} of {tot['cores']} cores active ({low.limits.name})",
-              f"energy: {e['paper_45nm_pJ'] / 1e6 / max(led.samples, 1):.4f} uJ per input ({e['paper_model']})"
+                  f"{tot['cores_used']} of {tot['cores']} cores active ({low.limits.name})"]
+    co = tot.get("coincidence", {})
+    if co.get("compartment_updates"):  # products of spike trains: the populations' own work (ledger docstring)
+        lines.append(f"coincidence populations (products of spikes): {co['unit_synapse_events']} unit-synapse "
+                     f"events, {co['compartment_updates']} compartment updates (not in the totals above)")
+    lines += [f"energy: {e['paper_45nm_pJ'] / 1e6 / max(led.samples, 1):.4f} uJ per input ({e['paper_model']})"
               + (f"; {e['chip_pJ'] / 1e6 / max(led.samples, 1):.4f} uJ per input ({e['chip_model']})"
                  if "chip_pJ" in e else ""),
               f"per-core load: {png}"]

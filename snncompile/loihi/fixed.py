@@ -374,12 +374,12 @@ def _readouts(net, K_of: dict) -> dict[str, dict]:
     for u in net.of_kind("readout"):
         value = u.ports[0].value
         kinds = {units[t.source].kind for t in u.ports[0].terms if t.source}
-        if kinds <= {"neuron", "pool", "input"}:
+        if kinds <= {"neuron", "pool", "product", "input"}:  # spikes: read as they are
             scale = 1.0
         else:
             Ks = {K_of[t.source] for t in u.ports[0].terms
                   if t.source and units[t.source].kind in ("synapse", "attention")}
-            if len(Ks) != 1 or kinds & {"neuron", "pool", "input"}:
+            if len(Ks) != 1 or kinds & {"neuron", "pool", "product", "input"}:
                 raise QuantisationError(f"readout {value} mixes spikes and currents of different scales")
             scale = 64.0 / Ks.pop()
         c = np.zeros(int(np.prod(g.values[value].shape)))

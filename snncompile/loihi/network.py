@@ -11,10 +11,13 @@ unit kind     IR anchor
 ``synapse``   a weight layer (``weight`` trait: linear, conv): the weights and the compartments that
               accumulate them
 ``neuron``    a neuron op (``neuron`` trait): one population of neurons
-``pool``      max-pooling of spikes (``pooling="max"``: an OR over each window, a unit-weight, threshold-1
-              population)
+``pool``      max-pooling (``pooling="max"``) of spikes (an OR over each window, a unit-weight, threshold-1
+              population) or, float mode, of one weight layer's currents (a programmable-neuron max)
 ``attention`` a contraction of a contraction of spike trains, ``(a·b)·c`` or ``a·(b·c)`` (SSA's
               ``(QKᵀ)V`` / ``Q(KᵀV)``): no weights, products of spikes
+``product``   an elementwise product of two dynamic binary tensors (``a ⊙ b``; SEW's AND/IAND, SDT's
+              ``K ⊙ V``, QKFormer's ``mask ⊙ K``): a *coincidence population* with ports ``a`` and ``b``
+              (:mod:`.coincidence`); operands of any other domain are refused there
 ``readout``   a value the post-time-loop graph reads (e.g. the mean over tokens before the mean over T)
 ============  ============================================================================================
 
@@ -35,6 +38,8 @@ from snncompile import ops
 from snncompile.errors import UnsupportedOpError
 from snncompile.ir.graph import Graph, Node
 
+from .coincidence import check_operands
+
 
 @dataclass
 class Term:
@@ -54,7 +59,7 @@ class Port:
 @dataclass
 class Unit:
     name: str
-    kind: str  # input | synapse | neuron | pool | attention | readout
+    kind: str  # input | synapse | neuron | pool | attention | product | readout
     node: Optional[str]  # anchor IR node (None for inputs/readouts)
     module: str
     output: Optional[str]  # the IR value it produces (None for readouts)
@@ -64,7 +69,7 @@ class Unit:
 
     @property
     def sources(self) -> list[str]:
-        return [t.source for p in self.ports for t in p.terms]
+        return [t.source for p in self.ports for t in p.terms if t.source]  # constant terms have none
 
 
 @dataclass
@@ -92,6 +97,8 @@ def _unit_kind(graph: Graph, n: Node, inner_matmuls: set[str]) -> Optional[str]:
         return "pool"
     if ops.is_dynamic_contraction(graph, n) and n.name not in inner_matmuls:
         return "attention"
+    if ops.is_dynamic_product(graph, n):
+        return "product"
     return None
 
 
@@ -122,6 +129,9 @@ def build_network(step: Graph, readout_values: Optional[list[str]] = None) -> Ne
             u = Unit(n.name, kind, n.name, n.module, n.outputs[0])
             if kind == "attention":
                 u.ports, u.attrs = _attention_ports(step, n)
+            elif kind == "product":
+                check_operands(step, n)
+                u.ports = [Port("a", n.inputs[0]), Port("b", n.inputs[1])]
             else:
                 u.ports = [Port("in", n.inputs[0])]
             units[n.name] = u

@@ -15,6 +15,9 @@ Every on-chip unit of :mod:`.network` becomes a *layer* whose compartments are s
   outputs as the compartments of the following ``attn_lif``.  A tile holds whole heads, or a block of
   output rows × columns of one head: it reads its rows of ``q``, all of ``kᵀ`` and its columns of ``v``,
   and holds its rows of ``QKᵀ`` (order ``(QKᵀ)V``) or its columns of ``KᵀV`` (order ``Q(KᵀV)``).
+* a ``product`` unit (a coincidence population, :mod:`.coincidence`) is a relay-like population: one
+  compartment per output element, fed by unit-weight synapses from its operand populations (a structural
+  bound of one synapse and one input axon per compartment and operand term);
 * inputs (the image) and readouts (the head) are on the host.
 
 Tiles: Conv/pool — blocks of (output channels × rows × columns); Linear — (tokens × output features);
@@ -238,7 +241,7 @@ def geometry_of(net: Network, unit: Unit) -> Geometry:
         out = g.values[unit.output].shape
         return Geometry("attention", c_out=int(np.prod(out[:-2])), h_out=out[-2], w_out=out[-1], kd=a[-1],
                         n_tok=b[-1], order=unit.attrs["order"])
-    if unit.kind == "neuron":
+    if unit.kind in ("neuron", "product"):
         n = int(np.prod(g.values[unit.output].shape))
         m = sum(1 for p in unit.ports for t in p.terms if t.source)
         return Geometry("relay", h_out=n, relay_inputs=max(m, 1), fan_in=max(m, 1))
@@ -380,7 +383,7 @@ def partition(net: Network, lim: Limits) -> Partition:
     """Tile every on-chip unit of ``net`` under ``lim`` (see the module docstring)."""
     merged = _merged_into(net)
     plans: dict[str, LayerPlan] = {}
-    order = [u for u in net.order if net.units[u].kind in ("synapse", "pool", "attention", "neuron")
+    order = [u for u in net.order if net.units[u].kind in ("synapse", "pool", "attention", "neuron", "product")
              and u not in merged]
     for name in order:
         u = net.units[name]
@@ -388,7 +391,8 @@ def partition(net: Network, lim: Limits) -> Partition:
         tile = best_tile(u.module or name, g, lim)
         assumed = ("attention: intermediate products held as compartments of programmable neurons, no stored "
                    "weights (not a published Loihi mapping)") if u.kind == "attention" else ""
-        kind = {"synapse": g.kind, "pool": "pool", "attention": "attention", "neuron": "neuron"}[u.kind]
+        kind = {"synapse": g.kind, "pool": "pool", "attention": "attention", "neuron": "neuron",
+                "product": "product"}[u.kind]
         plans[name] = LayerPlan(name, u.module, kind, [n for n, m in merged.items() if m == name], g, tile,
                                 _count(g, "neurons"), _count(g, "synapses"), assumed=assumed)
     if lim.output_axons_per_core is not None:  # second pass: cap compartments by their output routes

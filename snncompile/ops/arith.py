@@ -54,7 +54,9 @@ def sub(node, inputs, state):
 
 
 def gate_synops(a: np.ndarray, b: np.ndarray) -> int:
-    """Broadcast positions where both factors of ``a ⊙ b`` are nonzero."""
+    """Broadcast positions where both factors of ``a ⊙ b`` are nonzero (one accumulate per spike that gates
+    the other factor; for two binary factors, one per coincidence: the spikes of the Loihi coincidence
+    population, which is what the Lava ledger counts on its cores)."""
     return int(np.count_nonzero(np.logical_and(a != 0, b != 0)))
 
 

@@ -94,6 +94,7 @@ def test_lava_ledger_totals_and_layout_round_trip_through_the_reader(tmp_path):
                        op_kind=c["op_kind"]) for c in CORES]
     ledger = Ledger(cores, host=dict(HOST), samples=4)
     assert ledger.totals() == {"on_chip": {"synaptic_ops": 60, "spikes": 12, "neuron_updates": 32},
+                               "coincidence": {"unit_synapse_events": 0, "compartment_updates": 0},
                                "host_synaptic_ops": 12, "synaptic_ops": 72, "by_kind": {"ac": 60, "mac": 12},
                                "cores_used": 2, "cores": 3}
     energy = ledger.energy(23.6)

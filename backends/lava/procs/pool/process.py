@@ -4,6 +4,10 @@
 positions (in the order the producer emits) of its window, ``-1`` for zero padding.  Spikes are ≥ 0, so
 padding with 0 is the same as torch's ``-inf`` padding.  On Loihi this is a population with unit weights
 and threshold 1 (see ``snncompile.loihi.partition``).
+
+With ``bias`` (per input, in the producer's order) and ``pad`` (e.g. ``-inf``), it pools synaptic currents
+instead (float mode): ``out = max over the window of (x + bias)``, padding ``pad`` — a programmable-neuron
+operation on Loihi (dendrites only sum).  Such a pool records nothing (its output is not a spike train).
 """
 import numpy as np
 
@@ -20,9 +24,11 @@ from snncompile.backends.lava.procs.runtime import Clock, Recorder
 
 
 class SpikeMaxPool(AbstractProcess):
-    def __init__(self, *, n_in: int, windows, T: int, steps: int, lag: int = 0, rec=None, name=None):
+    def __init__(self, *, n_in: int, windows, T: int, steps: int, lag: int = 0, rec=None, bias=None, pad=0.0,
+                 name=None):
         windows = np.asarray(windows)
-        super().__init__(n_in=n_in, windows=windows, T=T, steps=steps, lag=lag, rec=rec, name=name)
+        super().__init__(n_in=n_in, windows=windows, T=T, steps=steps, lag=lag, rec=rec, bias=bias, pad=pad,
+                         name=name)
         self.s_in = InPort(shape=(n_in,))
         self.s_out = OutPort(shape=(windows.shape[0],))
 
@@ -35,11 +41,14 @@ class _Base(PyLoihiProcessModel):
         self.win = np.where(self.win < 0, self.n_in, self.win)
         self.clock = Clock(self.proc_params)
         self.rec = Recorder(self.proc_params["rec"])
+        b = self.proc_params.get("bias")
+        self.bias = None if b is None else np.asarray(b, dtype=self.dtype)
+        self.pad = self.proc_params.get("pad", 0.0)
 
     def run_spk(self):
         x = self.s_in.recv()
-        xp = np.zeros(self.n_in + 1, dtype=self.dtype)
-        xp[: self.n_in] = x
+        xp = np.full(self.n_in + 1, self.pad, dtype=self.dtype)
+        xp[: self.n_in] = x if self.bias is None else x + self.bias
         out = xp[self.win].max(axis=1)
         m = self.clock.model_step(self.time_step)
         if self.clock.valid(m):
