@@ -7,7 +7,8 @@
   producers connect to the one ``s_in`` InPort, which sums them: a residual stream of spike trains arrives
   as graded integers), weights ``A·M`` (``A`` the layer, ``M`` the moves from the producers);
 * per ``neuron`` unit one ``LIFStep`` (its input current sums every incoming ``a_out``; constant terms and
-  the synapses' biases become the neuron's bias);
+  the synapses' biases become the neuron's bias), or one ``GradedStep`` (type ``graded``) for a graded
+  (I-LIF) neuron, whose Sparse consumers receive graded messages (``num_message_bits`` = GRADED_BITS);
 * per ``pool`` / ``attention`` unit one ``SpikeMaxPool`` / ``SpikeAttention`` (gathers instead of moves);
 * per readout value one ``StepReadout`` per group of terms;
 * ``StepDelay`` processes where paths of unequal synapse depth meet (delay balancing).
@@ -215,7 +216,8 @@ class _Builder:
                 self._shared(u, node, gi, len(groups), members, lag_in, e_out)
                 continue
             W = (A @ Me).tocsr()[e_out]
-            binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool")
+            src = self.net.units[members[0][1].source]
+            binary = len(members) == 1 and src.kind in ("neuron", "pool") and not src.graded
             name = f"sparse:{u.name}" + (f":{gi}" if len(groups) > 1 else "")
             params = {"weights": W.tocsr(), "num_message_bits": 0 if binary else GRADED_BITS}
             if self.mode == "fixed":
@@ -298,7 +300,9 @@ class _Builder:
             b = np.asarray(fx["bias"], dtype=np.int64).reshape(-1)
             fx["bias"] = b[e_n] if b.size == n else b
             params["fixed"] = fx
-        p = self.add(ProcSpec(f"neuron:{u.name}", "neuron", u.name, lag, params))
+        if u.graded:  # an I-LIF population emitting graded spikes 0..D (procs/neuron/graded.py)
+            params["max_spike"] = u.max_spike
+        p = self.add(ProcSpec(f"neuron:{u.name}", "graded" if u.graded else "neuron", u.name, lag, params))
         for srcs, l in inputs:
             for s in srcs:
                 self.connect(s, p.name, "a_in", lag - l, n)
@@ -335,6 +339,10 @@ class _Builder:
         t = p.terms[0]
         if self.net.units[t.source].kind not in ("neuron", "pool", "input"):
             raise UnsupportedOpError(f"{u.name}: input {p.name} is not a spike train")
+        src = self.net.units[t.source]
+        if src.graded:
+            raise UnsupportedOpError(f"{u.name}: input {p.name} carries graded spikes (0..{src.max_spike}); "
+                                     f"max-pooling and spike matmuls take binary spikes only")
         M = self.tm(u, pi, 0)
         if not is_selection(M):
             raise UnsupportedOpError(f"{u.name}: input {p.name} is not a plain rearrangement of spikes")

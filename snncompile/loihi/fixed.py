@@ -276,6 +276,9 @@ def _current_bound(g: Graph, n, bounds: Graph) -> float:
     d = bounds.values[n.ports[0].value].domain
     if d is None or not (math.isfinite(d.lo) and math.isfinite(d.hi)):
         raise QuantisationError(f"{n.module}: its input current has no finite bound (run domain inference first)")
+    if n.graded:  # a graded (I-LIF) neuron: its membrane's bound, snncompile.loihi.graded
+        from .graded import membrane_bound
+        return membrane_bound(a, max(abs(d.lo), abs(d.hi)), n.max_spike)
     return max(abs(d.lo), abs(d.hi), abs(a["v_threshold"]))
 
 
@@ -340,6 +343,17 @@ def _quantise_neurons(net, fg: Graph, K_of: dict) -> list[LayerError]:
         node = fg.node(u.node)
         a = node.attrs
         K = K_of[u.name]
+        if u.graded:  # I-LIF registers (snncompile.loihi.graded); the bias as for a LIF
+            from .graded import quantise_graded
+            c = _port_constant(g, units, u)
+            bias, bexp = quantise_bias(c * K)
+            bname = fg.unique_name(f"{node.name}_fixed_bias")
+            fg.add_constant(bname, bias.astype(np.int64))
+            fixed, detail = quantise_graded(a, K, bname)
+            node.attrs = dict(a, fixed=fixed)
+            layers.append(LayerError(u.name, u.module, "neuron", dict(detail, bias_exp=bexp, bias_max_abs_error=float(
+                np.abs(bias / K - c).max()) if c.size else 0.0)))
+            continue
         k = input_decay(a)
         S_v = K / k
         tau = a.get("tau")

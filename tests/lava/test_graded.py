@@ -1,0 +1,146 @@
+"""Graded (integer, "multi-bit") spikes on Loihi: the I-LIF digits model (examples/models/ilifnet-digits).
+
+I-LIF neurons (op ``ilif``: ``H = β·V + X; S = clamp(round(H), 0, D); V = H − S``) lower to ``GradedStep``
+populations whose spikes travel as graded messages (a payload per event) to lava-nc ``Sparse`` synapses.
+Float: torch = reference executor = Lava at every neuron and step, comparing the spike *values* 0..D.
+Fixed: Lava = the fixed-point executor bit for bit (spikes, membranes, readouts). Ledger = report counts.
+"""
+import numpy as np
+import pytest
+
+from snncompile.backends.lava import lava_status
+from snncompile.backends.reference import ReferenceExecutor, compare_spikes, count_events, neuron_values
+
+torch = pytest.importorskip("torch")
+
+IMAGES = 5
+needs_lava = [pytest.mark.lava, pytest.mark.skipif(not lava_status()[0], reason=lava_status()[1] or "lava")]
+
+
+@pytest.fixture(scope="module")
+def ilif_case():
+    from lava_models import Case
+
+    case = Case("ilifnet")
+    assert case.trained, "the shipped ilifnet-digits model is missing"
+    case.x = case.x[:IMAGES]
+    return case
+
+
+def _neurons(graph):
+    from snncompile import ops
+
+    return [n for n in graph.nodes if ops.get(n.op).neuron is not None]
+
+
+# -- the plan (no Lava needed) -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("mode", ["float", "fixed"])
+def test_graded_neurons_become_graded_populations(ilif_case, mode):
+    """Every I-LIF unit records D and that it is graded; it becomes one ``graded`` process; every Sparse it
+    feeds receives graded messages (num_message_bits = GRADED_BITS)."""
+    from snncompile.backends.lava.plan import GRADED_BITS
+
+    low = ilif_case.lowered(mode)
+    net = low.prepared.network
+    graded = net.of_kind("neuron")
+    assert graded and all(u.graded and u.max_spike == 4 for u in graded)
+    plan = low.plan
+    assert {p.type for p in plan.procs.values() if p.unit in {u.name for u in graded}} == {"graded"}
+    fed = [c.dst for c in plan.conns if plan.procs[c.src].type == "graded" and plan.procs[c.dst].type == "sparse"]
+    assert fed and all(plan.procs[d].params["num_message_bits"] == GRADED_BITS for d in fed)
+
+
+def test_binary_neurons_keep_binary_messages():
+    """A binary LIF's Sparse consumers still get 0-bit (binary) messages: graded handling is per source."""
+    from lava_models import Case
+
+    low = Case("spikformer").lowered("float")
+    net = low.prepared.network
+    assert not any(u.graded for u in net.of_kind("neuron"))
+    bits = {p.params["num_message_bits"] for c in low.plan.conns
+            if low.plan.procs[c.src].type == "neuron" and low.plan.procs[c.dst].type == "sparse"
+            for p in [low.plan.procs[c.dst]]}
+    assert 0 in bits
+
+
+def test_graded_spikes_into_a_max_pool_are_refused_with_a_reason():
+    from snncompile.analysis import infer_domains
+    from snncompile.backends.lava.lower import lower_graph
+    from snncompile.errors import UnsupportedOpError
+    from snncompile.examples.neurons import MultiStepILIF
+    from snncompile.frontends.torch import trace
+
+    class PoolAfterILIF(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+            self.lif = MultiStepILIF(decay=0.5, max_spike=3)
+            self.pool = torch.nn.MaxPool2d(2)
+            self.fc = torch.nn.Linear(4 * 4 * 4, 3)
+
+        def forward(self, x):
+            x = x.unsqueeze(0).repeat(2, 1, 1, 1, 1)
+            y = self.conv(x.flatten(0, 1)).reshape(2, x.shape[1], 4, 8, 8)
+            s = self.pool(self.lif(y).flatten(0, 1))
+            return self.fc(s.flatten(1)).reshape(2, x.shape[1], 3).mean(0)
+
+    g = trace(PoolAfterILIF().eval(), torch.rand(1, 1, 8, 8))
+    infer_domains(g)
+    with pytest.raises(UnsupportedOpError, match="graded spikes"):
+        lower_graph(g, mode="float")
+
+
+# -- Lava runs -----------------------------------------------------------------------------------------
+
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not lava_status()[0], reason=lava_status()[1] or "lava")
+def test_float_lava_equals_executor_and_torch_on_graded_values(ilif_case):
+    """torch (float64), the reference executor and Lava emit the same integer spikes at every I-LIF neuron and
+    step on 5 images; differences are allowed only where H lies within 1e-9 of a rounding point k + ½."""
+    case = ilif_case
+    rec = case.lava("float")
+    g = case.graph
+    T = case.lowered("float").program.T
+    ex = ReferenceExecutor()
+    model = case.model.double()
+    captured = {}
+    hooks = [m.register_forward_hook(lambda mod, args, out, name=name: captured.setdefault(name, []).append(
+        out.detach().numpy())) for name, m in model.named_modules() if type(m).__name__ == "MultiStepILIF"]
+    compared, values = 0, np.zeros(5, dtype=np.int64)
+    try:
+        for i in range(len(case.x)):
+            r = ex.run(g, case.x[i:i + 1], dtype=np.float64, record=neuron_values(g))
+            lava = {n.module: [rec.spikes[n.name][i * T:(i + 1) * T]] for n in _neurons(g)}
+            cmp = compare_spikes(g, r, lava)
+            assert cmp.ok and cmp.mismatches == 0, f"image {i}: Lava vs executor: {cmp}"
+            captured.clear()
+            with torch.no_grad():
+                model(torch.from_numpy(case.x[i:i + 1]).double())
+            cmp_t = compare_spikes(g, r, captured)
+            assert cmp_t.ok, f"image {i}: torch vs executor: {cmp_t}"
+            compared += cmp.compared
+            for n in _neurons(g):
+                values += np.bincount(r.values[n.outputs[0]].astype(np.int64).reshape(-1), minlength=5)[:5]
+    finally:
+        for h in hooks:
+            h.remove()
+        case.model.float()
+    assert compared > 0
+    assert np.all(values[2:] > 0), f"the comparison must cover graded values 2..4, got counts {values}"
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not lava_status()[0], reason=lava_status()[1] or "lava")
+def test_float_lava_logits_equal_executor(ilif_case):
+    from snncompile.backends.lava.host import run_post
+
+    low = ilif_case.lowered("float")
+    rec = ilif_case.lava("float")
+    outs, _ = run_post(low.program, rec.readouts, len(ilif_case.x))
+    ex = ReferenceExecutor()
+    for i in range(len(ilif_case.x)):
+        ref = ex.run(ilif_case.graph, ilif_case.x[i:i + 1], dtype=np.float64).output
+        np.testing.assert_allclose(outs[i][0], ref, rtol=1e-9, atol=1e-9)
