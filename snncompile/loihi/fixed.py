@@ -208,6 +208,9 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
     Returns ``(fixed_step_graph, report)``.  The copy has integer weights (``attrs['fixed_exp']``), no
     weight-layer biases, ``attrs['fixed']`` on every ``lif`` (see :class:`LIFFixed`), ``attrs['fixed_mult']``
     on every spike matmul and ``meta['fixed']`` with the input scales and readout dequantisation."""
+    from .mapped import separate
+
+    net = separate(net)  # currents reaching a neuron through a map: their own integer layers (loihi.mapped)
     g: Graph = net.graph
     fg = g.copy()
     K_of, class_info = _class_scales(net, _bounded_domains(g, calibration_max or {}))
@@ -249,6 +252,10 @@ def _class_scales(net, bounds: Graph) -> tuple[dict[str, int], list[dict]]:
     for members in _scale_classes(net).values():
         neurons = [units[m] for m in members if units[m].kind == "neuron"]
         if not neurons:
+            K = _readout_class_scale(units, members, bounds)
+            if K is not None:
+                K_of.update({m: K for m in members})
+                class_info.append({"members": [units[m].module or m for m in members], "K": K, "readout": True})
             continue
         ks = {input_decay(g.node(n.node).attrs) for n in neurons}
         if len(ks) != 1:
@@ -266,6 +273,21 @@ def _class_scales(net, bounds: Graph) -> tuple[dict[str, int], list[dict]]:
         class_info.append({"members": [units[m].module or m for m in members], "K": K, "input_decay": k,
                            "bound": bound})
     return K_of, class_info
+
+
+def _readout_class_scale(units: dict, members: list[str], bounds: Graph) -> Optional[int]:
+    """K = 64·2^j for synapses that feed only host readouts (a head ``fc`` per step): the largest that keeps
+    the integer current ``X·K/64`` (the readout port's value bound) within 23 bits; None if no readout."""
+    ports = [units[m].ports[0].value for m in members if units[m].kind == "readout"]
+    if not ports:
+        return None
+    bound = 0.0
+    for v in ports:
+        d = bounds.values[v].domain
+        if d is None or not (math.isfinite(d.lo) and math.isfinite(d.hi)):
+            raise QuantisationError(f"readout {v}: its value has no finite bound (run domain inference first)")
+        bound = max(bound, abs(d.lo), abs(d.hi))
+    return 64 * 2 ** max(math.floor(math.log2(2 ** (V_BITS - 2) / max(bound, 1e-300))), 0)
 
 
 def _current_bound(g: Graph, n, bounds: Graph) -> float:
