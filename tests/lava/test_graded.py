@@ -190,5 +190,46 @@ def test_ledger_equals_report_counts_with_graded_events(ilif_case):
     assert tot["on_chip"]["neuron_updates"] == counts.neuron_updates
     by_kind = {k: v["synaptic_ops"] for k, v in counts.totals().items() if v["synaptic_ops"]}
     assert tot["by_kind"] == by_kind and by_kind.get("intmul", 0) > 0
+    from snncompile.backends.torch.counting import count_events_torch
+
+    engine = count_events_torch(case.graph, case.x, dtype=torch.float64)  # report's default engine
+    assert (engine.synaptic_ops, engine.spikes, engine.neuron_updates) == \
+        (counts.synaptic_ops, counts.spikes, counts.neuron_updates)
     payload = sum(int(s.sum()) for s in rec.spikes.values())
     assert counts.spikes < payload, "graded spikes must be counted as events, not as summed payloads"
+
+
+# torch, fixed-point executor and torch/fixed agreement: correct images out of the 360 test digits, as measured
+# (99.72 % -> 99.17 %; calibrated on the training images). The issue's target, a loss of at most 0.5 point
+# (fixed >= 358), is NOT met yet: the loss is 2 images (0.56 point); see /work/notes/graded.md.
+ILIF_FIGURES = {"torch": 359, "fixed": 357, "agree": 358}
+
+
+def test_fixed_point_keeps_the_trained_accuracy_of_graded_spikes():
+    """No Lava needed: the fixed-point executor is the specification of the Lava fixed run (bit-exact above)."""
+    from snncompile.analysis import infer_domains
+    from snncompile.backends.lava.lower import lower_graph
+    from snncompile.backends.reference.fixed import run_fixed
+    from snncompile.examples.data import load_digits
+    from snncompile.frontends.torch import trace
+
+    from digits_models import digits_model
+
+    split = load_digits(img_size=16)
+    x_train, x_test, y = split.x_train.numpy(), split.x_test.numpy().astype(np.float32), split.y_test.numpy()
+    assert len(y) == 360
+    model, _, _, trained = digits_model("ilifnet")
+    assert trained
+    with torch.no_grad():
+        torch_pred = model(torch.from_numpy(x_test)).argmax(1).numpy()
+    graph = trace(model, torch.from_numpy(x_test[:1]))
+    infer_domains(graph)
+    low = lower_graph(graph, mode="fixed", calibration=x_train)
+    outs, _, _ = run_fixed(low.program, low.step, x_test)
+    fixed_pred = np.array([o[0].argmax() for o in outs])
+    got = {"torch": int((torch_pred == y).sum()), "fixed": int((fixed_pred == y).sum()),
+           "agree": int((torch_pred == fixed_pred).sum())}
+    summary = ", ".join(f"{k} {v}/360 (measured before: {ILIF_FIGURES[k]})" for k, v in got.items())
+    assert got["torch"] == ILIF_FIGURES["torch"], f"the float model changed: {summary}"
+    assert got["fixed"] >= ILIF_FIGURES["fixed"], f"fixed point lost accuracy: {summary}"
+    assert got["agree"] >= ILIF_FIGURES["agree"], f"fixed point drifted from torch: {summary}"
