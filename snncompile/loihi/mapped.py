@@ -9,12 +9,15 @@ the one-step graph so that every such term is a ``linear`` layer of its own with
 ``M·b``, reading the synapse's input (flattened), which the quantiser then rounds like any other layer
 (8-bit mantissa, one exponent).  The fixed-point executor and Lava then run the same integer layer.
 
-Weight sharing is lost on that path (``M·A`` is stored as a matrix); its size is the dedicated copy's.
+Weight sharing is lost on that path (``M·A`` is stored as a matrix); its size is the dedicated copy's.  The
+fixed-point ledger counts these layers as the chip runs them (each nonzero input drives its row of ``M·A``),
+so its synaptic-op totals differ from ``report``'s (which counts the model's own layers) on such a path.
 """
 from __future__ import annotations
 
 import numpy as np
 
+from snncompile.analysis import infer_domains
 from snncompile.errors import UnsupportedOpError
 from snncompile.ir.graph import Graph, Node, Value
 
@@ -41,6 +44,7 @@ def separate(net: Network) -> Network:
     for u in todo:
         _rewrite_port(g, net, u)
     g.prune()
+    infer_domains(g)  # the new layers' inputs: graded/binary spikes, so their cost kind is known
     readouts = [u.ports[0].value for u in net.of_kind("readout")]
     return build_network(g, readouts)
 
