@@ -33,6 +33,36 @@ def _neurons(graph):
     return [n for n in graph.nodes if ops.get(n.op).neuron is not None]
 
 
+# -- the fixed-point neuron (no Lava needed) -----------------------------------------------------------
+
+def test_fixed_ilif_rounds_half_up_clamps_and_resets_by_the_payload():
+    """S_v = 2^4 = 16 units per 1.0, D = 3, β = 1 (dv = 0: no leak); the bias sets h exactly, the input adds a << 6."""
+    from snncompile.loihi.graded import ILIFFixed
+
+    h_units = np.array([7, 8, 23, 24, 40, 100, -9, -8, 0])  # 0.44, 0.5 (tie), 1.44, 1.5 (tie), 2.5, 6.25, -0.56, -0.5
+    n = ILIFFixed(dv=0, shift=4, max_spike=3, bias=h_units)
+    s, v, h = n.step(np.zeros(9, dtype=np.int64), np.zeros(9, dtype=np.int64))
+    np.testing.assert_array_equal(h, h_units)
+    np.testing.assert_array_equal(s, [0, 1, 1, 2, 3, 3, 0, 0, 0])  # ⌊h/16 + ½⌋ clamped to 0..3
+    np.testing.assert_array_equal(v, h_units - 16 * s)  # reset by subtracting the payload
+    s, v, h = n.step(np.array([1, 0, 0, 0, 0, 0, 0, 0, 0]), v)  # carried membrane, plus 1 << 6 on neuron 0
+    assert h[0] == 7 + 7 + 64 and s[0] == 3 and v[0] == h[0] - 48
+
+
+def test_fixed_ilif_decay_is_lavas_truncating_decay():
+    """β = 0.25 is dv = 3072: v·1024 >> 12 in sign-magnitude (toward zero), then the input."""
+    from snncompile.loihi.fixed import decay
+    from snncompile.loihi.graded import ILIFFixed, quantise_graded
+
+    fixed, _ = quantise_graded({"decay": 0.25, "max_spike": 4}, 2 ** 10, "b")
+    assert fixed["dv"] == 3072 and fixed["shift"] == 10
+    n = ILIFFixed(fixed["dv"], fixed["shift"], 4, np.zeros(4, dtype=np.int64))
+    v = np.array([7, -7, 4097, -4097])
+    _, _, h = n.step(np.zeros(4, dtype=np.int64), v)
+    np.testing.assert_array_equal(h, decay(v, 3072))
+    np.testing.assert_array_equal(h, [1, -1, 1024, -1024])
+
+
 # -- the plan (no Lava needed) -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("mode", ["float", "fixed"])
