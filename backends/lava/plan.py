@@ -301,7 +301,7 @@ class _Builder:
             fx["bias"] = b[e_n] if b.size == n else b
             params["fixed"] = fx
         if u.graded:  # an I-LIF population emitting graded spikes 0..D (procs/neuron/graded.py)
-            params["max_spike"] = u.max_spike
+            params.update(max_spike=u.max_spike, op=node.op)
         p = self.add(ProcSpec(f"neuron:{u.name}", "graded" if u.graded else "neuron", u.name, lag, params))
         for srcs, l in inputs:
             for s in srcs:

@@ -124,8 +124,8 @@ def _graded(b: _Build, name, spec, p, clock):
     rec = b.record(f"spikes:{spec.unit}", name, "spk", (b.steps, p["n"]), dtype)
     rec_v = b.record(f"v:{spec.unit}", name, "v", (b.steps, p["n"]), np.int64 if b.fixed else np.float64) \
         if b.record_membrane else None
-    return b.lava["GradedStep"](n=p["n"], attrs=p.get("attrs"), bias=p.get("bias"), fixed=p.get("fixed"), rec=rec,
-                                rec_v=rec_v, name=name, **clock)
+    return b.lava["GradedStep"](n=p["n"], op=p["op"], attrs=p.get("attrs"), bias=p.get("bias"), fixed=p.get("fixed"),
+                                rec=rec, rec_v=rec_v, name=name, **clock)
 
 
 def _pool(b: _Build, name, spec, p, clock):

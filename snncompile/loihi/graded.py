@@ -78,12 +78,20 @@ def fixed_neuron(d: dict, n: Optional[int] = None):
     return ILIFFixed.from_dict(d, n) if d.get("graded") else LIFFixed.from_dict(d, n)
 
 
+def _ilif_registers(attrs: dict) -> tuple[float, int]:
+    """(β, D) of a graded neuron; a graded neuron op without them has no fixed-point model here."""
+    if "decay" not in attrs or "max_spike" not in attrs:
+        raise QuantisationError(f"a graded-spike neuron without I-LIF attributes (decay, max_spike: got "
+                                f"{sorted(attrs)}) has no fixed-point model")
+    return float(attrs["decay"]), int(attrs["max_spike"])
+
+
 def membrane_bound(attrs: dict, x_bound: float, max_spike: int) -> float:
     """An upper bound of ``|H|`` for a graded neuron whose input current is bounded by ``x_bound``.
 
     ``|V[t]| ≤ max(|H[t]|, 1/2)`` (the reset subtracts ``S = clamp(round(H), 0, D)``), so
     ``|H| ≤ β·|H| + |X|`` gives ``|H| ≤ |X|/(1 − β)``; the emission range needs ``D + 1/2``."""
-    beta = float(attrs["decay"])
+    beta, _ = _ilif_registers(attrs)
     if not 0.0 <= beta < 1.0:
         raise QuantisationError(f"I-LIF decay {beta} outside [0, 1): its membrane has no bound in fixed point")
     return max(x_bound / (1.0 - beta), max_spike + 0.5)
@@ -95,9 +103,9 @@ def quantise_graded(attrs: dict, K: int, bias_name: str) -> tuple[dict, dict]:
     shift = int(round(math.log2(K)))
     if 2 ** shift != K:
         raise QuantisationError(f"activation scale {K} is not a power of two")
-    beta = float(attrs["decay"])
+    beta, d = _ilif_registers(attrs)
     dv = int(round((1.0 - beta) * 2 ** DECAY_BITS))
-    fixed = {"graded": True, "dv": dv, "shift": shift, "max_spike": int(attrs["max_spike"]), "bias": bias_name,
+    fixed = {"graded": True, "dv": dv, "shift": shift, "max_spike": d, "bias": bias_name,
              "K": K}
     detail = {"K": K, "dv": dv, "membrane_scale": K,
               "decay_rel_error": abs((1 - dv / 2 ** DECAY_BITS) - beta) / beta if beta else 0.0,

@@ -5,8 +5,9 @@ nothing) and resets by subtracting it::
 
     H = β·V + X;   S = clamp(round(H), 0, D);   V = H − S
 
-* ``floating_pt``: ``snncompile.ops.graded.ilif_step`` — the reference executor's own neuron step — on
-  ``x = a_in + bias`` (float64; round half to even, as torch).
+* ``floating_pt``: the neuron op's own reference step (``ops.get(op).reference`` in single-step mode, for
+  ``ilif`` ``snncompile.ops.graded.ilif_step``: round half to even, as torch) — what the reference executor
+  runs — on ``x = a_in + bias`` (float64); the recorded ``H`` comes from the op's ``charge`` hook.
 * ``fixed_pt``: ``snncompile.loihi.graded.ILIFFixed`` (24-bit membrane in units ``S_v = 2^shift`` per 1.0,
   12-bit decay, activation shifted by 6, ``S = clamp((h + S_v/2) >> shift, 0, D)``, ``v = h − S·S_v``).
 
@@ -16,7 +17,7 @@ Loihi 2 feature; the round/clamp emission with reset by the payload is not a sto
 programmable (microcode) neuron.
 
 Parameters as ``LIFStep`` (``n``, ``attrs``, ``bias``, ``fixed``, ``T``, ``steps``, ``lag``, ``rec``,
-``rec_v``); the spike recording holds the payloads, ``rec_v`` the membrane ``H`` before the emission.
+``rec_v``) plus ``op`` (the IR neuron op); the spike recording holds the payloads, ``rec_v`` the membrane ``H`` before the emission.
 """
 import numpy as np
 
@@ -28,15 +29,16 @@ from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
+from snncompile import ops
 from snncompile.backends.lava.procs.neuron.process import _Base
+from snncompile.ir.graph import Node
 from snncompile.loihi.graded import ILIFFixed
-from snncompile.ops.graded import ilif_step
 
 
 class GradedStep(AbstractProcess):
-    def __init__(self, *, n: int, T: int, steps: int, lag: int = 0, attrs=None, bias=None, fixed=None,
+    def __init__(self, *, n: int, T: int, steps: int, op: str, lag: int = 0, attrs=None, bias=None, fixed=None,
                  rec=None, rec_v=None, name=None):
-        super().__init__(n=n, T=T, steps=steps, lag=lag, attrs=attrs, bias=bias, fixed=fixed, rec=rec,
+        super().__init__(n=n, T=T, steps=steps, op=op, lag=lag, attrs=attrs, bias=bias, fixed=fixed, rec=rec,
                          rec_v=rec_v, name=name)
         self.a_in = InPort(shape=(n,))
         self.s_out = OutPort(shape=(n,))
@@ -52,17 +54,21 @@ class PyGradedStepFloat(_Base):
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        self.attrs = dict(self.proc_params["attrs"])
-        b = self.proc_params["bias"]
+        p = self.proc_params
+        opdef = ops.get(p["op"])
+        self.node = Node("population", p["op"], ["x"], ["s", "v"], dict(p["attrs"], step_mode="single"))
+        self.reference = opdef.reference
+        self.charge = opdef.hook("charge") if p["rec_v"] is not None else None
+        b = p["bias"]
         self.bias = np.zeros(self.n) if b is None else np.asarray(b, dtype=np.float64)
 
     def reset(self):
-        self.v = np.zeros(self.n, dtype=np.float64)
+        self.v = {}  # the op's state dict (its membrane), fresh for every image
 
     def step(self, x):
         x = np.asarray(x, dtype=np.float64) + self.bias
-        h = self.attrs["decay"] * self.v + x if self.rec_v.spec is not None else None  # H, as ilif_step forms it
-        s, self.v = ilif_step(self.attrs, x, self.v)
+        h = self.charge(self.node, x, dict(self.v)) if self.charge is not None else None
+        s = self.reference(self.node, [x], self.v)[0]
         return s, h
 
 
