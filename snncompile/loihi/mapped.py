@@ -25,6 +25,9 @@ from .affine import is_selection, numel, synapse_bias, synapse_matrix, term_matr
 from .network import Network, build_network
 
 
+MAX_WEIGHTS = 4_000_000  # the largest separated layer (dense M·A), as the plan's Sparse/shared boundary
+
+
 def mapped_terms(net: Network, unit) -> list:
     """The terms of neuron ``unit`` that carry a synapse's current through a map that is not a selection."""
     out = []
@@ -61,6 +64,11 @@ def _rewrite_port(g: Graph, net: Network, u) -> None:
                                      f"with a non-synaptic input; not supported in fixed point")
         M = term_matrix(g, t)
         syn = g.node(net.units[t.source].node)
+        size = M.shape[0] * numel(g, syn.inputs[0])
+        if size > MAX_WEIGHTS:
+            raise UnsupportedOpError(f"{neuron.location}: reads {syn.module or syn.name}'s current through a linear "
+                                     f"map; as its own fixed-point layer that needs {size} weights (limit "
+                                     f"{MAX_WEIGHTS})")
         W = (M @ synapse_matrix(g, syn)).toarray()
         b = M @ synapse_bias(g, syn)
         x = syn.inputs[0]

@@ -263,3 +263,70 @@ def test_fixed_point_keeps_the_trained_accuracy_of_graded_spikes():
     assert got["torch"] == ILIF_FIGURES["torch"], f"the float model changed: {summary}"
     assert got["fixed"] >= ILIF_FIGURES["fixed"], f"fixed point lost accuracy: {summary}"
     assert got["agree"] >= ILIF_FIGURES["agree"], f"fixed point drifted from torch: {summary}"
+
+
+# -- a current through a linear map in fixed point (snncompile.loihi.mapped): any neuron kind ----------------
+
+class _MeanHead(torch.nn.Module):
+    """conv → LIF → conv → mean over positions → neuron → fc, mean over T: the head neuron reads the second
+    conv's current through a mean (a map with entries 1/16), as ilifnet's head does."""
+
+    def __init__(self, neuron):
+        super().__init__()
+        self.conv1 = torch.nn.Conv2d(1, 4, 3, padding=1)
+        self.lif1 = neuron()
+        self.conv2 = torch.nn.Conv2d(4, 8, 3, padding=1)
+        self.lif2 = neuron()
+        self.fc = torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        T, B = 2, x.shape[0]
+        x = x.unsqueeze(0).repeat(T, 1, 1, 1, 1)
+        y = self.conv1(x.flatten(0, 1)).reshape(T, B, 4, 4, 4)
+        y = self.conv2(self.lif1(y).flatten(0, 1)).reshape(T, B, 8, 16).mean(3)
+        return self.fc(self.lif2(y)).mean(0)
+
+
+@pytest.mark.lava
+@pytest.mark.skipif(not lava_status()[0], reason=lava_status()[1] or "lava")
+@pytest.mark.parametrize("neuron", ["lif", "ilif"])
+def test_fixed_point_current_through_a_mean_is_its_own_layer_and_bit_exact(neuron, tmp_path):
+    """In fixed point the head neuron's input, conv2's current averaged over positions, is a separated integer
+    layer (weights M·A) that Lava and the fixed-point executor run identically; LIF and I-LIF alike."""
+    from snncompile.analysis import infer_domains
+    from snncompile.backends.lava.host import step_inputs
+    from snncompile.backends.lava.lower import lower_graph
+    from snncompile.backends.lava.simulate import simulate
+    from snncompile.backends.reference.fixed import run_fixed
+    from snncompile.examples.neurons import MultiStepILIF, MultiStepLIF
+    from snncompile.frontends.torch import trace
+    from snncompile.loihi.fixed import quantise_input
+    from snncompile.loihi.mapped import mapped_terms
+
+    torch.manual_seed(0)
+    make = (lambda: MultiStepLIF(tau=2.0, v_threshold=0.5)) if neuron == "lif" else \
+        (lambda: MultiStepILIF(decay=0.5, max_spike=3))
+    model = _MeanHead(make).eval()
+    with torch.no_grad():
+        model.conv1.weight.mul_(3.0)
+        model.conv2.weight.mul_(4.0)
+        model.conv2.bias.fill_(0.6)
+    x = np.random.default_rng(0).random((6, 1, 4, 4)).astype(np.float32)
+    g = trace(model, torch.from_numpy(x[:1]))
+    infer_domains(g)
+    low = lower_graph(g, mode="fixed", calibration=x)
+    before = low.prepared.network
+    assert [len(mapped_terms(before, u)) for u in before.of_kind("neuron")] == [0, 1]
+    name = low.program.step.inputs[0]
+    inp = step_inputs(low.program, x)
+    inp = {name: quantise_input(inp[name], low.step.meta["fixed"]["inputs"][name])}
+    rec = simulate(low.plan, inp, str(tmp_path), record_membrane=True)
+    neurons = _neurons(low.step)
+    _, rows, readouts = run_fixed(low.program, low.step, x, record=[n.outputs[0] for n in neurons],
+                                  record_membrane=True)
+    for n in neurons:
+        np.testing.assert_array_equal(rec.spikes[n.name], rows[n.outputs[0]].reshape(rec.steps, -1))
+        np.testing.assert_array_equal(rec.membranes[n.name], rows[f"h:{n.name}"].reshape(rec.steps, -1))
+    for v, arr in readouts.items():
+        np.testing.assert_allclose(rec.readouts[v], arr, rtol=1e-12, atol=1e-12)
+    assert all(rec.spikes[n.name].any() for n in neurons), {n.name: int(rec.spikes[n.name].sum()) for n in neurons}
