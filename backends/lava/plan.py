@@ -216,9 +216,9 @@ class _Builder:
                 self._shared(u, node, gi, len(groups), members, lag_in, e_out)
                 continue
             W = (A @ Me).tocsr()[e_out]
-            src = self.net.units[members[0][1].source]
-            binary = len(members) == 1 and src.kind in ("neuron", "pool") and not src.graded
+            binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool")
             name = f"sparse:{u.name}" + (f":{gi}" if len(groups) > 1 else "")
+            binary = binary and not self.net.units[members[0][1].source].graded  # graded: a payload per spike
             params = {"weights": W.tocsr(), "num_message_bits": 0 if binary else GRADED_BITS}
             if self.mode == "fixed":
                 W = W.tocsr()

@@ -10,16 +10,17 @@ unit kind     IR anchor
 ``input``     a graph input (the host sends it every step: the analog image, or events)
 ``synapse``   a weight layer (``weight`` trait: linear, conv): the weights and the compartments that
               accumulate them
-``neuron``    a neuron op (``neuron`` trait): one population of neurons; a neuron whose trait says it is not
-              binary (I-LIF, ``ilif``) emits *graded* spikes ``0..D``: its unit records ``graded`` and
-              ``max_spike`` = D (the upper end of its output's value domain), and its spikes travel as
-              graded messages (a payload per event) to the synapses it feeds
+``neuron``    a neuron op (``neuron`` trait): one population of neurons
 ``pool``      max-pooling of spikes (``pooling="max"``: an OR over each window, a unit-weight, threshold-1
               population)
 ``attention`` a contraction of a contraction of spike trains, ``(a·b)·c`` or ``a·(b·c)`` (SSA's
               ``(QKᵀ)V`` / ``Q(KᵀV)``): no weights, products of spikes
 ``readout``   a value the post-time-loop graph reads (e.g. the mean over tokens before the mean over T)
 ============  ============================================================================================
+
+A neuron whose trait says it is not binary (I-LIF, ``ilif``) emits *graded* spikes ``0..D``: its unit records
+``graded`` and ``max_spike`` = D (the upper end of its output's value domain), and its spikes travel as graded
+messages (a payload per event) to the synapses it feeds.
 
 Everything between units is a linear map of one producer: an op with an ``"affine"`` hook that is linear
 in its one dynamic operand (data moves, a multiplication by a constant, a mean or sum over non-time axes,
