@@ -91,8 +91,8 @@ def _lava_classes() -> dict:
     from .procs.synapse.process import SharedSynapse
 
     return dict(RunSteps=RunSteps, Loihi2SimCfg=Loihi2SimCfg, Sparse=Sparse, SpikeAttention=SpikeAttention,
-                StepDelay=StepDelay, LIFStep=LIFStep, GradedStep=GradedStep, SpikeMaxPool=SpikeMaxPool, StepReadout=StepReadout,
-                create=create, StepSource=StepSource, SharedSynapse=SharedSynapse)
+                StepDelay=StepDelay, LIFStep=LIFStep, GradedStep=GradedStep, SpikeMaxPool=SpikeMaxPool,
+                StepReadout=StepReadout, create=create, StepSource=StepSource, SharedSynapse=SharedSynapse)
 
 
 def _source(b: _Build, name, spec, p, clock):

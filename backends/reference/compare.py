@@ -3,8 +3,8 @@
 Two float runs of the same network may differ only where a neuron's membrane ``H`` (the value
 compared with the threshold) lies within ``tie_tol`` of ``V_th``: there, a last-bit rounding
 difference flips ``H ≥ V_th``.  A neuron op may state its own charge and decision (optional hooks
-``charge`` and ``margin``: a graded I-LIF's decisions are the rounding points ``k + ½``).  :func:`membrane_traces` recomputes every neuron node's ``H`` from a
-run that recorded the neurons' inputs (``record=neuron_values(graph)``) by replaying the registered
+``charge`` and ``margin``: a graded I-LIF's decisions are the rounding points ``k + ½``).
+:func:`membrane_traces` recomputes every neuron node's ``H`` from a run that recorded the neurons' inputs (``record=neuron_values(graph)``) by replaying the registered
 neuron step (``snncompile.ops.neurons.lif_step``) with the same state sharing as the executor;
 :func:`compare_spikes` then counts mismatches, ties, and mismatches that are not ties.
 """

@@ -155,5 +155,6 @@ def test_lowering_takes_ilif_as_graded_spikes_not_as_a_binary_lif(tmp_path, mode
     types = [p["type"] for p in doc["processes"].values()]
     assert types.count("graded") == 7 and "neuron" not in types
     graded = {n for n, p in doc["processes"].items() if p["type"] == "graded"}
-    fed = [c["dst"] for c in doc["connections"] if c["src"] in graded and doc["processes"][c["dst"]]["type"] == "sparse"]
+    procs = doc["processes"]
+    fed = [c["dst"] for c in doc["connections"] if c["src"] in graded and procs[c["dst"]]["type"] == "sparse"]
     assert fed and all(doc["processes"][d]["params"]["num_message_bits"] > 0 for d in fed)

@@ -17,7 +17,8 @@ Loihi 2 feature; the round/clamp emission with reset by the payload is not a sto
 programmable (microcode) neuron.
 
 Parameters as ``LIFStep`` (``n``, ``attrs``, ``bias``, ``fixed``, ``T``, ``steps``, ``lag``, ``rec``,
-``rec_v``) plus ``op`` (the IR neuron op); the spike recording holds the payloads, ``rec_v`` the membrane ``H`` before the emission.
+``rec_v``) plus ``op`` (the IR neuron op); the spike recording holds the payloads, ``rec_v`` the membrane
+``H`` before the emission.
 """
 import numpy as np
 
