@@ -20,7 +20,7 @@ SOURCES = ["snncompile", "frontends", "backends", "exporters", "examples"]
 OPS_PACKAGE = ROOT / "snncompile" / "ops"
 
 # hooks an op may have or not (each has a default in its consumer), as opposed to concerns every op must answer
-OPTIONAL_HOOKS = {"noop", "compose", "resized", "creates_axis", "time"}
+OPTIONAL_HOOKS = {"noop", "compose", "resized", "creates_axis", "time", "charge", "margin"}
 
 
 def _is_op_ref(node: ast.AST) -> bool:

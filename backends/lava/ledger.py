@@ -21,6 +21,10 @@ exactly:
   (``unit_synapse_events``, ``compartment_updates``) and in ``totals()["coincidence"]``;
 * **spikes** and **neuron updates** (one per neuron per valid step) of every LIF population, on the cores
   its compartments occupy;
+* **graded spikes** (I-LIF populations, payload 0..D): one event per nonzero spike whatever its payload, and
+  its synaptic ops are its fan-out, each an integer (payload) × weight product — the weight layer's cost kind
+  is ``intmul`` (priced as a MAC), as the SNN105 rule prices a Loihi 2 graded spike; the same convention as
+  ``report`` (``spikes`` = nonzero outputs, ``synaptic_ops`` = nonzero inputs × fan-out);
 * the **readout** (the head after the mean over T) runs on the host: its ops are counted by the reference
   counting rules on the host's own computation and reported under ``host``.
 
@@ -262,7 +266,8 @@ def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: 
         spikes = rec.spikes[u.name]
         n = spikes.shape[1]
         core_of = _neuron_cores(net, part, u, n)
-        counts = np.bincount(core_of, weights=spikes.sum(0), minlength=layer.first_core + layer.cores)
+        events = (spikes != 0).sum(0)  # one event per nonzero spike (a graded spike: one event, any payload)
+        counts = np.bincount(core_of, weights=events, minlength=layer.first_core + layer.cores)
         sizes = np.bincount(core_of, minlength=layer.first_core + layer.cores)
         if u.kind != "neuron":  # pool outputs are not neuron spikes in the executor's counts
             continue

@@ -7,7 +7,8 @@
   producers connect to the one ``s_in`` InPort, which sums them: a residual stream of spike trains arrives
   as graded integers), weights ``A·M`` (``A`` the layer, ``M`` the moves from the producers);
 * per ``neuron`` unit one ``LIFStep`` (its input current sums every incoming ``a_out``; constant terms and
-  the synapses' biases become the neuron's bias);
+  the synapses' biases become the neuron's bias), or one ``GradedStep`` (type ``graded``) for a graded
+  (I-LIF) neuron, whose Sparse consumers receive graded messages (``num_message_bits`` = GRADED_BITS);
 * per ``pool`` / ``attention`` unit one ``SpikeMaxPool`` / ``SpikeAttention`` (gathers instead of moves);
 * per ``product`` unit (a coincidence population, ``snncompile.loihi.coincidence``) one ``LIFStep`` with the
   coincidence registers, fed by one unit-weight ``Sparse`` per operand population;
@@ -221,6 +222,7 @@ class _Builder:
             W = (A @ Me).tocsr()[e_out]
             binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool", "product")
             name = f"sparse:{u.name}" + (f":{gi}" if len(groups) > 1 else "")
+            binary = binary and not self.net.units[members[0][1].source].graded  # graded: a payload per spike
             params = {"weights": W.tocsr(), "num_message_bits": 0 if binary else GRADED_BITS}
             if self.mode == "fixed":
                 W = W.tocsr()
@@ -302,7 +304,9 @@ class _Builder:
             b = np.asarray(fx["bias"], dtype=np.int64).reshape(-1)
             fx["bias"] = b[e_n] if b.size == n else b
             params["fixed"] = fx
-        p = self.add(ProcSpec(f"neuron:{u.name}", "neuron", u.name, lag, params))
+        if u.graded:  # an I-LIF population emitting graded spikes 0..D (procs/neuron/graded.py)
+            params.update(max_spike=u.max_spike, op=node.op)
+        p = self.add(ProcSpec(f"neuron:{u.name}", "graded" if u.graded else "neuron", u.name, lag, params))
         for srcs, l in inputs:
             for s in srcs:
                 self.connect(s, p.name, "a_in", lag - l, n)
@@ -339,6 +343,10 @@ class _Builder:
         t = p.terms[0]
         if self.net.units[t.source].kind not in ("neuron", "pool", "product", "input"):
             raise UnsupportedOpError(f"{u.name}: input {p.name} is not a spike train")
+        src = self.net.units[t.source]
+        if src.graded:
+            raise UnsupportedOpError(f"{u.name}: input {p.name} carries graded spikes (0..{src.max_spike}); "
+                                     f"max-pooling and spike matmuls take binary spikes only")
         M = self.tm(u, pi, 0)
         if not is_selection(M):
             raise UnsupportedOpError(f"{u.name}: input {p.name} is not a plain rearrangement of spikes")

@@ -23,7 +23,7 @@ class Recordings:
     """What a run recorded, mapped back to the IR's natural element order (rows = model steps)."""
 
     steps: int
-    spikes: dict[str, np.ndarray] = field(default_factory=dict)  # neuron/pool unit -> [steps, n] uint8
+    spikes: dict[str, np.ndarray] = field(default_factory=dict)  # neuron/pool unit -> [steps, n] (graded: payloads)
     membranes: dict[str, np.ndarray] = field(default_factory=dict)  # neuron unit -> [steps, n] (H)
     attention_ops: dict[str, np.ndarray] = field(default_factory=dict)  # unit -> [steps, 2, heads]
     readouts: dict[str, np.ndarray] = field(default_factory=dict)  # readout value -> [steps, n]
@@ -82,6 +82,7 @@ def _lava_classes() -> dict:
 
     from .procs.attention.process import SpikeAttention
     from .procs.delay.process import StepDelay
+    from .procs.neuron.graded import GradedStep
     from .procs.neuron.process import LIFStep
     from .procs.pool.process import SpikeMaxPool
     from .procs.readout.process import StepReadout
@@ -90,8 +91,8 @@ def _lava_classes() -> dict:
     from .procs.synapse.process import SharedSynapse
 
     return dict(RunSteps=RunSteps, Loihi2SimCfg=Loihi2SimCfg, Sparse=Sparse, SpikeAttention=SpikeAttention,
-                StepDelay=StepDelay, LIFStep=LIFStep, SpikeMaxPool=SpikeMaxPool, StepReadout=StepReadout,
-                create=create, StepSource=StepSource, SharedSynapse=SharedSynapse)
+                StepDelay=StepDelay, LIFStep=LIFStep, GradedStep=GradedStep, SpikeMaxPool=SpikeMaxPool,
+                StepReadout=StepReadout, create=create, StepSource=StepSource, SharedSynapse=SharedSynapse)
 
 
 def _source(b: _Build, name, spec, p, clock):
@@ -118,6 +119,15 @@ def _neuron(b: _Build, name, spec, p, clock):
                              rec_v=rec_v, name=name, **clock)
 
 
+def _graded(b: _Build, name, spec, p, clock):
+    dtype = np.uint8 if p["max_spike"] <= np.iinfo(np.uint8).max else np.int32
+    rec = b.record(f"spikes:{spec.unit}", name, "spk", (b.steps, p["n"]), dtype)
+    rec_v = b.record(f"v:{spec.unit}", name, "v", (b.steps, p["n"]), np.int64 if b.fixed else np.float64) \
+        if b.record_membrane else None
+    return b.lava["GradedStep"](n=p["n"], op=p["op"], attrs=p.get("attrs"), bias=p.get("bias"), fixed=p.get("fixed"),
+                                rec=rec, rec_v=rec_v, name=name, **clock)
+
+
 def _pool(b: _Build, name, spec, p, clock):
     currents = p.get("bias") is not None  # a pool of synaptic currents (plan._current_pool): no spikes to record
     rec = None if currents else b.record(f"spikes:{spec.unit}", name, "spk", (b.steps, len(p["windows"])), np.uint8)
@@ -141,7 +151,7 @@ def _readout(b: _Build, name, spec, p, clock):
 
 
 _BUILDERS = {"source": _source, "sparse": _sparse, "shared": _shared, "neuron": _neuron, "pool": _pool,
-             "attention": _attention, "delay": _delay, "readout": _readout}
+             "attention": _attention, "delay": _delay, "readout": _readout, "graded": _graded}
 """Process spec type -> the function that builds its Lava process."""
 
 

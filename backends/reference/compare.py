@@ -2,8 +2,9 @@
 
 Two float runs of the same network may differ only where a neuron's membrane ``H`` (the value
 compared with the threshold) lies within ``tie_tol`` of ``V_th``: there, a last-bit rounding
-difference flips ``H ≥ V_th``.  :func:`membrane_traces` recomputes every neuron node's ``H`` from a
-run that recorded the neurons' inputs (``record=neuron_values(graph)``) by replaying the registered
+difference flips ``H ≥ V_th``.  A neuron op may state its own charge and decision (optional hooks
+``charge`` and ``margin``: a graded I-LIF's decisions are the rounding points ``k + ½``).
+:func:`membrane_traces` recomputes every neuron node's ``H`` from a run that recorded the neurons' inputs (``record=neuron_values(graph)``) by replaying the registered
 neuron step (``snncompile.ops.neurons.lif_step``) with the same state sharing as the executor;
 :func:`compare_spikes` then counts mismatches, ties, and mismatches that are not ties.
 """
@@ -40,6 +41,10 @@ def membrane_traces(graph: Graph, result: ExecutionResult) -> dict[str, np.ndarr
             continue
         a = node.attrs
         x = _value(graph, result, node.inputs[0])
+        if ops.get(node.op).has_hook("charge"):  # a neuron that states its own charge (e.g. graded I-LIF)
+            state = states.setdefault(a.get("state_key") or node.name, {})
+            traces[node.name] = ops.get(node.op).hook("charge")(node, x, state)
+            continue
         if a["step_mode"] == "multi":
             v, s = initial_state(a, x.shape[1:], x.dtype)
             h = np.empty_like(x)
@@ -87,6 +92,15 @@ def neuron_nodes_by_module(graph: Graph) -> dict[str, list[Node]]:
     return out
 
 
+def _margin(node: Node, h: np.ndarray) -> np.ndarray:
+    """Distance of ``H`` from the neuron's decision: ``|H − V_th|``, or the op's ``margin`` hook (graded
+    neurons: the nearest rounding boundary)."""
+    opdef = ops.get(node.op)
+    if opdef.has_hook("margin"):
+        return opdef.hook("margin")(node, h)
+    return np.abs(h - node.attrs["v_threshold"])
+
+
 @dataclass
 class SpikeComparison:
     """Outcome of :func:`compare_spikes` over every neuron, every call, every step."""
@@ -125,7 +139,7 @@ def compare_spikes(graph: Graph, result: ExecutionResult, other: Mapping[str, Se
             ref = result.values[node.outputs[0]]
             spikes = np.asarray(spikes).reshape(ref.shape)
             h = traces[node.name]
-            tie = np.abs(h - node.attrs["v_threshold"]) <= tie_tol
+            tie = _margin(node, h) <= tie_tol
             diff = ref != spikes
             cmp.compared += ref.size
             cmp.mismatches += int(diff.sum())

@@ -6,7 +6,8 @@ import numpy as np
 
 from snncompile import ops
 from snncompile.ir.graph import Graph, Node
-from snncompile.loihi.fixed import LIFFixed, QuantisationError, fixed_lif, quantise_input, shift
+from snncompile.loihi.fixed import QuantisationError, fixed_lif, quantise_input, shift
+from snncompile.loihi.graded import fixed_neuron
 
 from .executor import ReferenceExecutor
 
@@ -43,7 +44,7 @@ class FixedStepExecutor:
             return [shift(acc, int(a["fixed_exp"]))]
         if opdef.neuron is not None:
             st = self.states.setdefault(node.name, {})
-            lif = LIFFixed.from_dict(fixed_lif(graph, node))
+            lif = fixed_neuron(fixed_lif(graph, node))  # LIFFixed, or ILIFFixed for graded spikes
             x = np.asarray(args[0]).astype(np.int64)
             v = st.get("v")
             if v is None:

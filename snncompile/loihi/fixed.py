@@ -208,6 +208,9 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
     Returns ``(fixed_step_graph, report)``.  The copy has integer weights (``attrs['fixed_exp']``), no
     weight-layer biases, ``attrs['fixed']`` on every ``lif`` (see :class:`LIFFixed`), ``attrs['fixed_mult']``
     on every spike matmul and ``meta['fixed']`` with the input scales and readout dequantisation."""
+    from .mapped import separate
+
+    net = separate(net)  # currents reaching a neuron through a map: their own integer layers (loihi.mapped)
     g: Graph = net.graph
     fg = g.copy()
     K_of, class_info = _class_scales(net, _bounded_domains(g, calibration_max or {}))
@@ -249,6 +252,10 @@ def _class_scales(net, bounds: Graph) -> tuple[dict[str, int], list[dict]]:
     for members in _scale_classes(net).values():
         neurons = [units[m] for m in members if units[m].kind == "neuron"]
         if not neurons:
+            K = _readout_class_scale(units, members, bounds)
+            if K is not None:
+                K_of.update({m: K for m in members})
+                class_info.append({"members": [units[m].module or m for m in members], "K": K, "readout": True})
             continue
         ks = {input_decay(g.node(n.node).attrs) for n in neurons}
         if len(ks) != 1:
@@ -268,6 +275,21 @@ def _class_scales(net, bounds: Graph) -> tuple[dict[str, int], list[dict]]:
     return K_of, class_info
 
 
+def _readout_class_scale(units: dict, members: list[str], bounds: Graph) -> Optional[int]:
+    """K = 64·2^j for synapses that feed only host readouts (a head ``fc`` per step): the largest that keeps
+    the integer current ``X·K/64`` (the readout port's value bound) within 23 bits; None if no readout."""
+    ports = [units[m].ports[0].value for m in members if units[m].kind == "readout"]
+    if not ports:
+        return None
+    bound = 0.0
+    for v in ports:
+        d = bounds.values[v].domain
+        if d is None or not (math.isfinite(d.lo) and math.isfinite(d.hi)):
+            raise QuantisationError(f"readout {v}: its value has no finite bound (run domain inference first)")
+        bound = max(bound, abs(d.lo), abs(d.hi))
+    return 64 * 2 ** max(math.floor(math.log2(2 ** (V_BITS - 2) / max(bound, 1e-300))), 0)
+
+
 def _current_bound(g: Graph, n, bounds: Graph) -> float:
     """The largest magnitude of neuron unit ``n``'s input current or threshold."""
     a = g.node(n.node).attrs
@@ -276,6 +298,9 @@ def _current_bound(g: Graph, n, bounds: Graph) -> float:
     d = bounds.values[n.ports[0].value].domain
     if d is None or not (math.isfinite(d.lo) and math.isfinite(d.hi)):
         raise QuantisationError(f"{n.module}: its input current has no finite bound (run domain inference first)")
+    if n.graded:  # a graded (I-LIF) neuron: its membrane's bound, snncompile.loihi.graded
+        from .graded import membrane_bound
+        return membrane_bound(a, max(abs(d.lo), abs(d.hi)), n.max_spike)
     return max(abs(d.lo), abs(d.hi), abs(a["v_threshold"]))
 
 
@@ -340,6 +365,17 @@ def _quantise_neurons(net, fg: Graph, K_of: dict) -> list[LayerError]:
         node = fg.node(u.node)
         a = node.attrs
         K = K_of[u.name]
+        if u.graded:  # I-LIF registers (snncompile.loihi.graded); the bias as for a LIF
+            from .graded import quantise_graded
+            c = _port_constant(g, units, u)
+            bias, bexp = quantise_bias(c * K)
+            bname = fg.unique_name(f"{node.name}_fixed_bias")
+            fg.add_constant(bname, bias.astype(np.int64))
+            fixed, detail = quantise_graded(a, K, bname)
+            node.attrs = dict(a, fixed=fixed)
+            layers.append(LayerError(u.name, u.module, "neuron", dict(detail, bias_exp=bexp, bias_max_abs_error=float(
+                np.abs(bias / K - c).max()) if c.size else 0.0)))
+            continue
         k = input_decay(a)
         S_v = K / k
         tau = a.get("tau")

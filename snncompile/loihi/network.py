@@ -21,6 +21,10 @@ unit kind     IR anchor
 ``readout``   a value the post-time-loop graph reads (e.g. the mean over tokens before the mean over T)
 ============  ============================================================================================
 
+A neuron whose trait says it is not binary (I-LIF, ``ilif``) emits *graded* spikes ``0..D``: its unit records
+``graded`` and ``max_spike`` = D (the upper end of its output's value domain), and its spikes travel as graded
+messages (a payload per event) to the synapses it feeds.
+
 Everything between units is a linear map of one producer: an op with an ``"affine"`` hook that is linear
 in its one dynamic operand (data moves, a multiplication by a constant, a mean or sum over non-time axes,
 average pooling), or a summation (``add``/``sub``: several producers summed into one input; Lava sums
@@ -33,6 +37,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Optional
+
+import numpy as np
 
 from snncompile import ops
 from snncompile.errors import UnsupportedOpError
@@ -71,6 +77,16 @@ class Unit:
     def sources(self) -> list[str]:
         return [t.source for p in self.ports for t in p.terms if t.source]  # constant terms have none
 
+    @property
+    def graded(self) -> bool:
+        """Whether the unit emits graded spikes (integers 0..max_spike, a payload per event)."""
+        return bool(self.attrs.get("graded", False))
+
+    @property
+    def max_spike(self) -> int:
+        """The largest value of one emitted spike: D for a graded neuron, 1 for a binary population."""
+        return int(self.attrs.get("max_spike", 1))
+
 
 @dataclass
 class Network:
@@ -87,9 +103,6 @@ def _unit_kind(graph: Graph, n: Node, inner_matmuls: set[str]) -> Optional[str]:
     """The kind of unit ``n`` anchors, by its op's traits (None: ``n`` lies between units)."""
     opdef = ops.get(n.op)
     if opdef.neuron is not None:
-        if not opdef.neuron.binary:
-            raise UnsupportedOpError(f"{n.location}: {n.op} emits graded (integer) spikes; the Loihi lowering "
-                                     f"builds binary spiking populations only (graded spikes are not lowered yet)")
         return "neuron"
     if opdef.weight is not None:
         return "synapse"
@@ -133,6 +146,8 @@ def build_network(step: Graph, readout_values: Optional[list[str]] = None) -> Ne
                 check_operands(step, n)
                 u.ports = [Port("a", n.inputs[0]), Port("b", n.inputs[1])]
             else:
+                if kind == "neuron" and not ops.get(n.op).neuron.binary:
+                    u.attrs = _graded_attrs(step, n)
                 u.ports = [Port("in", n.inputs[0])]
             units[n.name] = u
             value_unit[n.outputs[0]] = n.name
@@ -153,6 +168,15 @@ def build_network(step: Graph, readout_values: Optional[list[str]] = None) -> Ne
             if name not in units[src].consumers:
                 units[src].consumers.append(name)
     return Network(step, units, order, value_unit)
+
+
+def _graded_attrs(graph: Graph, n: Node) -> dict:
+    """A graded neuron's unit attributes: its largest spike D, from its output's value domain."""
+    d = graph.values[n.outputs[0]].domain
+    if d is None or not d.integer or not np.isfinite(d.hi) or d.lo < 0:
+        raise UnsupportedOpError(f"{n.location}: {n.op} emits non-binary spikes without a bounded non-negative "
+                                 f"integer range ({d}); a graded spike needs a payload 0..D")
+    return {"graded": True, "max_spike": int(d.hi)}
 
 
 def _inner_matmul(graph: Graph, outer: Node) -> Optional[Node]:

@@ -97,3 +97,29 @@ def _ilif_torch(node, inputs, state):
     s, v = ilif_step_torch(a, x, v)
     state["v"] = v
     return [s, v][: len(node.outputs)]
+
+
+# -- comparison of runs (backends.reference.compare): the charge H and its distance to a decision --
+
+@implements("ilif", "charge")
+def _ilif_charge(node, x, state: dict):
+    """``H`` of every step of ``x`` (a ``[T, ...]`` sequence for a multi-step node, one step otherwise),
+    continuing from ``state['v']``; the spikes it emits update ``state``."""
+    a = node.attrs
+    steps = x if a["step_mode"] == "multi" else x[None]
+    v = state.get("v")
+    v = np.zeros(steps.shape[1:], dtype=x.dtype) if v is None else v
+    h = np.empty_like(steps)
+    for t in range(steps.shape[0]):
+        h[t] = a["decay"] * v + steps[t]
+        v = ilif_step(a, steps[t], v)[1]
+    state["v"] = v
+    return h if a["step_mode"] == "multi" else h[0]
+
+
+@implements("ilif", "margin")
+def _ilif_margin(node, h):
+    """Distance of ``H`` from the nearest rounding decision ``k + ½`` (k = 0..D−1): where a last-bit
+    difference in ``H`` may change the emitted integer."""
+    d = int(node.attrs["max_spike"])
+    return np.abs(h - np.clip(np.floor(h) + 0.5, 0.5, d - 0.5))

@@ -30,7 +30,10 @@ RULE = register(Rule(
         "zero emits nothing). As D binary sub-steps: the time step is split into D sub-steps and a spike of "
         "value s is s binary spikes, priced as s × fan-out accumulates (at most D × AC per event), with D "
         "neuron updates and D× the latency per time step. A residual sum of spikes (SNN101) has neither "
-        "reading: no neuron emits it, so the hardware must multiply (or the sum must be re-spiked first).",
+        "reading: no neuron emits it, so the hardware must multiply (or the sum must be re-spiked first). "
+        "`snncompile lower` deploys the first reading (graded-spike populations, 24-bit messages), and `report` "
+        "and the Lava ledger count it the same way: one spike per nonzero emission, fan-out synaptic ops per "
+        "spike of cost kind intmul.",
     example="self.lif = MultiStepILIF(decay=0.25, max_spike=4)   # spikes in {0..4}\n"
             "y = self.conv(self.lif(x))        # SNN105 note: conv receives graded[0,4] from a neuron",
     fix="Nothing to fix. Choose the deployment: graded spikes (Loihi 2; payload bits >= log2(D+1)) or D binary "

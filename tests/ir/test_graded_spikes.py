@@ -135,7 +135,12 @@ def test_spikeyolo_mem_update_is_recognised_by_what_it_holds(tmp_path, monkeypat
         sys.modules.pop("yolo_style_blocks", None)
 
 
-def test_lowering_refuses_ilif_instead_of_taking_it_for_a_binary_lif(tmp_path):
+@pytest.mark.parametrize("mode", ["float", "fixed"])
+def test_lowering_takes_ilif_as_graded_spikes_not_as_a_binary_lif(tmp_path, mode):
+    """``lower`` builds graded populations (process type ``graded``) for I-LIF neurons, never binary LIFs, and
+    the synapses they feed receive graded messages (num_message_bits > 0)."""
+    import json
+
     from click.testing import CliRunner
 
     from snncompile.cli import main
@@ -144,7 +149,12 @@ def test_lowering_refuses_ilif_instead_of_taking_it_for_a_binary_lif(tmp_path):
     ckpt = MODELS_DIR / "ilifnet-digits" / "checkpoint.pth"
     if not ckpt.is_file():
         pytest.skip("ilifnet-digits is not trained here")
-    result = CliRunner().invoke(main, ["lower", str(ckpt), "-o", str(tmp_path / "out")])
-    assert result.exit_code == 2
-    assert "ilif" in result.stderr and "Traceback" not in result.stderr
-    assert not (tmp_path / "out").exists()
+    result = CliRunner().invoke(main, ["lower", str(ckpt), "--mode", mode, "-o", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    doc = json.loads((tmp_path / "out" / "network.json").read_text())
+    types = [p["type"] for p in doc["processes"].values()]
+    assert types.count("graded") == 7 and "neuron" not in types
+    graded = {n for n, p in doc["processes"].items() if p["type"] == "graded"}
+    procs = doc["processes"]
+    fed = [c["dst"] for c in doc["connections"] if c["src"] in graded and procs[c["dst"]]["type"] == "sparse"]
+    assert fed and all(doc["processes"][d]["params"]["num_message_bits"] > 0 for d in fed)
