@@ -214,6 +214,9 @@ class _Builder:
             if shared:
                 self._shared(u, node, gi, len(groups), members, lag_in, e_out)
                 continue
+            if self.mode == "fixed" and node.attrs.get("fixed_input_gain") is not None:
+                Me = Me * float(node.attrs["fixed_input_gain"])  # means of spikes as integer sums
+                Me.data = np.round(Me.data)
             W = (A @ Me).tocsr()[e_out]
             binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool")
             name = f"sparse:{u.name}" + (f":{gi}" if len(groups) > 1 else "")
@@ -297,6 +300,8 @@ class _Builder:
             fx = fixed_lif(self.g, node)
             b = np.asarray(fx["bias"], dtype=np.int64).reshape(-1)
             fx["bias"] = b[e_n] if b.size == n else b
+            if np.ndim(fx["vth"]):  # one threshold per neuron: in emission order
+                fx["vth"] = np.asarray(fx["vth"], dtype=np.int64).reshape(-1)[e_n]
             params["fixed"] = fx
         p = self.add(ProcSpec(f"neuron:{u.name}", "neuron", u.name, lag, params))
         for srcs, l in inputs:
@@ -409,7 +414,7 @@ class _Builder:
             params = {"n_in": G.shape[1], "G": G, "c": c if gi == 0 else None}
             if self.mode == "fixed":
                 ro = self.g.meta["fixed"]["readouts"][value]
-                params["scale"] = float(ro["scale"])
+                params["scale"] = float(ro["scale"]) if np.ndim(ro["scale"]) == 0 else np.asarray(ro["scale"], float)
                 params["c"] = np.asarray(ro["c"], dtype=np.float64) if gi == 0 else None
             self.add(ProcSpec(name, "readout", u.name, lag, params))
             for t, _ in members:

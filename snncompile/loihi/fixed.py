@@ -46,6 +46,7 @@ from snncompile.ir.graph import Graph, Node
 from snncompile.passes.fold_tau import input_decay as decay_factor
 
 from .affine import constant_vector, synapse_bias, term_matrix
+from .element_scales import element_factors, per_channel
 
 V_BITS = 24
 V_MAX = 2 ** (V_BITS - 1) - 1
@@ -77,7 +78,7 @@ def decay(v: np.ndarray, dv: int) -> np.ndarray:
 @dataclass
 class LIFFixed:
     dv: int
-    vth: int  # effective threshold (vth_mant << 6)
+    vth: "int | np.ndarray"  # effective threshold (vth_mant << 6): one per population or one per neuron
     bias: np.ndarray  # effective bias per neuron (bias_mant << bias_exp), natural order
     soft_reset: bool = False
     fire: str = "ge"  # "ge": v' >= vth; "gt": v' > vth (Lava's own LIF)
@@ -92,7 +93,8 @@ class LIFFixed:
         return s, v_new, h
 
     def to_dict(self) -> dict:
-        return {"dv": int(self.dv), "vth": int(self.vth), "bias": np.asarray(self.bias, dtype=np.int64),
+        vth = int(self.vth) if np.ndim(self.vth) == 0 else np.asarray(self.vth, dtype=np.int64)
+        return {"dv": int(self.dv), "vth": vth, "bias": np.asarray(self.bias, dtype=np.int64),
                 "soft_reset": bool(self.soft_reset), "fire": self.fire}
 
     @staticmethod
@@ -100,7 +102,9 @@ class LIFFixed:
         bias = np.asarray(d["bias"], dtype=np.int64)
         if n is not None and bias.size == 1:
             bias = np.full(n, int(bias.reshape(-1)[0]), dtype=np.int64)
-        return LIFFixed(int(d["dv"]), int(d["vth"]), bias, bool(d.get("soft_reset", False)), d.get("fire", "ge"))
+        vth = np.asarray(d["vth"], dtype=np.int64)
+        vth = int(vth) if vth.ndim == 0 else vth
+        return LIFFixed(int(d["dv"]), vth, bias, bool(d.get("soft_reset", False)), d.get("fire", "ge"))
 
 
 def quantise_weights(w: np.ndarray) -> tuple[np.ndarray, int, str]:
@@ -201,7 +205,27 @@ def input_decay(attrs: dict) -> float:
     return 1.0 if v is None else v
 
 
-def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8):
+@dataclass(frozen=True)
+class QuantConfig:
+    """Choices of the quantiser.
+
+    ``per_channel``: refine each scale class per element (``snncompile.loihi.element_scales``: every weight
+    channel uses the whole mantissa; thresholds and biases per neuron), the largest channel of a layer at
+    ``f_min`` of the class scale.  ``input_bits``: the graded input messages' width; ``pow2_input``: a
+    power-of-two input scale (else the calibrated range fills ``input_bits`` exactly)."""
+
+    per_channel: bool = True
+    f_min: float = 2.0 ** -4
+    input_bits: int = 12
+    pow2_input: bool = False
+
+    @staticmethod
+    def per_layer() -> "QuantConfig":
+        """One scale per class, one threshold per population, 8-bit power-of-two input (netx's layout)."""
+        return QuantConfig(per_channel=False, input_bits=8, pow2_input=True)
+
+
+def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig = QuantConfig()):
     """A fixed-point copy of the one-step graph of ``net`` and the quantisation report.
 
     ``calibration_max``: graph input -> its largest magnitude, or a (lo, hi) range, over calibration data.
@@ -211,13 +235,15 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
     g: Graph = net.graph
     fg = g.copy()
     K_of, class_info = _class_scales(net, _bounded_domains(g, calibration_max or {}))
-    in_scale = _input_scales(net, calibration_max or {}, input_bits)
-    layers = (_quantise_synapses(net, fg, K_of, in_scale) + _quantise_attention(net, fg, K_of)
-              + _quantise_neurons(net, fg, K_of))
+    in_scale = _input_scales(net, calibration_max or {}, config)
+    f_of = (element_factors(net, K_of, lambda u: _synapse_input_scale(net, u, in_scale), config.f_min)
+            if config.per_channel else {})
+    layers = (_quantise_synapses(net, fg, K_of, in_scale, f_of) + _quantise_attention(net, fg, K_of)
+              + _quantise_neurons(net, fg, K_of, f_of))
     for u in net.of_kind("synapse"):  # weight-layer biases live in the neurons now
         node = fg.node(u.node)
         fg.set_inputs(node, node.inputs[:2])
-    fg.meta["fixed"] = {"inputs": in_scale, "readouts": _readouts(net, K_of)}
+    fg.meta["fixed"] = {"inputs": in_scale, "readouts": _readouts(net, K_of, f_of)}
     _drop_unused(fg)
     return fg, QuantReport(in_scale, class_info, layers)
 
@@ -249,6 +275,11 @@ def _class_scales(net, bounds: Graph) -> tuple[dict[str, int], list[dict]]:
     for members in _scale_classes(net).values():
         neurons = [units[m] for m in members if units[m].kind == "neuron"]
         if not neurons:
+            K = _readout_class_scale(g, units, members, bounds)
+            if K is not None:
+                K_of.update({m: K for m in members})
+                class_info.append({"members": [units[m].module or m for m in members], "K": K, "input_decay": 1.0,
+                                   "bound": _readout_bound(units, members, bounds)})
             continue
         ks = {input_decay(g.node(n.node).attrs) for n in neurons}
         if len(ks) != 1:
@@ -268,6 +299,29 @@ def _class_scales(net, bounds: Graph) -> tuple[dict[str, int], list[dict]]:
     return K_of, class_info
 
 
+def _readout_bound(units: dict, members: list[str], bounds: Graph) -> float:
+    """The largest magnitude of the currents a class of readouts receives (their port values' domains)."""
+    out = 0.0
+    for m in members:
+        if units[m].kind == "readout":
+            d = bounds.values[units[m].ports[0].value].domain
+            if d is None or not (math.isfinite(d.lo) and math.isfinite(d.hi)):
+                raise QuantisationError(f"readout {units[m].ports[0].value}: its current has no finite bound")
+            out = max(out, abs(d.lo), abs(d.hi))
+    return out
+
+
+def _readout_class_scale(g: Graph, units: dict, members: list[str], bounds: Graph) -> Optional[int]:
+    """A class of weight layers read only by the host (``fc(x_seq).mean(0)``): K = 64·2^j, the largest
+    that keeps the currents ``X·K/64`` it sends inside 23 bits; None for a class without weight layers."""
+    if not any(units[m].kind == "synapse" for m in members):
+        return None
+    bound = _readout_bound(units, members, bounds)
+    if bound == 0.0:
+        return 64
+    return 64 * 2 ** max(0, math.floor(math.log2(2 ** (V_BITS - 2) / bound)))
+
+
 def _current_bound(g: Graph, n, bounds: Graph) -> float:
     """The largest magnitude of neuron unit ``n``'s input current or threshold."""
     a = g.node(n.node).attrs
@@ -279,30 +333,45 @@ def _current_bound(g: Graph, n, bounds: Graph) -> float:
     return max(abs(d.lo), abs(d.hi), abs(a["v_threshold"]))
 
 
-def _input_scales(net, calibration_max: dict, input_bits: int) -> dict[str, float]:
-    """Per graph input: the power of two that maps its calibrated range onto ``input_bits`` bits."""
+def _input_scales(net, calibration_max: dict, config: QuantConfig) -> dict[str, float]:
+    """Per graph input: the scale that maps its calibrated range onto ``input_bits`` bits (sign included),
+    rounded down to a power of two with ``pow2_input``."""
     in_scale = {}
     for u in net.of_kind("input"):
         r = calibration_max.get(u.name, 1.0)
         top = (max(abs(float(r[0])), abs(float(r[1]))) if not np.isscalar(r) else abs(float(r))) or 1.0
-        in_scale[u.name] = float(2 ** math.floor(math.log2((2 ** input_bits - 1) / top)))
+        if config.pow2_input:
+            in_scale[u.name] = float(2 ** math.floor(math.log2((2 ** config.input_bits - 1) / top)))
+        else:
+            in_scale[u.name] = float((2 ** (config.input_bits - 1) - 1) / top)
     return in_scale
 
 
-def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict) -> list[LayerError]:
-    """Integer weights of every synapse unit, in the activation units of the class it feeds."""
-    g, units, layers = net.graph, net.units, []
+def _synapse_input_scale(net, u, in_scale: dict) -> float:
+    """``s_x`` of what synapse unit ``u`` reads: the input's scale, or 1 for spikes and spike counts."""
+    srcs = {net.units[t.source].kind for t in u.ports[0].terms if t.source}
+    if "input" in srcs and len(srcs) > 1:
+        raise QuantisationError(f"{u.module}: mixes the analog input with spikes")
+    return in_scale[next(t.source for t in u.ports[0].terms)] if srcs == {"input"} else 1.0
+
+
+def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict) -> list[LayerError]:
+    """Integer weights of every synapse unit, in the activation units of the class it feeds (output channel
+    ``o`` at ``K·f_o``)."""
+    g, layers = net.graph, []
     for u in net.of_kind("synapse"):
         node = fg.node(u.node)
         if u.name not in K_of:
-            raise QuantisationError(f"{u.module}: its output feeds no neuron")
+            raise QuantisationError(f"{u.module}: its output feeds no neuron and no readout")
         K = K_of[u.name]
-        srcs = {units[t.source].kind for t in u.ports[0].terms if t.source}
-        s_x = in_scale[next(t.source for t in u.ports[0].terms)] if srcs == {"input"} else 1.0
-        if "input" in srcs and len(srcs) > 1:
-            raise QuantisationError(f"{u.module}: mixes the analog input with spikes")
+        s_x = _synapse_input_scale(net, u, in_scale)
         w = g.constants[node.inputs[ops.get(node.op).weight.weight]].astype(np.float64)
-        target = w * K / (64 * s_x)
+        gain = _input_gain(g, u)
+        target = w * K / (64 * s_x * gain)
+        if gain != 1.0:
+            node.attrs = dict(node.attrs, fixed_input_gain=gain)
+        if u.name in f_of:
+            target = target * per_channel(g, g.node(u.node), f_of[u.name]).reshape((-1,) + (1,) * (w.ndim - 1))
         q, e, mode = quantise_weights(target)
         err = float(np.linalg.norm(q * 2.0 ** e - target) / max(np.linalg.norm(target), 1e-300))
         name = fg.unique_name(f"{node.name}_wfixed")
@@ -312,6 +381,29 @@ def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict) -> list[Layer
         layers.append(LayerError(u.name, u.module, "synapse", {"weight_exp": e, "sign_mode": mode, "K": K,
                                                                 "weight_rel_error": err}))
     return layers
+
+
+def _input_gain(g: Graph, u) -> float:
+    """The integer gain ``n`` that makes a synapse's input integer: every input term ``M`` is ``M_int/n``
+    (means and average pools of spikes, ``n`` the window; 1 for moves and sums).  The weights absorb ``1/n``
+    and the synapse reads ``n·x`` (the executor: ``round(n·x)``, exact; Lava: weights over ``M_int``)."""
+    gains = set()
+    for t in u.ports[0].terms:
+        if not t.source:
+            continue
+        data = np.abs(term_matrix(g, t).data)
+        data = data[data != 0]
+        if data.size == 0 or np.all(data == np.round(data)):
+            gains.add(1.0)
+            continue
+        n = float(np.round(1.0 / data.min()))
+        if not np.allclose(data * n, np.round(data * n), rtol=0, atol=1e-9):
+            raise QuantisationError(f"{u.module}: its input is a non-integer combination of spikes (no integer "
+                                    f"gain makes it exact in fixed point)")
+        gains.add(n)
+    if len(gains) > 1:
+        raise QuantisationError(f"{u.module}: its input terms need different integer gains {sorted(gains)}")
+    return gains.pop() if gains else 1.0
 
 
 def _quantise_attention(net, fg: Graph, K_of: dict) -> list[LayerError]:
@@ -332,16 +424,18 @@ def _quantise_attention(net, fg: Graph, K_of: dict) -> list[LayerError]:
     return layers
 
 
-def _quantise_neurons(net, fg: Graph, K_of: dict) -> list[LayerError]:
-    """Every neuron's registers: decay dv (12 bits), threshold (17-bit mantissa << 6), bias (the feeding
-    layers' biases, 13-bit mantissa << exponent), in membrane units S_v = K/k."""
+def _quantise_neurons(net, fg: Graph, K_of: dict, f_of: dict) -> list[LayerError]:
+    """Every neuron's registers: decay dv (12 bits), threshold (17-bit mantissa << 6, one per neuron when the
+    scales are per element), bias (the feeding layers' biases, 13-bit mantissa << exponent), in membrane
+    units S_v = K·f/k."""
     g, units, layers = net.graph, net.units, []
     for u in net.of_kind("neuron"):
         node = fg.node(u.node)
         a = node.attrs
         K = K_of[u.name]
         k = input_decay(a)
-        S_v = K / k
+        f = f_of.get(u.name)
+        S_v = K / k if f is None else K * f / k
         tau = a.get("tau")
         if a.get("inv_tau") is not None:
             leak = float(a["inv_tau"])
@@ -350,26 +444,35 @@ def _quantise_neurons(net, fg: Graph, K_of: dict) -> list[LayerError]:
         else:
             leak = 1.0 / float(tau)
         dv = int(round(leak * 2 ** DECAY_BITS))
-        vth_mant = int(round(a["v_threshold"] * S_v / 2 ** ACT_SHIFT))
-        if not 0 < vth_mant < 2 ** VTH_MANT_BITS:
-            raise QuantisationError(f"{u.module}: threshold mantissa {vth_mant} outside 17 bits")
+        vth_mant = np.round(a["v_threshold"] * np.asarray(S_v, dtype=np.float64) / 2 ** ACT_SHIFT).astype(np.int64)
+        if not (np.all(vth_mant > 0) and np.all(vth_mant < 2 ** VTH_MANT_BITS)):
+            raise QuantisationError(f"{u.module}: threshold mantissa {int(vth_mant.max())} outside 17 bits")
         vth = vth_mant << ACT_SHIFT
+        if vth.ndim and np.all(vth == vth.reshape(-1)[0]):
+            vth = vth.reshape(-1)[0]
+        if vth.ndim == 0:
+            vth = int(vth)
+        else:
+            vname = fg.unique_name(f"{node.name}_fixed_vth")
+            fg.add_constant(vname, vth)
         c = _port_constant(g, units, u)
-        bias, bexp = quantise_bias(c * K)
+        bias, bexp = quantise_bias(c * (K if f is None else K * f))
         soft = a.get("v_reset") is None
         bname = fg.unique_name(f"{node.name}_fixed_bias")
         fg.add_constant(bname, bias.astype(np.int64))
-        node.attrs = dict(a, fixed={"dv": dv, "vth": vth, "bias": bname, "soft_reset": soft, "K": K,
-                                    "fire": a.get("fire", "ge")})
+        node.attrs = dict(a, fixed={"dv": dv, "vth": vth if isinstance(vth, int) else vname, "bias": bname,
+                                    "soft_reset": soft, "K": K, "fire": a.get("fire", "ge")})
         layers.append(LayerError(u.name, u.module, "neuron", {
             "K": K, "dv": dv, "decay_rel_error": abs(dv / 2 ** DECAY_BITS - leak) / leak if leak else 0.0,
-            "vth": vth, "threshold_rel_error": abs(vth / S_v - a["v_threshold"]) / abs(a["v_threshold"]),
+            "vth": vth if isinstance(vth, int) else f"{int(vth.min())}..{int(vth.max())}",
+            "f_min": float(np.min(f)) if f is not None else 1.0,
+            "threshold_rel_error": float(np.max(np.abs(vth / S_v - a["v_threshold"]))) / abs(a["v_threshold"]),
             "bias_exp": bexp, "bias_max_abs_error": float(np.abs(bias / S_v - c * k).max()) if c.size else 0.0}))
     return layers
 
 
-def _readouts(net, K_of: dict) -> dict[str, dict]:
-    """Per readout value: the scale and constant that dequantise what it receives."""
+def _readouts(net, K_of: dict, f_of: dict) -> dict[str, dict]:
+    """Per readout value: the scale (one, or one per element) and constant that dequantise what it receives."""
     g, units, readouts = net.graph, net.units, {}
     for u in net.of_kind("readout"):
         value = u.ports[0].value
@@ -381,7 +484,9 @@ def _readouts(net, K_of: dict) -> dict[str, dict]:
                   if t.source and units[t.source].kind in ("synapse", "attention")}
             if len(Ks) != 1 or kinds & {"neuron", "pool", "input"}:
                 raise QuantisationError(f"readout {value} mixes spikes and currents of different scales")
-            scale = 64.0 / Ks.pop()
+            K = Ks.pop()
+            f = f_of.get(u.name)
+            scale = 64.0 / K if f is None or np.all(f == 1.0) else [float(v) for v in 64.0 / (K * f)]
         c = np.zeros(int(np.prod(g.values[value].shape)))
         for t in u.ports[0].terms:
             if not t.source:
@@ -420,14 +525,16 @@ def _bounded_domains(g: Graph, ranges: dict) -> Graph:
 def fixed_lif(graph: Graph, node: Node) -> dict:
     """The fixed-point registers of a quantised ``lif`` node (its bias array resolved)."""
     fx = dict(node.attrs["fixed"])
-    if isinstance(fx["bias"], str):
-        fx["bias"] = np.asarray(graph.constants[fx["bias"]], dtype=np.int64)
+    for key in ("bias", "vth"):
+        if isinstance(fx[key], str):
+            fx[key] = np.asarray(graph.constants[fx[key]], dtype=np.int64)
     return fx
 
 
 def _drop_unused(g: Graph) -> None:
     used = {v for n in g.nodes for v in n.inputs} | set(g.outputs)
-    used |= {n.attrs["fixed"]["bias"] for n in g.nodes if isinstance(n.attrs.get("fixed"), dict)}
+    used |= {n.attrs["fixed"][k] for n in g.nodes if isinstance(n.attrs.get("fixed"), dict) for k in ("bias", "vth")
+             if isinstance(n.attrs["fixed"][k], str)}
     for name in [c for c in g.constants if c not in used]:
         del g.constants[name]
         g.values.pop(name, None)
