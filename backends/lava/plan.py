@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from snncompile.errors import UnsupportedOpError
 from snncompile.loihi.affine import (constant_vector, fingerprint, is_permutation, is_selection, numel, pool_windows,
                                      synapse_bias, synapse_matrix, term_matrix)
-from snncompile.loihi.fixed import fixed_lif
+from snncompile.loihi.fixed import exact_weights, fixed_lif, spike_term_gain
 from snncompile.loihi.network import Network, Term, Unit
 
 
@@ -284,13 +284,13 @@ class _Builder:
                                              f"non-trivial map")
                 inputs.append((self._current_sources(t.source), self.lag[t.source]))
             else:  # spikes straight into a neuron: a unit-weight synapse
-                if self.mode == "fixed":
-                    raise UnsupportedOpError(f"{node.location}: spikes added straight to a membrane are not "
-                                             f"supported in fixed point")
                 W = (M[e_n][:, self.em(t.source)]).tocsr()
                 name = f"sparse:{u.name}:from:{t.source}"
-                self.add(ProcSpec(name, "sparse", u.name, self.lag[t.source] + 1,
-                                  {"weights": W, "num_message_bits": GRADED_BITS}))
+                params = {"weights": W, "num_message_bits": GRADED_BITS}
+                if self.mode == "fixed":  # weight M·K/64, exact (loihi.fixed._scale_spike_terms)
+                    Wq, e = exact_weights(W * spike_term_gain(self.g, t, u.node))
+                    params.update(weights=Wq, weight_exp=e, num_weight_bits=8)
+                self.add(ProcSpec(name, "sparse", u.name, self.lag[t.source] + 1, params))
                 self.connect(self.out_port[t.source], name, "s_in", 0, self.size(t.source))
                 inputs.append(([(name, "a_out")], self.lag[t.source] + 1))
         lag = max(l for _, l in inputs)

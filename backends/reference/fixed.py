@@ -36,6 +36,10 @@ class FixedStepExecutor:
     def run_node(self, graph: Graph, node: Node, args, base):
         a = node.attrs
         opdef = ops.get(node.op)
+        if a.get("fixed_operand_gain"):  # spikes entering a membrane: M·s·K/64 (loihi.fixed._scale_spike_terms)
+            args = list(args)
+            for i, q in a["fixed_operand_gain"]:
+                args[i] = np.asarray(args[i]).astype(np.int64) * int(q)
         if opdef.weight is not None:
             x = np.asarray(args[0])
             gain = a.get("fixed_input_gain")  # means of spikes: n·x is the integer window sum

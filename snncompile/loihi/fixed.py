@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
+import scipy.sparse as sp
 
 from snncompile import ops
 from snncompile.analysis import infer_domains
@@ -239,7 +240,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig
     f_of = (element_factors(net, K_of, lambda u: _synapse_input_scale(net, u, in_scale), config.f_min)
             if config.per_channel else {})
     layers = (_quantise_synapses(net, fg, K_of, in_scale, f_of) + _quantise_attention(net, fg, K_of)
-              + _quantise_neurons(net, fg, K_of, f_of))
+              + _scale_spike_terms(net, fg, K_of) + _quantise_neurons(net, fg, K_of, f_of))
     for u in net.of_kind("synapse"):  # weight-layer biases live in the neurons now
         node = fg.node(u.node)
         fg.set_inputs(node, node.inputs[:2])
@@ -422,6 +423,53 @@ def _quantise_attention(net, fg: Graph, K_of: dict) -> list[LayerError]:
         fg.node(u.node).attrs = dict(fg.node(u.node).attrs, fixed_mult=int(mult))
         layers.append(LayerError(u.name, u.module, "matmul", {"mult": int(mult), "K": K, "weight_rel_error": 0.0}))
     return layers
+
+
+def _scale_spike_terms(net, fg: Graph, K_of: dict) -> list[LayerError]:
+    """Spikes added straight to a membrane (a residual ``sn(bn(conv(x)) + x)``, a sum of spikes into a
+    neuron): the term ``M·s`` arrives as ``M·s·K/64`` (its elements keep ``f = 1``, so ``K/64`` is an integer
+    power of two and the term is exact).  The gain is carried by the fixed graph: the first node of the
+    term's chain (or the neuron) gets ``attrs['fixed_operand_gain'] = [[operand index, K/64], ...]``, which
+    the executor applies to that operand and the Lava plan folds into the term's synapse."""
+    g, units, layers = net.graph, net.units, []
+    for u in net.of_kind("neuron"):
+        for t in u.ports[0].terms:
+            if not t.source or units[t.source].kind in ("synapse", "attention"):
+                continue
+            if units[t.source].kind == "input":
+                raise QuantisationError(f"{u.module}: the analog input is added straight to its membrane; fixed "
+                                        f"point needs a weight layer between them")
+            M = term_matrix(g, t)
+            if not np.all(M.data == np.round(M.data)):
+                raise QuantisationError(f"{u.module}: spikes reach its membrane through a mean (weights "
+                                        f"{float(np.abs(M.data).min()):g}); only sums and moves of spikes are exact "
+                                        f"in fixed point")
+            q = K_of[u.name] // 2 ** ACT_SHIFT
+            target = fg.node(t.chain[0]) if t.chain else fg.node(u.node)
+            gains = [list(p) for p in target.attrs.get("fixed_operand_gain", [])]
+            gains += [[i, q] for i, v in enumerate(target.inputs) if v == t.value and [i, q] not in gains]
+            target.attrs = dict(target.attrs, fixed_operand_gain=gains)
+            layers.append(LayerError(f"{u.name}<-{t.source}", units[t.source].module or t.source, "spikes",
+                                     {"K": K_of[u.name], "mult": q, "weight_rel_error": 0.0}))
+    return layers
+
+
+def spike_term_gain(g: Graph, term, neuron_node: str) -> int:
+    """The gain ``K/64`` that :func:`_scale_spike_terms` put on a spike term of a fixed graph."""
+    target = g.node(term.chain[0]) if term.chain else g.node(neuron_node)
+    for i, q in target.attrs.get("fixed_operand_gain", []):
+        if target.inputs[i] == term.value:
+            return int(q)
+    raise QuantisationError(f"{target.location}: a spike term without its fixed-point gain (quantise first)")
+
+
+def exact_weights(W: sp.csr_matrix) -> tuple[sp.csr_matrix, int]:
+    """Integer weights in Lava's form and the exponent that represent ``W`` exactly (refused otherwise)."""
+    q, e, _ = quantise_weights(W.data)
+    if not np.array_equal(q * 2.0 ** e, W.data):
+        raise QuantisationError(f"weights {sorted(set(W.data.tolist()))[:4]} are not exact 8-bit mantissas of one "
+                                f"exponent")
+    return sp.csr_matrix((q.astype(np.int32), W.indices, W.indptr), shape=W.shape), e
 
 
 def _quantise_neurons(net, fg: Graph, K_of: dict, f_of: dict) -> list[LayerError]:
