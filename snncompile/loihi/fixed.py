@@ -2,13 +2,18 @@
 
 Semantics (integers; what the Lava ``fixed_pt`` run computes and ``snncompile.backends.reference.fixed.FixedStepExecutor`` specifies)
 ------------------------------------------------------------------------------------------------------
-* **Inputs** (analog pixels) are sent as graded messages ``x_q = round(x·S_in)`` (``S_in`` a power of two
-  chosen so that the calibration data fits 8 bits).
+* **Inputs** (analog pixels) are sent as graded messages ``x_q = round(x·S_in)`` (``S_in`` maps the
+  calibrated range onto ``input_bits`` = 12 signed bits; a power of two fitting 8 bits with
+  :meth:`QuantConfig.per_layer`).
 * **Synapses** (lava-nc ``Sparse``, Loihi bit-accurate model): weights are integers ``w`` in Lava's final
   form (mixed sign: even numbers in [−256, 254], i.e. an 8-bit mantissa × 2; one sign: [0, 255] or
   [−255, 0]) with one exponent ``e`` per layer: ``a = (Σ w·x) << e`` for ``e ≥ 0``, ``>> −e`` (floor) for
   ``e < 0``.  ``x`` is a spike (1), a graded spike count (the residual stream) or ``x_q``.  No bias: a
-  layer's bias becomes its neurons' bias.
+  layer's bias becomes its neurons' bias.  A layer reading a mean of spikes (``M = M_int/n``: average
+  pooling) reads ``n·x`` (``attrs['fixed_input_gain'] = n``; the weights absorb ``1/n``).
+* **Spikes straight into a membrane** (a term ``M·s`` of a neuron's input, ``M`` integer: moves and sums)
+  arrive as ``M·s·K/64``: the fixed graph multiplies that operand by ``K/64``
+  (``attrs['fixed_operand_gain']`` on the term's first node); Lava, a unit synapse with that exact weight.
 * **Neurons** (:class:`LIFFixed`): 24-bit membrane, 12-bit decay ``dv``, the activation shifted by 6 bits
   (Lava's ``act_shift``), a bias ``bias_mant << bias_exp`` (13-bit mantissa, 3-bit exponent):
       v' = sign(v)·((|v|·(4096 − dv)) >> 12) + (a << 6) + bias,   clipped to ±(2²³ − 1)
@@ -27,8 +32,12 @@ decay ``k`` (1/τ if the neuron applies it, 1 if ``fold_tau`` moved it into the 
 same synapses (Spikingformer's residual stream) must share ``K``: scale classes are found by union-find
 over the network's terms.  ``K = 64·2^j`` with the largest ``j`` such that ``max(|X|max, θ)·S_v < 2²²``
 (the value-domain bounds give ``|X|max``), so spike-matmul outputs (integer counts) stay exact
-(``mult = K/64``).  Thresholds, biases, decays and weights are rounded to their registers; every
-rounding is reported per layer (:class:`QuantReport`).
+(``mult = K/64``).  Per element (``snncompile.loihi.element_scales``, :class:`QuantConfig` ``per_channel``)
+the class scale is refined to ``K·f``, ``f ∈ [f_min, 1]``, so that every weight channel fills the 8-bit
+mantissa; a neuron's threshold and bias are then per neuron (``vth`` an array).  A class of weight layers
+read only by the host (``fc(x).mean(0)``) gets ``K`` from its current bound, and the readout dequantises by
+``64/(K·f)``.  Thresholds, biases, decays and weights are rounded to their registers; every rounding is
+reported per layer (:class:`QuantReport`).
 """
 from __future__ import annotations
 
@@ -166,13 +175,14 @@ class QuantReport:
                 "spike_agreement": self.agreement}
 
     def table(self) -> str:
-        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>5s} {'w rel.err':>9s} {'K':>8s} {'vth err':>9s} "
+        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>5s} {'w rel.err':>9s} {'K':>8s} {'f min':>6s} {'vth err':>9s} "
                 f"{'bias err':>9s} {'spike agree':>11s}"]
         for l in self.layers:
             d = l.detail
             agree = self.agreement.get(l.name)
+            f_min = f"{d['f_min']:.3f}" if "f_min" in d else ""
             rows.append(f"{(l.module or l.name)[:44]:44s} {l.kind:8s} {str(d.get('weight_exp', '')):>5s} "
-                        f"{_f(d.get('weight_rel_error')):>9s} {str(d.get('K', '')):>8s} "
+                        f"{_f(d.get('weight_rel_error')):>9s} {str(d.get('K', '')):>8s} {f_min:>6s} "
                         f"{_f(d.get('threshold_rel_error')):>9s} {_f(d.get('bias_max_abs_error')):>9s} "
                         f"{_f(agree):>11s}")
         return "\n".join(rows)
