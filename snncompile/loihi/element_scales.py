@@ -17,7 +17,8 @@ Constraints (element classes, by connected components): the weights of a channel
 positions (one ``f`` per output channel); every term ``M`` from a producer element ``j`` into a port element
 ``i`` (``M_ij ≠ 0``) needs ``f_i = f_j``; a class takes the smallest ``f`` any of its synapse channels asks
 for.  Elements that also receive spikes (a unit-weight term ``M·K/64``: exact only at ``f = 1``) or spike
-matmul counts (one integer multiplier per matmul) keep ``f = 1``.
+matmul counts (one integer multiplier per matmul) keep ``f = 1``, and so do graded neurons (one register
+set per population).
 """
 from __future__ import annotations
 
@@ -82,6 +83,8 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> 
         elif u.kind == "attention":
             pinned[o:o + numel(g, u.output)] = True
         else:  # neuron / readout: its port elements join the elements of the currents they receive
+            if u.attrs.get("graded"):  # graded (I-LIF) registers take one scale per population
+                pinned[o:o + numel(g, u.output)] = True
             for t in u.ports[0].terms:
                 if not t.source:
                     continue

@@ -449,6 +449,9 @@ def _scale_spike_terms(net, fg: Graph, K_of: dict) -> list[LayerError]:
             if units[t.source].kind == "input":
                 raise QuantisationError(f"{u.module}: the analog input is added straight to its membrane; fixed "
                                         f"point needs a weight layer between them")
+            if not _emits_spikes(units, t.source):
+                raise QuantisationError(f"{u.module}: it reads a max-pool of synaptic currents; fixed point pools "
+                                        f"spikes only")
             M = term_matrix(g, t)
             if not np.all(M.data == np.round(M.data)):
                 raise QuantisationError(f"{u.module}: spikes reach its membrane through a mean (weights "
@@ -462,6 +465,14 @@ def _scale_spike_terms(net, fg: Graph, K_of: dict) -> list[LayerError]:
             layers.append(LayerError(f"{u.name}<-{t.source}", units[t.source].module or t.source, "spikes",
                                      {"K": K_of[u.name], "mult": q, "weight_rel_error": 0.0}))
     return layers
+
+
+def _emits_spikes(units: dict, name: str) -> bool:
+    """Whether unit ``name`` emits spikes (a pool: when everything it pools is spikes)."""
+    u = units[name]
+    if u.kind == "pool":
+        return all(not t.source or _emits_spikes(units, t.source) for t in u.ports[0].terms)
+    return u.kind not in ("synapse", "attention", "input")
 
 
 def spike_term_gain(g: Graph, term, neuron_node: str) -> int:
