@@ -36,7 +36,7 @@ from snncompile.errors import UnsupportedOpError
 from snncompile.loihi import coincidence
 from snncompile.loihi.affine import (constant_vector, fingerprint, is_permutation, is_selection, numel, pool_windows,
                                      synapse_bias, synapse_matrix, term_matrix)
-from snncompile.loihi.fixed import fixed_lif
+from snncompile.loihi.fixed import exact_weights, fixed_lif, spike_term_gain
 from snncompile.loihi.network import Network, Term, Unit
 
 
@@ -219,6 +219,9 @@ class _Builder:
             if shared:
                 self._shared(u, node, gi, len(groups), members, lag_in, e_out)
                 continue
+            if self.mode == "fixed" and node.attrs.get("fixed_input_gain") is not None:
+                Me = Me * float(node.attrs["fixed_input_gain"])  # means of spikes as integer sums
+                Me.data = np.round(Me.data)
             W = (A @ Me).tocsr()[e_out]
             binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool", "product")
             name = f"sparse:{u.name}" + (f":{gi}" if len(groups) > 1 else "")
@@ -287,13 +290,13 @@ class _Builder:
                                              f"non-trivial map")
                 inputs.append((self._current_sources(t.source), self.lag[t.source]))
             else:  # spikes straight into a neuron: a unit-weight synapse
-                if self.mode == "fixed":
-                    raise UnsupportedOpError(f"{node.location}: spikes added straight to a membrane are not "
-                                             f"supported in fixed point")
                 W = (M[e_n][:, self.em(t.source)]).tocsr()
                 name = f"sparse:{u.name}:from:{t.source}"
-                self.add(ProcSpec(name, "sparse", u.name, self.lag[t.source] + 1,
-                                  {"weights": W, "num_message_bits": GRADED_BITS}))
+                params = {"weights": W, "num_message_bits": GRADED_BITS}
+                if self.mode == "fixed":  # weight M·K/64, exact (loihi.fixed._scale_spike_terms)
+                    Wq, e = exact_weights(W * spike_term_gain(self.g, t, u.node))
+                    params.update(weights=Wq, weight_exp=e, num_weight_bits=8)
+                self.add(ProcSpec(name, "sparse", u.name, self.lag[t.source] + 1, params))
                 self.connect(self.out_port[t.source], name, "s_in", 0, self.size(t.source))
                 inputs.append(([(name, "a_out")], self.lag[t.source] + 1))
         lag = max(l for _, l in inputs)
@@ -303,6 +306,8 @@ class _Builder:
             fx = fixed_lif(self.g, node)
             b = np.asarray(fx["bias"], dtype=np.int64).reshape(-1)
             fx["bias"] = b[e_n] if b.size == n else b
+            if np.ndim(fx["vth"]):  # one threshold per neuron: in emission order
+                fx["vth"] = np.asarray(fx["vth"], dtype=np.int64).reshape(-1)[e_n]
             params["fixed"] = fx
         if u.graded:  # an I-LIF population emitting graded spikes 0..D (procs/neuron/graded.py)
             params.update(max_spike=u.max_spike, op=node.op)
@@ -499,7 +504,7 @@ class _Builder:
             params = {"n_in": G.shape[1], "G": G, "c": c if gi == 0 else None}
             if self.mode == "fixed":
                 ro = self.g.meta["fixed"]["readouts"][value]
-                params["scale"] = float(ro["scale"])
+                params["scale"] = float(ro["scale"]) if np.ndim(ro["scale"]) == 0 else np.asarray(ro["scale"], float)
                 params["c"] = np.asarray(ro["c"], dtype=np.float64) if gi == 0 else None
             self.add(ProcSpec(name, "readout", u.name, lag, params))
             for t, _ in members:

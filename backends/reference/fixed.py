@@ -37,8 +37,14 @@ class FixedStepExecutor:
     def run_node(self, graph: Graph, node: Node, args, base):
         a = node.attrs
         opdef = ops.get(node.op)
+        if a.get("fixed_operand_gain"):  # spikes entering a membrane: M·s·K/64 (loihi.fixed._scale_spike_terms)
+            args = list(args)
+            for i, q in a["fixed_operand_gain"]:
+                args[i] = np.asarray(args[i]).astype(np.int64) * int(q)
         if opdef.weight is not None:
-            x = np.asarray(args[0]).astype(np.int64)
+            x = np.asarray(args[0])
+            gain = a.get("fixed_input_gain")  # means of spikes: n·x is the integer window sum
+            x = np.round(x * gain).astype(np.int64) if gain is not None else x.astype(np.int64)
             w = np.asarray(args[1]).astype(np.int64)
             acc = base(graph, node, [x, w], {})[0]
             return [shift(acc, int(a["fixed_exp"]))]
@@ -49,8 +55,9 @@ class FixedStepExecutor:
             v = st.get("v")
             if v is None:
                 v = np.zeros(x.shape, dtype=np.int64)
-            bias = np.asarray(lif.bias).reshape(x.shape) if np.size(lif.bias) == x.size else lif.bias
-            lif.bias = bias
+            lif.bias = np.asarray(lif.bias).reshape(x.shape) if np.size(lif.bias) == x.size else lif.bias
+            if np.ndim(lif.vth):  # one threshold per neuron (per-element scales)
+                lif.vth = np.asarray(lif.vth).reshape(x.shape)
             s, st["v"], st["h"] = lif.step(x, v)
             return [s] + ([st["v"]] if len(node.outputs) > 1 else [])
         if ops.is_dynamic_contraction(graph, node):
@@ -77,7 +84,9 @@ class FixedStepExecutor:
             arr = res.values[v] if v in res.values else res.outputs[self.step.outputs.index(v)]
             ro = fx["readouts"].get(v)
             if ro is not None:
-                arr = np.asarray(arr, dtype=np.float64) * ro["scale"] + np.asarray(ro["c"]).reshape(arr.shape)
+                scale = np.asarray(ro["scale"], dtype=np.float64)
+                arr = np.asarray(arr, dtype=np.float64) * (scale.reshape(arr.shape) if scale.ndim else scale) \
+                    + np.asarray(ro["c"]).reshape(arr.shape)
             out[v] = arr
         return res, out
 

@@ -37,7 +37,8 @@ from snncompile.analysis import infer_domains
 from snncompile.errors import SnnCompileError
 from snncompile.ir.graph import Graph
 from snncompile.loihi import Prepared, build_network
-from snncompile.loihi.fixed import ACT_SHIFT, V_BITS, VTH_MANT_BITS, _port_constant, fixed_lif, input_decay, quantise
+from snncompile.loihi.fixed import (ACT_SHIFT, V_BITS, VTH_MANT_BITS, QuantConfig, _port_constant, fixed_lif,
+                                   input_decay, quantise)
 from snncompile.ops.registry import MissingHook
 from snncompile.outputs import write_file
 from snncompile.passes import LOIHI_PIPELINE, POST, TimeAxisError, run_passes, slice_time, time_axes
@@ -140,7 +141,8 @@ def to_netx(graph: Graph, *, calibration: Optional[np.ndarray] = None) -> NetxEx
         raise NetxRefusal("netx export quantises to Loihi fixed point and needs sample inputs for the input "
                           "scale (inputs.npy beside the model, or --calibration X.npy)")
     name = g.inputs[0]
-    fixed, report = quantise(prepared.network, {name: (float(np.min(calibration)), float(np.max(calibration)))})
+    fixed, report = quantise(prepared.network, {name: (float(np.min(calibration)), float(np.max(calibration)))},
+                             config=QuantConfig.per_layer())  # netx: one vThMant per layer
     bounds = {m: c["bound"] for c in report.classes for m in c["members"]}
     fixed = absorb_exponents(prepared.network, fixed, bounds)
     layers = _layers(prepared.network, order, fixed)

@@ -2,13 +2,18 @@
 
 Semantics (integers; what the Lava ``fixed_pt`` run computes and ``snncompile.backends.reference.fixed.FixedStepExecutor`` specifies)
 ------------------------------------------------------------------------------------------------------
-* **Inputs** (analog pixels) are sent as graded messages ``x_q = round(x·S_in)`` (``S_in`` a power of two
-  chosen so that the calibration data fits 8 bits).
+* **Inputs** (analog pixels) are sent as graded messages ``x_q = round(x·S_in)`` (``S_in`` maps the
+  calibrated range onto ``input_bits`` = 12 signed bits; a power of two fitting 8 bits with
+  :meth:`QuantConfig.per_layer`).
 * **Synapses** (lava-nc ``Sparse``, Loihi bit-accurate model): weights are integers ``w`` in Lava's final
   form (mixed sign: even numbers in [−256, 254], i.e. an 8-bit mantissa × 2; one sign: [0, 255] or
   [−255, 0]) with one exponent ``e`` per layer: ``a = (Σ w·x) << e`` for ``e ≥ 0``, ``>> −e`` (floor) for
   ``e < 0``.  ``x`` is a spike (1), a graded spike count (the residual stream) or ``x_q``.  No bias: a
-  layer's bias becomes its neurons' bias.
+  layer's bias becomes its neurons' bias.  A layer reading a mean of spikes (``M = M_int/n``: average
+  pooling) reads ``n·x`` (``attrs['fixed_input_gain'] = n``; the weights absorb ``1/n``).
+* **Spikes straight into a membrane** (a term ``M·s`` of a neuron's input, ``M`` integer: moves and sums)
+  arrive as ``M·s·K/64``: the fixed graph multiplies that operand by ``K/64``
+  (``attrs['fixed_operand_gain']`` on the term's first node); Lava, a unit synapse with that exact weight.
 * **Neurons** (:class:`LIFFixed`): 24-bit membrane, 12-bit decay ``dv``, the activation shifted by 6 bits
   (Lava's ``act_shift``), a bias ``bias_mant << bias_exp`` (13-bit mantissa, 3-bit exponent):
       v' = sign(v)·((|v|·(4096 − dv)) >> 12) + (a << 6) + bias,   clipped to ±(2²³ − 1)
@@ -27,8 +32,12 @@ decay ``k`` (1/τ if the neuron applies it, 1 if ``fold_tau`` moved it into the 
 same synapses (Spikingformer's residual stream) must share ``K``: scale classes are found by union-find
 over the network's terms.  ``K = 64·2^j`` with the largest ``j`` such that ``max(|X|max, θ)·S_v < 2²²``
 (the value-domain bounds give ``|X|max``), so spike-matmul outputs (integer counts) stay exact
-(``mult = K/64``).  Thresholds, biases, decays and weights are rounded to their registers; every
-rounding is reported per layer (:class:`QuantReport`).
+(``mult = K/64``).  Per element (``snncompile.loihi.element_scales``, :class:`QuantConfig` ``per_channel``)
+the class scale is refined to ``K·f``, ``f ∈ [f_min, 1]``, so that every weight channel fills the 8-bit
+mantissa; a neuron's threshold and bias are then per neuron (``vth`` an array).  A class of weight layers
+read only by the host (``fc(x).mean(0)``) gets ``K`` from its current bound, and the readout dequantises by
+``64/(K·f)``.  Thresholds, biases, decays and weights are rounded to their registers; every rounding is
+reported per layer (:class:`QuantReport`).
 """
 from __future__ import annotations
 
@@ -37,6 +46,7 @@ from dataclasses import dataclass, field
 from typing import Optional
 
 import numpy as np
+import scipy.sparse as sp
 
 from snncompile import ops
 from snncompile.analysis import infer_domains
@@ -46,6 +56,7 @@ from snncompile.ir.graph import Graph, Node
 from snncompile.passes.fold_tau import input_decay as decay_factor
 
 from .affine import constant_vector, synapse_bias, term_matrix
+from .element_scales import element_factors, per_channel
 
 V_BITS = 24
 V_MAX = 2 ** (V_BITS - 1) - 1
@@ -77,7 +88,7 @@ def decay(v: np.ndarray, dv: int) -> np.ndarray:
 @dataclass
 class LIFFixed:
     dv: int
-    vth: int  # effective threshold (vth_mant << 6)
+    vth: "int | np.ndarray"  # effective threshold (vth_mant << 6): one per population or one per neuron
     bias: np.ndarray  # effective bias per neuron (bias_mant << bias_exp), natural order
     soft_reset: bool = False
     fire: str = "ge"  # "ge": v' >= vth; "gt": v' > vth (Lava's own LIF)
@@ -92,7 +103,8 @@ class LIFFixed:
         return s, v_new, h
 
     def to_dict(self) -> dict:
-        return {"dv": int(self.dv), "vth": int(self.vth), "bias": np.asarray(self.bias, dtype=np.int64),
+        vth = int(self.vth) if np.ndim(self.vth) == 0 else np.asarray(self.vth, dtype=np.int64)
+        return {"dv": int(self.dv), "vth": vth, "bias": np.asarray(self.bias, dtype=np.int64),
                 "soft_reset": bool(self.soft_reset), "fire": self.fire}
 
     @staticmethod
@@ -100,7 +112,9 @@ class LIFFixed:
         bias = np.asarray(d["bias"], dtype=np.int64)
         if n is not None and bias.size == 1:
             bias = np.full(n, int(bias.reshape(-1)[0]), dtype=np.int64)
-        return LIFFixed(int(d["dv"]), int(d["vth"]), bias, bool(d.get("soft_reset", False)), d.get("fire", "ge"))
+        vth = np.asarray(d["vth"], dtype=np.int64)
+        vth = int(vth) if vth.ndim == 0 else vth
+        return LIFFixed(int(d["dv"]), vth, bias, bool(d.get("soft_reset", False)), d.get("fire", "ge"))
 
 
 def quantise_weights(w: np.ndarray) -> tuple[np.ndarray, int, str]:
@@ -161,13 +175,14 @@ class QuantReport:
                 "spike_agreement": self.agreement}
 
     def table(self) -> str:
-        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>5s} {'w rel.err':>9s} {'K':>8s} {'vth err':>9s} "
+        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>5s} {'w rel.err':>9s} {'K':>8s} {'f min':>6s} {'vth err':>9s} "
                 f"{'bias err':>9s} {'spike agree':>11s}"]
         for l in self.layers:
             d = l.detail
             agree = self.agreement.get(l.name)
+            f_min = f"{d['f_min']:.3f}" if "f_min" in d else ""
             rows.append(f"{(l.module or l.name)[:44]:44s} {l.kind:8s} {str(d.get('weight_exp', '')):>5s} "
-                        f"{_f(d.get('weight_rel_error')):>9s} {str(d.get('K', '')):>8s} "
+                        f"{_f(d.get('weight_rel_error')):>9s} {str(d.get('K', '')):>8s} {f_min:>6s} "
                         f"{_f(d.get('threshold_rel_error')):>9s} {_f(d.get('bias_max_abs_error')):>9s} "
                         f"{_f(agree):>11s}")
         return "\n".join(rows)
@@ -201,7 +216,27 @@ def input_decay(attrs: dict) -> float:
     return 1.0 if v is None else v
 
 
-def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8):
+@dataclass(frozen=True)
+class QuantConfig:
+    """Choices of the quantiser.
+
+    ``per_channel``: refine each scale class per element (``snncompile.loihi.element_scales``: every weight
+    channel uses the whole mantissa; thresholds and biases per neuron), the largest channel of a layer at
+    ``f_min`` of the class scale.  ``input_bits``: the graded input messages' width; ``pow2_input``: a
+    power-of-two input scale (else the calibrated range fills ``input_bits`` exactly)."""
+
+    per_channel: bool = True
+    f_min: float = 2.0 ** -4
+    input_bits: int = 12
+    pow2_input: bool = False
+
+    @staticmethod
+    def per_layer() -> "QuantConfig":
+        """One scale per class, one threshold per population, 8-bit power-of-two input (netx's layout)."""
+        return QuantConfig(per_channel=False, input_bits=8, pow2_input=True)
+
+
+def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig = QuantConfig()):
     """A fixed-point copy of the one-step graph of ``net`` and the quantisation report.
 
     ``calibration_max``: graph input -> its largest magnitude, or a (lo, hi) range, over calibration data.
@@ -214,13 +249,15 @@ def quantise(net, calibration_max: Optional[dict] = None, *, input_bits: int = 8
     g: Graph = net.graph
     fg = g.copy()
     K_of, class_info = _class_scales(net, _bounded_domains(g, calibration_max or {}))
-    in_scale = _input_scales(net, calibration_max or {}, input_bits)
-    layers = (_quantise_synapses(net, fg, K_of, in_scale) + _quantise_attention(net, fg, K_of)
-              + _quantise_neurons(net, fg, K_of))
+    in_scale = _input_scales(net, calibration_max or {}, config)
+    f_of = (element_factors(net, K_of, lambda u: _synapse_input_scale(net, u, in_scale), config.f_min)
+            if config.per_channel else {})
+    layers = (_quantise_synapses(net, fg, K_of, in_scale, f_of) + _quantise_attention(net, fg, K_of)
+              + _scale_spike_terms(net, fg, K_of) + _quantise_neurons(net, fg, K_of, f_of))
     for u in net.of_kind("synapse"):  # weight-layer biases live in the neurons now
         node = fg.node(u.node)
         fg.set_inputs(node, node.inputs[:2])
-    fg.meta["fixed"] = {"inputs": in_scale, "readouts": _readouts(net, K_of)}
+    fg.meta["fixed"] = {"inputs": in_scale, "readouts": _readouts(net, K_of, f_of)}
     _drop_unused(fg)
     return fg, QuantReport(in_scale, class_info, layers)
 
@@ -252,10 +289,11 @@ def _class_scales(net, bounds: Graph) -> tuple[dict[str, int], list[dict]]:
     for members in _scale_classes(net).values():
         neurons = [units[m] for m in members if units[m].kind == "neuron"]
         if not neurons:
-            K = _readout_class_scale(units, members, bounds)
+            K = _readout_class_scale(g, units, members, bounds)
             if K is not None:
                 K_of.update({m: K for m in members})
-                class_info.append({"members": [units[m].module or m for m in members], "K": K, "readout": True})
+                class_info.append({"members": [units[m].module or m for m in members], "K": K, "input_decay": 1.0,
+                                   "bound": _readout_bound(units, members, bounds)})
             continue
         ks = {input_decay(g.node(n.node).attrs) for n in neurons}
         if len(ks) != 1:
@@ -275,19 +313,27 @@ def _class_scales(net, bounds: Graph) -> tuple[dict[str, int], list[dict]]:
     return K_of, class_info
 
 
-def _readout_class_scale(units: dict, members: list[str], bounds: Graph) -> Optional[int]:
-    """K = 64·2^j for synapses that feed only host readouts (a head ``fc`` per step): the largest that keeps
-    the integer current ``X·K/64`` (the readout port's value bound) within 23 bits; None if no readout."""
-    ports = [units[m].ports[0].value for m in members if units[m].kind == "readout"]
-    if not ports:
+def _readout_bound(units: dict, members: list[str], bounds: Graph) -> float:
+    """The largest magnitude of the currents a class of readouts receives (their port values' domains)."""
+    out = 0.0
+    for m in members:
+        if units[m].kind == "readout":
+            d = bounds.values[units[m].ports[0].value].domain
+            if d is None or not (math.isfinite(d.lo) and math.isfinite(d.hi)):
+                raise QuantisationError(f"readout {units[m].ports[0].value}: its current has no finite bound")
+            out = max(out, abs(d.lo), abs(d.hi))
+    return out
+
+
+def _readout_class_scale(g: Graph, units: dict, members: list[str], bounds: Graph) -> Optional[int]:
+    """A class of weight layers read only by the host (``fc(x_seq).mean(0)``): K = 64·2^j, the largest
+    that keeps the currents ``X·K/64`` it sends inside 23 bits; None for a class without weight layers."""
+    if not any(units[m].kind == "synapse" for m in members):
         return None
-    bound = 0.0
-    for v in ports:
-        d = bounds.values[v].domain
-        if d is None or not (math.isfinite(d.lo) and math.isfinite(d.hi)):
-            raise QuantisationError(f"readout {v}: its value has no finite bound (run domain inference first)")
-        bound = max(bound, abs(d.lo), abs(d.hi))
-    return 64 * 2 ** max(math.floor(math.log2(2 ** (V_BITS - 2) / max(bound, 1e-300))), 0)
+    bound = _readout_bound(units, members, bounds)
+    if bound == 0.0:
+        return 64
+    return 64 * 2 ** max(0, math.floor(math.log2(2 ** (V_BITS - 2) / bound)))
 
 
 def _current_bound(g: Graph, n, bounds: Graph) -> float:
@@ -304,30 +350,45 @@ def _current_bound(g: Graph, n, bounds: Graph) -> float:
     return max(abs(d.lo), abs(d.hi), abs(a["v_threshold"]))
 
 
-def _input_scales(net, calibration_max: dict, input_bits: int) -> dict[str, float]:
-    """Per graph input: the power of two that maps its calibrated range onto ``input_bits`` bits."""
+def _input_scales(net, calibration_max: dict, config: QuantConfig) -> dict[str, float]:
+    """Per graph input: the scale that maps its calibrated range onto ``input_bits`` bits (sign included),
+    rounded down to a power of two with ``pow2_input``."""
     in_scale = {}
     for u in net.of_kind("input"):
         r = calibration_max.get(u.name, 1.0)
         top = (max(abs(float(r[0])), abs(float(r[1]))) if not np.isscalar(r) else abs(float(r))) or 1.0
-        in_scale[u.name] = float(2 ** math.floor(math.log2((2 ** input_bits - 1) / top)))
+        if config.pow2_input:
+            in_scale[u.name] = float(2 ** math.floor(math.log2((2 ** config.input_bits - 1) / top)))
+        else:
+            in_scale[u.name] = float((2 ** (config.input_bits - 1) - 1) / top)
     return in_scale
 
 
-def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict) -> list[LayerError]:
-    """Integer weights of every synapse unit, in the activation units of the class it feeds."""
-    g, units, layers = net.graph, net.units, []
+def _synapse_input_scale(net, u, in_scale: dict) -> float:
+    """``s_x`` of what synapse unit ``u`` reads: the input's scale, or 1 for spikes and spike counts."""
+    srcs = {net.units[t.source].kind for t in u.ports[0].terms if t.source}
+    if "input" in srcs and len(srcs) > 1:
+        raise QuantisationError(f"{u.module}: mixes the analog input with spikes")
+    return in_scale[next(t.source for t in u.ports[0].terms)] if srcs == {"input"} else 1.0
+
+
+def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict) -> list[LayerError]:
+    """Integer weights of every synapse unit, in the activation units of the class it feeds (output channel
+    ``o`` at ``K·f_o``)."""
+    g, layers = net.graph, []
     for u in net.of_kind("synapse"):
         node = fg.node(u.node)
         if u.name not in K_of:
-            raise QuantisationError(f"{u.module}: its output feeds no neuron")
+            raise QuantisationError(f"{u.module}: its output feeds no neuron and no readout")
         K = K_of[u.name]
-        srcs = {units[t.source].kind for t in u.ports[0].terms if t.source}
-        s_x = in_scale[next(t.source for t in u.ports[0].terms)] if srcs == {"input"} else 1.0
-        if "input" in srcs and len(srcs) > 1:
-            raise QuantisationError(f"{u.module}: mixes the analog input with spikes")
+        s_x = _synapse_input_scale(net, u, in_scale)
         w = g.constants[node.inputs[ops.get(node.op).weight.weight]].astype(np.float64)
-        target = w * K / (64 * s_x)
+        gain = _input_gain(g, u)
+        target = w * K / (64 * s_x * gain)
+        if gain != 1.0:
+            node.attrs = dict(node.attrs, fixed_input_gain=gain)
+        if u.name in f_of:
+            target = target * per_channel(g, g.node(u.node), f_of[u.name]).reshape((-1,) + (1,) * (w.ndim - 1))
         q, e, mode = quantise_weights(target)
         err = float(np.linalg.norm(q * 2.0 ** e - target) / max(np.linalg.norm(target), 1e-300))
         name = fg.unique_name(f"{node.name}_wfixed")
@@ -337,6 +398,29 @@ def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict) -> list[Layer
         layers.append(LayerError(u.name, u.module, "synapse", {"weight_exp": e, "sign_mode": mode, "K": K,
                                                                 "weight_rel_error": err}))
     return layers
+
+
+def _input_gain(g: Graph, u) -> float:
+    """The integer gain ``n`` that makes a synapse's input integer: every input term ``M`` is ``M_int/n``
+    (means and average pools of spikes, ``n`` the window; 1 for moves and sums).  The weights absorb ``1/n``
+    and the synapse reads ``n·x`` (the executor: ``round(n·x)``, exact; Lava: weights over ``M_int``)."""
+    gains = set()
+    for t in u.ports[0].terms:
+        if not t.source:
+            continue
+        data = np.abs(term_matrix(g, t).data)
+        data = data[data != 0]
+        if data.size == 0 or np.all(data == np.round(data)):
+            gains.add(1.0)
+            continue
+        n = float(np.round(1.0 / data.min()))
+        if not np.allclose(data * n, np.round(data * n), rtol=0, atol=1e-9):
+            raise QuantisationError(f"{u.module}: its input is a non-integer combination of spikes (no integer "
+                                    f"gain makes it exact in fixed point)")
+        gains.add(n)
+    if len(gains) > 1:
+        raise QuantisationError(f"{u.module}: its input terms need different integer gains {sorted(gains)}")
+    return gains.pop() if gains else 1.0
 
 
 def _quantise_attention(net, fg: Graph, K_of: dict) -> list[LayerError]:
@@ -357,9 +441,68 @@ def _quantise_attention(net, fg: Graph, K_of: dict) -> list[LayerError]:
     return layers
 
 
-def _quantise_neurons(net, fg: Graph, K_of: dict) -> list[LayerError]:
-    """Every neuron's registers: decay dv (12 bits), threshold (17-bit mantissa << 6), bias (the feeding
-    layers' biases, 13-bit mantissa << exponent), in membrane units S_v = K/k."""
+def _scale_spike_terms(net, fg: Graph, K_of: dict) -> list[LayerError]:
+    """Spikes added straight to a membrane (a residual ``sn(bn(conv(x)) + x)``, a sum of spikes into a
+    neuron): the term ``M·s`` arrives as ``M·s·K/64`` (its elements keep ``f = 1``, so ``K/64`` is an integer
+    power of two and the term is exact).  The gain is carried by the fixed graph: the first node of the
+    term's chain (or the neuron) gets ``attrs['fixed_operand_gain'] = [[operand index, K/64], ...]``, which
+    the executor applies to that operand and the Lava plan folds into the term's synapse."""
+    g, units, layers = net.graph, net.units, []
+    for u in net.of_kind("neuron"):
+        for t in u.ports[0].terms:
+            if not t.source or units[t.source].kind in ("synapse", "attention"):
+                continue
+            if units[t.source].kind == "input":
+                raise QuantisationError(f"{u.module}: the analog input is added straight to its membrane; fixed "
+                                        f"point needs a weight layer between them")
+            if not _emits_spikes(units, t.source):
+                raise QuantisationError(f"{u.module}: it reads a max-pool of synaptic currents; fixed point pools "
+                                        f"spikes only")
+            M = term_matrix(g, t)
+            if not np.all(M.data == np.round(M.data)):
+                raise QuantisationError(f"{u.module}: spikes reach its membrane through a mean (weights "
+                                        f"{float(np.abs(M.data).min()):g}); only sums and moves of spikes are exact "
+                                        f"in fixed point")
+            q = K_of[u.name] // 2 ** ACT_SHIFT
+            target = fg.node(t.chain[0]) if t.chain else fg.node(u.node)
+            gains = [list(p) for p in target.attrs.get("fixed_operand_gain", [])]
+            gains += [[i, q] for i, v in enumerate(target.inputs) if v == t.value and [i, q] not in gains]
+            target.attrs = dict(target.attrs, fixed_operand_gain=gains)
+            layers.append(LayerError(f"{u.name}<-{t.source}", units[t.source].module or t.source, "spikes",
+                                     {"K": K_of[u.name], "mult": q, "weight_rel_error": 0.0}))
+    return layers
+
+
+def _emits_spikes(units: dict, name: str) -> bool:
+    """Whether unit ``name`` emits spikes (a pool: when everything it pools is spikes)."""
+    u = units[name]
+    if u.kind == "pool":
+        return all(not t.source or _emits_spikes(units, t.source) for t in u.ports[0].terms)
+    return u.kind not in ("synapse", "attention", "input")
+
+
+def spike_term_gain(g: Graph, term, neuron_node: str) -> int:
+    """The gain ``K/64`` that :func:`_scale_spike_terms` put on a spike term of a fixed graph."""
+    target = g.node(term.chain[0]) if term.chain else g.node(neuron_node)
+    for i, q in target.attrs.get("fixed_operand_gain", []):
+        if target.inputs[i] == term.value:
+            return int(q)
+    raise QuantisationError(f"{target.location}: a spike term without its fixed-point gain (quantise first)")
+
+
+def exact_weights(W: sp.csr_matrix) -> tuple[sp.csr_matrix, int]:
+    """Integer weights in Lava's form and the exponent that represent ``W`` exactly (refused otherwise)."""
+    q, e, _ = quantise_weights(W.data)
+    if not np.array_equal(q * 2.0 ** e, W.data):
+        raise QuantisationError(f"weights {sorted(set(W.data.tolist()))[:4]} are not exact 8-bit mantissas of one "
+                                f"exponent")
+    return sp.csr_matrix((q.astype(np.int32), W.indices, W.indptr), shape=W.shape), e
+
+
+def _quantise_neurons(net, fg: Graph, K_of: dict, f_of: dict) -> list[LayerError]:
+    """Every neuron's registers: decay dv (12 bits), threshold (17-bit mantissa << 6, one per neuron when the
+    scales are per element), bias (the feeding layers' biases, 13-bit mantissa << exponent), in membrane
+    units S_v = K·f/k."""
     g, units, layers = net.graph, net.units, []
     for u in net.of_kind("neuron"):
         node = fg.node(u.node)
@@ -377,7 +520,8 @@ def _quantise_neurons(net, fg: Graph, K_of: dict) -> list[LayerError]:
                 np.abs(bias / K - c).max()) if c.size else 0.0)))
             continue
         k = input_decay(a)
-        S_v = K / k
+        f = f_of.get(u.name)
+        S_v = K / k if f is None else K * f / k
         tau = a.get("tau")
         if a.get("inv_tau") is not None:
             leak = float(a["inv_tau"])
@@ -386,26 +530,35 @@ def _quantise_neurons(net, fg: Graph, K_of: dict) -> list[LayerError]:
         else:
             leak = 1.0 / float(tau)
         dv = int(round(leak * 2 ** DECAY_BITS))
-        vth_mant = int(round(a["v_threshold"] * S_v / 2 ** ACT_SHIFT))
-        if not 0 < vth_mant < 2 ** VTH_MANT_BITS:
-            raise QuantisationError(f"{u.module}: threshold mantissa {vth_mant} outside 17 bits")
+        vth_mant = np.round(a["v_threshold"] * np.asarray(S_v, dtype=np.float64) / 2 ** ACT_SHIFT).astype(np.int64)
+        if not (np.all(vth_mant > 0) and np.all(vth_mant < 2 ** VTH_MANT_BITS)):
+            raise QuantisationError(f"{u.module}: threshold mantissa {int(vth_mant.max())} outside 17 bits")
         vth = vth_mant << ACT_SHIFT
+        if vth.ndim and np.all(vth == vth.reshape(-1)[0]):
+            vth = vth.reshape(-1)[0]
+        if vth.ndim == 0:
+            vth = int(vth)
+        else:
+            vname = fg.unique_name(f"{node.name}_fixed_vth")
+            fg.add_constant(vname, vth)
         c = _port_constant(g, units, u)
-        bias, bexp = quantise_bias(c * K)
+        bias, bexp = quantise_bias(c * (K if f is None else K * f))
         soft = a.get("v_reset") is None
         bname = fg.unique_name(f"{node.name}_fixed_bias")
         fg.add_constant(bname, bias.astype(np.int64))
-        node.attrs = dict(a, fixed={"dv": dv, "vth": vth, "bias": bname, "soft_reset": soft, "K": K,
-                                    "fire": a.get("fire", "ge")})
+        node.attrs = dict(a, fixed={"dv": dv, "vth": vth if isinstance(vth, int) else vname, "bias": bname,
+                                    "soft_reset": soft, "K": K, "fire": a.get("fire", "ge")})
         layers.append(LayerError(u.name, u.module, "neuron", {
             "K": K, "dv": dv, "decay_rel_error": abs(dv / 2 ** DECAY_BITS - leak) / leak if leak else 0.0,
-            "vth": vth, "threshold_rel_error": abs(vth / S_v - a["v_threshold"]) / abs(a["v_threshold"]),
+            "vth": vth if isinstance(vth, int) else f"{int(vth.min())}..{int(vth.max())}",
+            "f_min": float(np.min(f)) if f is not None else 1.0,
+            "threshold_rel_error": float(np.max(np.abs(vth / S_v - a["v_threshold"]))) / abs(a["v_threshold"]),
             "bias_exp": bexp, "bias_max_abs_error": float(np.abs(bias / S_v - c * k).max()) if c.size else 0.0}))
     return layers
 
 
-def _readouts(net, K_of: dict) -> dict[str, dict]:
-    """Per readout value: the scale and constant that dequantise what it receives."""
+def _readouts(net, K_of: dict, f_of: dict) -> dict[str, dict]:
+    """Per readout value: the scale (one, or one per element) and constant that dequantise what it receives."""
     g, units, readouts = net.graph, net.units, {}
     for u in net.of_kind("readout"):
         value = u.ports[0].value
@@ -417,7 +570,9 @@ def _readouts(net, K_of: dict) -> dict[str, dict]:
                   if t.source and units[t.source].kind in ("synapse", "attention")}
             if len(Ks) != 1 or kinds & {"neuron", "pool", "product", "input"}:
                 raise QuantisationError(f"readout {value} mixes spikes and currents of different scales")
-            scale = 64.0 / Ks.pop()
+            K = Ks.pop()
+            f = f_of.get(u.name)
+            scale = 64.0 / K if f is None or np.all(f == 1.0) else [float(v) for v in 64.0 / (K * f)]
         c = np.zeros(int(np.prod(g.values[value].shape)))
         for t in u.ports[0].terms:
             if not t.source:
@@ -456,14 +611,16 @@ def _bounded_domains(g: Graph, ranges: dict) -> Graph:
 def fixed_lif(graph: Graph, node: Node) -> dict:
     """The fixed-point registers of a quantised ``lif`` node (its bias array resolved)."""
     fx = dict(node.attrs["fixed"])
-    if isinstance(fx["bias"], str):
-        fx["bias"] = np.asarray(graph.constants[fx["bias"]], dtype=np.int64)
+    for key in ("bias", "vth"):
+        if isinstance(fx[key], str):
+            fx[key] = np.asarray(graph.constants[fx[key]], dtype=np.int64)
     return fx
 
 
 def _drop_unused(g: Graph) -> None:
     used = {v for n in g.nodes for v in n.inputs} | set(g.outputs)
-    used |= {n.attrs["fixed"]["bias"] for n in g.nodes if isinstance(n.attrs.get("fixed"), dict)}
+    used |= {n.attrs["fixed"][k] for n in g.nodes if isinstance(n.attrs.get("fixed"), dict) for k in ("bias", "vth")
+             if isinstance(n.attrs["fixed"][k], str)}
     for name in [c for c in g.constants if c not in used]:
         del g.constants[name]
         g.values.pop(name, None)

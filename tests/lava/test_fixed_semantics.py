@@ -93,3 +93,94 @@ def test_bias_rounds_to_nearest_with_a_13_bit_mantissa():
     got, e = quantise_bias(big)
     assert e == 2 and np.all(got % 4 == 0)
     assert np.abs(got - big).max() <= 2 ** e / 2
+
+
+# -- per-element scales and spikes into a membrane (snncompile/loihi/element_scales.py) --------------------
+
+def _tiny(residual: bool):
+    """x -> fc1 -> LIF -> (fc2(s) [+ s]) -> LIF, T = 2, mean over T: fc1's rows differ 10× in magnitude."""
+    torch = pytest.importorskip("torch")
+    from snncompile.analysis import infer_domains
+    from snncompile.examples.neurons import MultiStepLIF
+    from snncompile.frontends.torch import trace
+    from snncompile.loihi import prepare
+
+    class Tiny(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.fc1, self.fc2 = torch.nn.Linear(4, 3), torch.nn.Linear(3, 3)
+            self.lif1, self.lif2 = MultiStepLIF(), MultiStepLIF()
+            with torch.no_grad():
+                self.fc1.weight.copy_(torch.tensor([[1.0, -0.7, 0.3, 0.9], [0.05, 0.1, -0.07, 0.08],
+                                                    [0.1, -0.05, 0.07, 0.02]]))
+                self.fc2.weight.copy_(torch.tensor([[0.5, -0.4, 0.3], [0.2, 0.1, -0.3], [0.05, 0.04, -0.02]]))
+
+        def forward(self, x):
+            s = self.lif1(self.fc1(x.unsqueeze(0).repeat(2, 1, 1)))
+            y = self.fc2(s)
+            return self.lif2(y + s if residual else y).mean(0)
+
+    g = trace(Tiny().eval(), torch.rand(1, 4))
+    infer_domains(g)
+    return prepare(g)
+
+
+def _unit(net, module_suffix, kind):
+    return next(u for u in net.of_kind(kind) if u.module.endswith(module_suffix))
+
+
+def test_per_channel_scales_fill_every_rows_mantissa_and_keep_the_algebra():
+    """Every output row of a weight layer (within f_min = 1/16 of the largest) reaches the top half of the
+    8-bit mantissa, and each neuron's
+    threshold is θ in its own membrane units: w_int·2^e·64/(K·f) ≈ w and vth/(K·f/k) ≈ θ per neuron."""
+    from snncompile.loihi.element_scales import element_factors
+    from snncompile.loihi.fixed import QuantConfig, _class_scales, _bounded_domains, fixed_lif, input_decay, quantise
+
+    prepared = _tiny(residual=False)
+    net = prepared.network
+    cal = {net.graph.inputs[0]: (0.0, 1.0)}
+    fg, _ = quantise(net, cal)
+    per_layer, _ = quantise(net, cal, config=QuantConfig.per_layer())
+    fc1 = _unit(net, "fc1", "synapse")
+    q = np.asarray(fg.constants[fg.node(fc1.node).inputs[1]], dtype=np.float64)
+    q_layer = np.asarray(per_layer.constants[per_layer.node(fc1.node).inputs[1]], dtype=np.float64)
+    assert np.all(np.abs(q).max(axis=1) >= 128), q  # every row uses the top bit of the mantissa
+    assert np.abs(q_layer).max(axis=1).min() < 32  # one scale per layer: the small row gets 5 bits
+    K_of, _ = _class_scales(net, _bounded_domains(net.graph, cal))
+    in_scale = fg.meta["fixed"]["inputs"][net.graph.inputs[0]]
+    f = element_factors(net, K_of, lambda u: in_scale if u is fc1 else 1.0, QuantConfig().f_min)[fc1.name]
+    assert f.max() == 1.0 and QuantConfig().f_min <= f[0] < 1.0  # the largest row gives way, not the small ones
+    w = net.graph.constants[net.graph.node(fc1.node).inputs[1]]
+    e = fg.node(fc1.node).attrs["fixed_exp"]
+    back = q * 2.0 ** e * 64 * in_scale / (K_of[fc1.name] * f[:, None])
+    assert np.all(np.abs(back - w) <= np.abs(w).max(axis=1, keepdims=True) / 200)  # half a step of 254 per row
+    lif1 = _unit(net, "lif1", "neuron")
+    node = fg.node(lif1.node)
+    vth = fixed_lif(fg, node)["vth"]
+    S_v = K_of[lif1.name] * f / input_decay(node.attrs)
+    np.testing.assert_allclose(vth / S_v, node.attrs["v_threshold"], rtol=1e-4)
+
+
+def test_spikes_into_a_membrane_carry_the_gain_K_over_64():
+    """``lif2(fc2(s) + s)``: the spike operand of the sum is scaled by K/64 (an exact power of two) in the
+    fixed graph, its neurons keep f = 1, and the Lava plan's unit-weight synapse holds exactly K/64."""
+    from snncompile.backends.lava.plan import make_plan
+    from snncompile.loihi import build_network
+    from snncompile.loihi.fixed import fixed_lif, quantise
+
+    prepared = _tiny(residual=True)
+    net = prepared.network
+    fg, report = quantise(net, {net.graph.inputs[0]: (0.0, 1.0)})
+    lif2 = _unit(net, "lif2", "neuron")
+    K = fixed_lif(fg, fg.node(lif2.node))["K"]
+    spike_terms = [t for t in lif2.ports[0].terms if t.source and net.units[t.source].kind == "neuron"]
+    assert len(spike_terms) == 1
+    t = spike_terms[0]
+    target = fg.node(t.chain[0])
+    assert [[i, q] for i, q in target.attrs["fixed_operand_gain"]] == [[target.inputs.index(t.value), K // 64]]
+    assert any(l.kind == "spikes" and l.detail["mult"] == K // 64 for l in report.layers)
+    fnet = build_network(fg, [u.ports[0].value for u in net.of_kind("readout")])
+    plan = make_plan(fnet, prepared.program.T, mode="fixed")
+    sparse = next(p for name, p in plan.procs.items() if ":from:" in name)
+    W = sparse.params["weights"].toarray() * 2.0 ** sparse.params["weight_exp"]
+    np.testing.assert_array_equal(W, np.eye(3) * (K // 64))

@@ -32,7 +32,7 @@ class _Base(PyLoihiProcessModel):
         p = self.proc_params
         self.G = p["G"]
         self.c = None if p["c"] is None else np.asarray(p["c"], dtype=np.float64)
-        self.scale = float(p["scale"])
+        self.scale = np.asarray(p["scale"], dtype=np.float64)  # one, or one per readout element
         self.clock = Clock(p)
         self.rec = Recorder(p["rec"])
 
@@ -42,7 +42,7 @@ class _Base(PyLoihiProcessModel):
         if not self.clock.valid(m):
             return
         y = np.asarray(self.G @ x).reshape(-1)
-        if self.scale != 1.0:
+        if np.any(self.scale != 1.0):
             y = y * self.scale
         if self.c is not None:
             y = y + self.c

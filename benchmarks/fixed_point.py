@@ -1,0 +1,122 @@
+"""Fixed-point accuracy of every shipped trained digits model: torch vs the fixed-point executor (the
+specification of the Lava ``fixed_pt`` run) on the 360 test digits, calibrated on the training digits.
+
+    python benchmarks/fixed_point.py [ARCH ...] [--limit N] [--json benchmarks/fixed_point_results.json]
+
+Static-input models (Spikformer, ...) get the image; time-major zoo models (``meta.json`` ``time_axis`` 0) get
+the image repeated over T, batch first (the traced graph's layout).  Prints per model: torch / fixed correct,
+agreement, and the quantisation table; families that do not lower print their refusal."""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "models")
+FAMILIES = ["spikformer", "spikingformer", "sdt", "qkformer", "metaspikeformer", "ilifnet", "sew_resnet-add",
+            "sew_resnet-and", "sew_resnet-iand", "spiking_resnet"]
+
+
+def model_folder(arch: str) -> str:
+    base, _, variant = arch.partition("-")
+    return os.path.join(ROOT, f"{base}-digits" + (f"-{variant}" if variant else ""))
+
+
+def load(arch: str):
+    """(loaded model, traced graph, meta) of a shipped checkpoint, through the CLI's loader."""
+    import torch  # noqa: F401
+    from snncompile.frontends import torch as torch_frontend
+
+    folder = model_folder(arch)
+    meta = json.load(open(os.path.join(folder, "meta.json")))
+    loaded = torch_frontend.load_model(os.path.join(folder, "checkpoint.pth"), time_axis=meta.get("time_axis"))
+    graph = torch_frontend.trace(loaded.model, loaded.example_input(1), [loaded.input_domain], name=loaded.name,
+                                 time_major=loaded.time_axis == 0)
+    torch_frontend.declare_time_axis(graph, loaded.time_axis, getattr(loaded.model, "T", None))
+    return loaded, graph, meta
+
+
+def as_inputs(x: np.ndarray, meta: dict) -> np.ndarray:
+    """Digits images [N, 1, H, W] in the traced graph's (batch-first) layout."""
+    if meta.get("time_axis") == 0:
+        return np.repeat(x[:, None], int(meta["T"]), axis=1)
+    return x
+
+
+def torch_predictions(loaded, x: np.ndarray, meta: dict) -> np.ndarray:
+    import torch
+
+    with torch.no_grad():
+        xt = torch.from_numpy(x)
+        if meta.get("time_axis") == 0:
+            xt = xt.transpose(0, 1)
+        preds = []
+        for i in range(0, len(x), 32):  # batches; stateful neurons reset before each
+            _reset(loaded.model)
+            xb = xt[:, i:i + 32] if meta.get("time_axis") == 0 else xt[i:i + 32]
+            out = loaded.model(xb)
+            preds.append((out.mean(0) if out.dim() == 3 else out).argmax(-1).numpy())
+        return np.concatenate(preds)
+
+
+def _reset(model) -> None:
+    for m in model.modules():
+        if hasattr(m, "reset") and m is not model and callable(m.reset):
+            m.reset()
+
+
+def measure(arch: str, x_train, x_test, y_test, limit=None) -> dict:
+    from snncompile.analysis import infer_domains
+    from snncompile.backends.lava.lower import lower_graph
+    from snncompile.backends.reference.fixed import run_fixed
+
+    loaded, graph, meta = load(arch)
+    infer_domains(graph)
+    xs, ys = x_test[:limit], y_test[:limit]
+    t0 = time.time()
+    low = lower_graph(graph, mode="fixed", calibration=as_inputs(x_train, meta))
+    outs, _, _ = run_fixed(low.program, low.step, as_inputs(xs, meta))
+    fixed = np.array([o[0].reshape(-1).argmax() for o in outs])
+    tp = torch_predictions(loaded, as_inputs(xs, meta), meta)
+    return {"arch": arch, "n": int(len(ys)), "torch": int((tp == ys).sum()), "fixed": int((fixed == ys).sum()),
+            "agree": int((tp == fixed).sum()), "seconds": round(time.time() - t0, 1), "table": low.quant.table()}
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("archs", nargs="*", default=FAMILIES)
+    ap.add_argument("--limit", type=int)
+    ap.add_argument("--json", help="write the results here")
+    ap.add_argument("--table", action="store_true", help="print the quantisation table")
+    args = ap.parse_args(argv)
+    from snncompile.examples.data import load_digits
+
+    split = load_digits(img_size=16)
+    x_train = split.x_train.numpy().astype(np.float32)
+    x_test, y_test = split.x_test.numpy().astype(np.float32), split.y_test.numpy()
+    results = []
+    for arch in args.archs:
+        try:
+            r = measure(arch, x_train, x_test, y_test, args.limit)
+        except Exception as e:  # a family this branch cannot lower: its refusal is the result
+            r = {"arch": arch, "refused": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
+        results.append(r)
+        if "refused" in r:
+            print(f"{arch:18s} refused: {r['refused']}", flush=True)
+        else:
+            print(f"{arch:18s} torch {r['torch']}/{r['n']}  fixed {r['fixed']}/{r['n']}  agree {r['agree']}  "
+                  f"({r['seconds']} s)", flush=True)
+            if args.table:
+                print(r["table"])
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([{k: v for k, v in r.items() if k != "table"} for r in results], f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

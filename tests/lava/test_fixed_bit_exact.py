@@ -1,0 +1,63 @@
+"""Lava runs the quantiser's whole repertoire bit for bit as the fixed-point executor specifies it (marked
+``lava``; 2 test digits each): per-neuron thresholds and per-channel weights (Spikformer), spikes added
+straight to a membrane (Spiking ResNet's ``sn(bn(conv(x)) + x)``), and a weight layer read by the host with
+an integer input gain and per-element dequantisation (SEW ResNet ADD's ``fc(avgpool(x))``)."""
+import tempfile
+
+import numpy as np
+import pytest
+
+from snncompile.backends.lava import lava_status
+
+torch = pytest.importorskip("torch")
+
+pytestmark = [pytest.mark.lava, pytest.mark.skipif(not lava_status()[0], reason=lava_status()[1] or "lava")]
+
+# arch -> what the fixed graph must contain for the run to test that feature
+FEATURES = {
+    "spikformer": "per-neuron thresholds",
+    "spiking_resnet": "spikes into a membrane",
+    "sew_resnet-add": "host-read weight layer",
+}
+
+
+def _has(feature, low) -> bool:
+    step = low.step
+    if feature == "per-neuron thresholds":
+        return any(isinstance(n.attrs.get("fixed", {}).get("vth"), str) for n in step.nodes)
+    if feature == "spikes into a membrane":
+        return any(n.attrs.get("fixed_operand_gain") for n in step.nodes)
+    return any(n.attrs.get("fixed_input_gain") for n in step.nodes) and \
+        any(np.ndim(r["scale"]) for r in step.meta["fixed"]["readouts"].values())
+
+
+@pytest.mark.parametrize("arch", sorted(FEATURES))
+def test_fixed_lava_is_bit_exact_on_every_quantiser_feature(arch):
+    from snncompile.backends.lava.host import step_inputs
+    from snncompile.backends.lava.lower import lower_graph
+    from snncompile.backends.lava.simulate import simulate
+    from snncompile.backends.reference.fixed import run_fixed
+    from snncompile.examples.data import load_digits
+    from snncompile.loihi.fixed import quantise_input
+
+    from trained_models import as_inputs, load_traced
+
+    split = load_digits(img_size=16)
+    _, graph, meta = load_traced(arch)
+    low = lower_graph(graph, mode="fixed", calibration=as_inputs(split.x_train.numpy().astype(np.float32), meta))
+    assert _has(FEATURES[arch], low), f"{arch}: the fixed graph has no {FEATURES[arch]}"
+    x = as_inputs(split.x_test.numpy().astype(np.float32)[:2], meta)
+    name = low.program.step.inputs[0]
+    inp = step_inputs(low.program, x)
+    inp = {name: quantise_input(inp[name], low.step.meta["fixed"]["inputs"][name])}
+    rec = simulate(low.plan, inp, tempfile.mkdtemp(prefix="snncompile-test-"), record_membrane=True)
+    lifs = [n for n in low.step.nodes if n.op == "lif"]
+    _, rows, readouts = run_fixed(low.program, low.step, x, record=[n.outputs[0] for n in lifs],
+                                  record_membrane=True)
+    for n in lifs:
+        np.testing.assert_array_equal(rec.spikes[n.name], rows[n.outputs[0]].reshape(rec.steps, -1),
+                                      err_msg=f"spikes of {n.name}")
+        np.testing.assert_array_equal(rec.membranes[n.name], rows[f"h:{n.name}"].reshape(rec.steps, -1),
+                                      err_msg=f"membrane of {n.name}")
+    for v, arr in readouts.items():
+        np.testing.assert_allclose(rec.readouts[v], arr, rtol=1e-12, atol=1e-12)
