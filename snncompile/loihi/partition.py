@@ -24,7 +24,27 @@ axons).  Per core, the checks are: compartments ≤ ``neurons_per_core``; input 
 presynaptic elements the tile reads) ≤ ``input_axons_per_core``; synapses ≤ ``synapses_per_core``; synapse
 memory (nengo-loihi's model, see :mod:`.limits`) ≤ ``synapse_bits_per_core``; output axons (compartments ×
 the consumer tiles each one reaches) ≤ ``output_axons_per_core`` — the last needs the consumers' tiling, so
-layers are tiled twice.  Synapse counts are structural upper bounds (border windows counted full).
+layers are tiled twice.
+
+**Synapses are the connections that exist.**  A synapse is one (presynaptic element, postsynaptic
+compartment) pair of the layer's structural synapse matrix (:func:`snncompile.loihi.affine.synapse_matrix`
+with ``structural=True``: zero weights kept, as a core stores them).  A convolution's window tap that
+falls on zero padding reads no input and is no synapse: output ``(h, w)`` of a conv has
+``(C_in/g) · taps_h(h) · taps_w(w)`` synapses, where ``taps(o) = #{k : 0 ≤ o·s − p + k·d < n_in}``
+(:func:`valid_taps`).  A tile's count is the sum over the outputs it holds; the per-core check uses the
+largest tile's (:meth:`LayerPlan.synapses_per_core` gives every tile's).  A 3×3 padded conv on a 1×1 map
+has ``C_out · C_in`` synapses, not ``9 · C_out · C_in``.
+
+**No convolution weight sharing is assumed** for the synapse count or the synapse memory: every synapse
+is stored with its own weight and index, nengo-loihi's discrete synapse format
+(``SynapseConfig.bits_per_axon`` with ``compression=0``, ``nengo_loihi/block.py``).  Loihi 1 can share a
+convolution's kernel among axons — nengo-loihi's ``Synapse.set_population_weights`` maps several input
+axons to one weight set (``axon_to_weight_map``, ``axon_compartment_bases``, pop16/pop32 population
+axons) and ``Synapse.bits()`` charges each distinct weight set once — which would cut a conv's synapse
+memory by up to the number of output positions that reuse a kernel.  That mapping is not modelled here,
+so synapse bits are an upper bound for convolutions (exact for dense layers).  For Loihi 2, Intel publishes
+no per-core synapse-memory format; the table's ``synapses_per_core`` is the chip's ~120 M spread evenly
+(:mod:`.limits`).
 
 Chips needed = max(⌈cores / cores_per_chip⌉, ⌈neurons / neurons_per_chip⌉, ⌈synapses / synapses_per_chip⌉).
 A layer whose single compartment already exceeds a limit raises :class:`DoesNotFitError`.
@@ -132,6 +152,27 @@ class LayerPlan:
         else:  # relay
             local = idx // t.rb
         return self.first_core + local
+
+    def synapses_per_output(self) -> np.ndarray:
+        """Synapses of every output compartment (flat, the anchor's per-step output layout): a conv/pool
+        output ``(h, w)`` has ``(C_in/g) · taps_h(h) · taps_w(w)`` (padding taps are no synapses), a dense
+        output ``C_in``, a relay neuron one per input unit; attention stores none."""
+        g = self.geometry
+        if g.kind == "conv":
+            taps_h, taps_w = conv_taps(g)
+            per = (g.c_in // g.groups) * taps_h[:, None] * taps_w[None, :]
+            return np.broadcast_to(per, (g.batch, g.c_out, g.h_out, g.w_out)).reshape(-1)
+        if g.kind == "linear":
+            return np.full(g.h_out * g.c_out, g.c_in, dtype=np.int64)
+        if g.kind == "relay":
+            return np.full(g.h_out, g.relay_inputs, dtype=np.int64)
+        return np.zeros(g.c_out * g.h_out * g.w_out, dtype=np.int64)
+
+    def synapses_per_core(self) -> np.ndarray:
+        """Synapses stored on each of the layer's cores (local core order): the sum over the outputs it holds."""
+        per = self.synapses_per_output()
+        local = self.core_of(np.arange(per.size)) - self.first_core
+        return np.bincount(local, weights=per, minlength=self.cores).astype(np.int64)
 
     def to_dict(self) -> dict:
         d = {"name": self.name, "module": self.module, "kind": self.kind, "merged_neurons": self.merged,
@@ -264,6 +305,31 @@ def _bits(axons, per_axon_syn, neurons, weight_bits):
     return axons * (full * word(SYNAPSES_PER_BLOCK) + np.where(rem > 0, word(rem), 0))
 
 
+def valid_taps(n_out: int, n_in: int, k: int, stride: int, pad: int, dil: int) -> np.ndarray:
+    """Per output position along one axis: the kernel taps that read an input (not the zero padding),
+    ``#{j < k : 0 ≤ o·stride − pad + j·dil < n_in}``."""
+    pos = np.arange(n_out)[:, None] * stride - pad + np.arange(k)[None, :] * dil
+    return ((pos >= 0) & (pos < n_in)).sum(1).astype(np.int64)
+
+
+def conv_taps(g: Geometry) -> tuple[np.ndarray, np.ndarray]:
+    """Valid taps per output row and per output column of a conv/pool geometry."""
+    return (valid_taps(g.h_out, g.h_in, g.kh, g.sh, g.ph, g.dh), valid_taps(g.w_out, g.w_in, g.kw, g.sw, g.pw, g.dw))
+
+
+def _block_sums(values: np.ndarray, block: int) -> np.ndarray:
+    """Sums of ``values`` over consecutive blocks of ``block`` (the last one may be shorter)."""
+    cs = np.concatenate([[0], np.cumsum(values)])
+    starts = np.arange(0, values.size, block)
+    return cs[np.minimum(starts + block, values.size)] - cs[starts]
+
+
+def _largest_block_sums(values: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """For every block size in ``blocks``: the largest sum of ``values`` over one block."""
+    best = {int(b): int(_block_sums(values, int(b)).max()) for b in np.unique(blocks)}
+    return np.array([best[int(b)] for b in np.ravel(blocks)], dtype=np.int64).reshape(np.shape(blocks))
+
+
 def _span(block, stride, k, dil, size_in):
     return np.minimum(size_in, (block - 1) * stride + (k - 1) * dil + 1)
 
@@ -278,7 +344,8 @@ def candidate_tiles(g: Geometry, lim: Limits):
         og, cg = g.c_out // g.groups, g.c_in // g.groups
         cin = g.c_in if g.groups == 1 else np.minimum(g.c_in, (-(-cb // og) + 1) * cg)
         axons = cin * _span(rb, g.sh, g.kh, g.dh, g.h_in) * _span(wb, g.sw, g.kw, g.dw, g.w_in)
-        synapses = neurons * g.fan_in
+        taps_h, taps_w = conv_taps(g)
+        synapses = cb * (g.c_in // g.groups) * _largest_block_sums(taps_h, rb) * _largest_block_sums(taps_w, wb)
     elif g.kind == "linear":
         rb, wb = np.meshgrid(_blocks(g.h_out), _blocks(g.c_out), indexing="ij")
         rb, wb = rb.ravel(), wb.ravel()
@@ -414,7 +481,10 @@ def partition(net: Network, lim: Limits) -> Partition:
 def _count(g: Geometry, what: str) -> int:
     if g.kind == "conv":
         n = g.batch * g.c_out * g.h_out * g.w_out
-        return n if what == "neurons" else n * g.fan_in
+        if what == "neurons":
+            return n
+        taps_h, taps_w = conv_taps(g)
+        return g.batch * g.c_out * (g.c_in // g.groups) * int(taps_h.sum()) * int(taps_w.sum())
     if g.kind == "linear":
         n = g.h_out * g.c_out
         return n if what == "neurons" else n * g.c_in
