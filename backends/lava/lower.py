@@ -46,6 +46,7 @@ from snncompile.outputs import write_directory
 from snncompile.passes.time import StepProgram, retime
 
 from .plan import Conn, LavaPlan, ProcSpec, make_plan
+from .readouts import place_readouts
 
 
 FORMAT = "snncompile-loihi"
@@ -68,8 +69,10 @@ class Lowered:
 
 
 def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] = None,
-                calibration: Optional[np.ndarray] = None, agreement_samples: int = 8) -> Lowered:
-    """Passes, time slicing, partitioning and (fixed mode) quantisation of a traced graph."""
+                calibration: Optional[np.ndarray] = None, agreement_samples: int = 8,
+                readout: str = "host") -> Lowered:
+    """Passes, time slicing, partitioning and (fixed mode) quantisation of a traced graph; ``readout``:
+    where the readouts run (``host`` or ``chip``, :mod:`.readouts`)."""
     if mode not in ("float", "fixed"):
         raise InputError(f"--mode must be float or fixed, got {mode!r}")
     limits = limits or get_limits(None)
@@ -87,6 +90,7 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
         step, quant = quantise(prepared.network, cal)
         net = build_network(step, [u.ports[0].value for u in prepared.network.of_kind("readout")])
     plan = make_plan(net, prepared.program.T, mode=mode)
+    place_readouts(plan, prepared.program, readout)
     low = Lowered(prepared, mode, limits, plan, part, step, quant)
     if quant is not None:
         measure_agreement(low, calibration[:agreement_samples])
