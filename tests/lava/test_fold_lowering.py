@@ -146,3 +146,28 @@ def test_folded_layer_is_bit_exact_in_fixed_point():
                                        "the fixedpoint branch lowers synapse → readout; drop this mark after it")
 def test_metaspikeformer_lowers_in_fixed_point(metaspikeformer):
     metaspikeformer.lowered("fixed")
+
+
+def test_metaspikeformer_ledger_counts_the_folded_layer(metaspikeformer):
+    """The chip runs the composite layer, so the ledger equals the executor's counts of the graph after the
+    Loihi passes (the folded conv is fed spikes: accumulates), event for event and by kind; the traced graph
+    counts the two layers as written (the outer one fed real values)."""
+    from snncompile.backends.lava.host import run_post
+    from snncompile.backends.lava.ledger import build_ledger
+    from snncompile.backends.reference import count_events
+
+    case = metaspikeformer
+    low = case.lowered("float")
+    rec = case.lava("float")
+    n = len(case.x)
+    _, host = run_post(low.program, rec.readouts, n)
+    led = build_ledger(low.prepared.network, low.part, rec, samples=n, original=case.graph, host_counts=host)
+    folded = count_events(low.prepared.graph, case.x)
+    tot = led.totals()
+    assert tot["synaptic_ops"] == folded.synaptic_ops
+    assert tot["on_chip"]["spikes"] == folded.spikes and tot["on_chip"]["neuron_updates"] == folded.neuron_updates
+    assert tot["by_kind"] == {k: v["synaptic_ops"] for k, v in folded.totals().items() if v["synaptic_ops"]}
+    composite = [c for c in led.cores if "pwconv2" in c.layer]
+    assert composite and all(c.op_kind == "ac" for c in composite)
+    written = count_events(case.graph, case.x)
+    assert written.nodes["ConvBlock1_0_Conv_pwconv2__conv2d"].kind == "mac"
