@@ -77,7 +77,7 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
         raise InputError(f"--mode must be float or fixed, got {mode!r}")
     limits = limits or get_limits(None)
     prepared = prepare(graph)
-    part = partition(prepared.network, limits)
+    part = partition(prepared.network, limits, readout=readout)
     quant = None
     step = prepared.program.step
     net = prepared.network
@@ -370,7 +370,8 @@ def run_lowered(low: LoadedLowered, samples: np.ndarray, *, labels: Optional[np.
     outs, host = run_post(prog, rec.readouts, n)
     host_s = time.perf_counter() - t0
     net = build_network(low.step, low.doc["readout_values"])
-    part = partition(net, low.limits)
+    on_chip = any(p.type == "integrator" for p in low.plan.procs.values())
+    part = partition(net, low.limits, readout="chip" if on_chip else "host")
     ledger = build_ledger(net, part, rec, samples=n, host_counts=host)
     logits = np.concatenate([o[0].reshape(1, -1) for o in outs])
     pred = logits.argmax(1)

@@ -63,7 +63,7 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
                                    timesteps, input_shape, input_domain)
     if partition_only:
         prepared = prepare(graph)
-        part = partition(prepared.network, limits)
+        part = partition(prepared.network, limits, readout=readout)
         click.echo(strictjson.dumps(part.to_dict(), indent=1) if fmt == "json" else part.table())
         return
 

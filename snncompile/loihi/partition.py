@@ -15,7 +15,10 @@ Every on-chip unit of :mod:`.network` becomes a *layer* whose compartments are s
   outputs as the compartments of the following ``attn_lif``.  A tile holds whole heads, or a block of
   output rows × columns of one head: it reads its rows of ``q``, all of ``kᵀ`` and its columns of ``v``,
   and holds its rows of ``QKᵀ`` (order ``(QKᵀ)V``) or its columns of ``KᵀV`` (order ``Q(KᵀV)``).
-* inputs (the image) and readouts (the head) are on the host.
+* inputs (the image) are on the host; readouts too, unless placed on chip (``readout="chip"``: a
+  non-spiking integrator population, one compartment per element of the readout value, one synapse per
+  (presynaptic element, compartment) entry of its term matrices — spikes of neurons, graded relays of
+  synapse compartments; tiled in contiguous blocks).
 
 Tiles: Conv/pool — blocks of (output channels × rows × columns); Linear — (tokens × output features);
 attention — (heads) or (rows × columns of one head); relay neurons — contiguous blocks.  For each layer every block size
@@ -61,6 +64,7 @@ from snncompile import ops
 from snncompile.errors import SnnCompileError
 from snncompile.ir.graph import Graph
 
+from .affine import term_matrix
 from .limits import BLOCK_HEADER_BITS, INDEX_BITS, SYNAPSES_PER_BLOCK, WORD_BITS, Limits
 from .network import Network, Unit
 
@@ -95,6 +99,7 @@ class Geometry:
     order: str = ""
     relay_inputs: int = 0  # relay neurons: incoming dendrite units
     fan_in: int = 0
+    row_synapses: tuple = ()  # integrator: synapses of each compartment (nnz of its term-matrix rows)
 
 
 @dataclass
@@ -166,6 +171,8 @@ class LayerPlan:
             return np.full(g.h_out * g.c_out, g.c_in, dtype=np.int64)
         if g.kind == "relay":
             return np.full(g.h_out, g.relay_inputs, dtype=np.int64)
+        if g.kind == "integrator":
+            return np.asarray(g.row_synapses, dtype=np.int64)
         return np.zeros(g.c_out * g.h_out * g.w_out, dtype=np.int64)
 
     def synapses_per_core(self) -> np.ndarray:
@@ -283,6 +290,13 @@ def geometry_of(net: Network, unit: Unit) -> Geometry:
         n = int(np.prod(g.values[unit.output].shape))
         m = sum(1 for p in unit.ports for t in p.terms if t.source)
         return Geometry("relay", h_out=n, relay_inputs=max(m, 1), fan_in=max(m, 1))
+    if unit.kind == "readout":  # on chip: an integrator population
+        terms = [t for p in unit.ports for t in p.terms if t.source]
+        rows = sum(np.diff(term_matrix(g, t).tocsr().indptr) for t in terms)
+        n = int(np.prod(g.values[unit.ports[0].value].shape))
+        rows = np.zeros(n, dtype=np.int64) + rows
+        return Geometry("integrator", h_out=n, relay_inputs=len(terms), fan_in=int(rows.max(initial=0)),
+                        row_synapses=tuple(int(r) for r in rows))
     raise ValueError(unit.kind)
 
 
@@ -367,6 +381,13 @@ def candidate_tiles(g: Geometry, lim: Limits):
         neurons = cb * (inner + rb * wb)
         axons = cb * (rb * g.kd + g.kd * g.n_tok + g.n_tok * wb)  # rows of a, all of b, columns of c
         synapses = np.zeros_like(cb)
+    elif g.kind == "integrator":  # contiguous blocks; axons bounded by the synapses (one per synapse at most)
+        rb = _blocks(g.h_out)
+        cb = wb = np.ones_like(rb)
+        cores = -(-g.h_out // rb)
+        neurons = rb
+        synapses = _largest_block_sums(np.asarray(g.row_synapses, dtype=np.int64), rb)
+        axons = synapses.copy()
     else:  # relay
         rb = _blocks(g.h_out)
         cb = wb = np.ones_like(rb)
@@ -443,19 +464,21 @@ def _routes(net: Network, plans: dict[str, LayerPlan], merged: dict[str, str], u
     return max(total, 1)
 
 
-def partition(net: Network, lim: Limits) -> Partition:
-    """Tile every on-chip unit of ``net`` under ``lim`` (see the module docstring)."""
+def partition(net: Network, lim: Limits, *, readout: str = "host") -> Partition:
+    """Tile every on-chip unit of ``net`` under ``lim`` (see the module docstring); ``readout="chip"``
+    places the readouts on chip as integrator populations."""
     merged = _merged_into(net)
     plans: dict[str, LayerPlan] = {}
-    order = [u for u in net.order if net.units[u].kind in ("synapse", "pool", "attention", "neuron")
-             and u not in merged]
+    on_chip = ("synapse", "pool", "attention", "neuron") + (("readout",) if readout == "chip" else ())
+    order = [u for u in net.order if net.units[u].kind in on_chip and u not in merged]
     for name in order:
         u = net.units[name]
         g = geometry_of(net, u)
         tile = best_tile(u.module or name, g, lim)
         assumed = ("attention: intermediate products held as compartments of programmable neurons, no stored "
                    "weights (not a published Loihi mapping)") if u.kind == "attention" else ""
-        kind = {"synapse": g.kind, "pool": "pool", "attention": "attention", "neuron": "neuron"}[u.kind]
+        kind = {"synapse": g.kind, "pool": "pool", "attention": "attention", "neuron": "neuron",
+                "readout": "integrator"}[u.kind]
         plans[name] = LayerPlan(name, u.module, kind, [n for n, m in merged.items() if m == name], g, tile,
                                 _count(g, "neurons"), _count(g, "synapses"), assumed=assumed)
     if lim.output_axons_per_core is not None:  # second pass: cap compartments by their output routes
@@ -474,7 +497,7 @@ def partition(net: Network, lim: Limits) -> Partition:
         routes = plan.routes_per_neuron or _routes(net, plans, merged, net.units[name])
         plan.routes_per_neuron = routes
         plan.output_axons = plan.tile.neurons * routes
-    host = [u.name for u in net.of_kind("input", "readout")]
+    host = [u.name for u in net.of_kind("input", "readout") if u.name not in plans]
     return Partition(lim, [plans[n] for n in order], host)
 
 
@@ -492,4 +515,6 @@ def _count(g: Geometry, what: str) -> int:
         inner = g.h_out * g.n_tok if g.order == "ab_c" else g.kd * g.w_out
         n = g.c_out * (inner + g.h_out * g.w_out)
         return n if what == "neurons" else 0
+    if g.kind == "integrator":
+        return g.h_out if what == "neurons" else int(sum(g.row_synapses))
     return g.h_out if what == "neurons" else g.h_out * g.relay_inputs

@@ -212,3 +212,27 @@ def test_tile_synapses_are_the_synapse_matrix_entries_they_hold(arch):
             assert layer.tile.synapses == want.max() and layer.synapses == want.sum(), u.name
             checked += 1
     assert checked > 10
+
+
+@pytest.mark.parametrize("arch", ["spikformer", "metaspikeformer"])
+def test_chip_readouts_are_integrator_layers(arch):
+    """``readout="chip"``: each readout becomes an integrator layer (one compartment per readout element, one
+    synapse per entry of its term matrices); nothing else changes."""
+    from snncompile.loihi.affine import numel, term_matrix
+
+    p = _digits(arch)
+    host, chip = partition(p.network, LOIHI2), partition(p.network, LOIHI2, readout="chip")
+    integ = [lay for lay in chip.layers if lay.kind == "integrator"]
+    readouts = p.network.of_kind("readout")
+    assert len(integ) == len(readouts) >= 1 and not any(lay.kind == "integrator" for lay in host.layers)
+    assert set(host.host) - set(chip.host) == {u.name for u in readouts}
+    for lay, u in zip(integ, readouts):
+        rows = sum(np.diff(term_matrix(p.network.graph, t).tocsr().indptr) for t in u.ports[0].terms if t.source)
+        assert lay.neurons == numel(p.network.graph, u.ports[0].value) == rows.size
+        assert lay.synapses == rows.sum() > 0
+        per_core = np.bincount(lay.core_of(np.arange(rows.size)) - lay.first_core, weights=rows,
+                               minlength=lay.cores)
+        np.testing.assert_array_equal(lay.synapses_per_core(), per_core)
+        assert lay.tile.synapses == per_core.max() and lay.tile.neurons <= LOIHI2.neurons_per_core
+    assert chip.cores == host.cores + sum(lay.cores for lay in integ)
+    assert chip.synapses == host.synapses + sum(lay.synapses for lay in integ)
