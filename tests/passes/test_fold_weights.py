@@ -59,6 +59,7 @@ CASES = {
     "pw∘dense 5×3 conv, odd padding": (lambda: Chain(nn.Conv2d(3, 5, (5, 3), stride=(1, 2), padding=(2, 0)),
                                                      nn.Conv2d(5, 2, 1)), (1, 3, 7, 6)),
     "conv1d pw∘k3": (lambda: Chain(nn.Conv1d(4, 6, 3, padding=1, groups=2), nn.Conv1d(6, 3, 1)), (2, 4, 10)),
+    "three linears in a row": (lambda: Chain(nn.Linear(12, 7), nn.Linear(5, 4), nn.Linear(7, 5)), (3, 12)),
 }
 
 
@@ -70,6 +71,9 @@ def test_fold_computes_the_same_function(name):
     x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
     g, g2, log = _fold(model, x)
     assert log.rewrites and not log.refusals, log.to_dict()
+    layers = [n for n in g.nodes if n.op in ("linear", "conv1d", "conv2d")]
+    (folded,) = [n for n in g2.nodes if n.op in ("linear", "conv1d", "conv2d")]
+    assert sorted([folded.module] + folded.attrs["folded_layers"]) == sorted(n.module for n in layers)
     assert sum(1 for n in g2.nodes if n.op in ("linear", "conv1d", "conv2d")) == 1
     assert not any(n.op == "batch_norm" for n in g2.nodes)
     ex = ReferenceExecutor()
