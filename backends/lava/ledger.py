@@ -114,14 +114,30 @@ def _op_kind(original: Optional[Graph], step: Graph, node_name: str) -> str:
     return "mac"
 
 
+MAC_ATTR = "mac_per_output"
+"""Step-graph node attribute: the layer's MACs per output element as ``report`` counts the traced layer."""
+
+
 def _mac_per_output(original: Optional[Graph], step: Graph, node_name: str) -> int:
     """MACs per output element of a layer fed real values, as ``report`` counts the layer: from the traced
     graph where it exists there unfolded (a BatchNorm folded into it must not add a bias add that the
-    model's layer does not have), else from the step graph."""
+    model's layer does not have) — directly, or as recorded by :func:`record_mac_convention` when the
+    traced graph is not at hand (a lowered directory) — else from the step graph."""
     node = step.node(node_name)
     if original is not None and node_name in original.node_names and not node.attrs.get("folded_layers"):
         return mac_count_per_output(original, original.node(node_name))
+    if MAC_ATTR in node.attrs:
+        return int(node.attrs[MAC_ATTR])
     return mac_count_per_output(step, node)
+
+
+def record_mac_convention(step: Graph, original: Graph) -> None:
+    """Record on every weight layer of ``step`` that the traced graph has unfolded its MACs per output element
+    (:data:`MAC_ATTR`), so that a ledger built later without the traced graph counts as ``report`` does."""
+    for node in step.nodes:
+        if ops.get(node.op).weight is not None and node.name in original.node_names \
+                and not node.attrs.get("folded_layers"):
+            node.attrs = dict(node.attrs, **{MAC_ATTR: mac_count_per_output(original, original.node(node.name))})
 
 
 def fanout_by_core_matrix(step: Graph, node_name: str, core_of: np.ndarray, n_cores: int) -> sp.csr_matrix:

@@ -45,6 +45,7 @@ from snncompile.loihi.fixed import quantise, quantise_input
 from snncompile.outputs import write_directory
 from snncompile.passes.time import StepProgram, retime
 
+from .ledger import record_mac_convention
 from .plan import Conn, LavaPlan, ProcSpec, make_plan
 from .readouts import place_readouts
 
@@ -89,6 +90,7 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
         cal = {name: (float(np.min(calibration)), float(np.max(calibration)))}
         step, quant = quantise(prepared.network, cal)
         net = build_network(step, [u.ports[0].value for u in prepared.network.of_kind("readout")])
+    record_mac_convention(step, graph)
     plan = make_plan(net, prepared.program.T, mode=mode)
     place_readouts(plan, prepared.program, readout)
     low = Lowered(prepared, mode, limits, plan, part, step, quant)

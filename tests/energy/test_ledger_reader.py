@@ -102,6 +102,7 @@ def test_lava_ledger_totals_and_layout_round_trip_through_the_reader(tmp_path):
     assert energy["paper_45nm_pJ"] == pytest.approx(60 * 0.9 + 20 * 4.6)
     led = read_ledger(str(_write(tmp_path / "ledger.json", ledger.to_dict())))
     assert led["images"] == 4 and led["synaptic_ops"] == 18.0 and led["by_module"] == {"block.0.q": 15.0, "head": 3.0}
+    assert led["macs"] == 5.0  # the host head's 20 structural MACs over 4 images
     assert [c["spikes"] for c in led["cores"]] == [2.0, 1.0, 0.0]
     assert [c["neuron_updates"] for c in led["cores"]] == [4.0, 4.0, 0.0]
 
