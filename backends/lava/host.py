@@ -7,7 +7,7 @@ import numpy as np
 
 from snncompile.analysis import infer_domains
 from snncompile.backends.reference import ReferenceExecutor
-from snncompile.backends.reference.counts import counted, node_counts
+from snncompile.backends.reference.counts import counted, mac_count, node_counts
 from snncompile.ir.domain import Domain
 from snncompile.passes.time import StepProgram
 
@@ -39,8 +39,11 @@ def run_post(program: StepProgram, readouts: dict, images: int, *, count: bool =
     def hook(node, args, res):
         if count and counted(program.post, node):
             c = node_counts(program.post, node, args, res)
-            h = host.setdefault(f"host:{node.name}", {"synaptic_ops": 0, "kind": c.kind, "module": node.module})
+            h = host.setdefault(f"host:{node.name}", {"synaptic_ops": 0, "kind": c.kind, "module": node.module,
+                                                     "macs": 0})
             h["synaptic_ops"] += c.synaptic_ops
+            if c.kind == "mac":  # the MAC convention (backends.reference.counts.mac_count)
+                h["macs"] += mac_count(program.post, node)
 
     if any(v.domain is None for v in program.post.values.values() if not v.constant):
         for name in program.post.inputs:

@@ -28,8 +28,14 @@ exactly:
 * the **readout** (the head after the mean over T) runs on the host: its ops are counted by the reference
   counting rules on the host's own computation and reported under ``host``.
 
-Energy: the papers' 45 nm model (0.9 pJ/AC, 4.6 pJ/MAC; integer×weight and real×weight layers count as
-MACs) and, when the limits table has one, the chip's energy per synaptic op (Loihi 1: 23.6 pJ).
+* **MACs** of layers fed real values (cost kind ``mac``: the encoding layer on the analog image, a host
+  readout) under the one MAC convention of ``report``
+  (:func:`snncompile.backends.reference.counts.mac_count`): the dense layer's structural FLOPs, padding taps
+  and zero inputs included, per output element on the core, every step; their ``synaptic_ops`` stay events.
+
+Energy: the papers' 45 nm model — 0.9 pJ per AC event, 4.6 pJ per MAC (as above) and per integer×weight
+or real×real event — equal to ``report``'s ``e45``; and, when the limits table has one, the chip's energy
+per synaptic op (Loihi 1: 23.6 pJ) over every on-chip event.
 """
 from __future__ import annotations
 
@@ -40,6 +46,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from snncompile import ops
+from snncompile.backends.reference.counts import mac_count_per_output
 from snncompile.ir.graph import Graph
 from snncompile.loihi.limits import PAPER_PJ_PER_AC, PAPER_PJ_PER_MAC
 from snncompile.loihi.network import Network
@@ -61,6 +68,7 @@ class CoreEntry:
     op_kind: str = ""  # ac | intmul | mac (from the IR cost rule of the layer's weights)
     unit_synapse_events: int = 0  # coincidence populations: operand spikes × their unit synapses on this core
     compartment_updates: int = 0  # coincidence populations: compartment updates (one per element per step)
+    macs: int = 0  # op_kind mac: structural FLOPs of the outputs on this core (the MAC convention)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -69,7 +77,7 @@ class CoreEntry:
 @dataclass
 class Ledger:
     cores: list[CoreEntry]
-    host: dict = field(default_factory=dict)  # name -> {"synaptic_ops", "kind"}
+    host: dict = field(default_factory=dict)  # name -> {"synaptic_ops", "kind", "module", "macs"}
     samples: int = 0
     per_step_ops: Optional[np.ndarray] = None  # [steps] synaptic ops on chip
 
@@ -85,16 +93,22 @@ class Ledger:
         coincidence = {k: sum(getattr(c, k) for c in self.cores) for k in ("unit_synapse_events",
                                                                              "compartment_updates")}
         active = [c for c in self.cores if c.neuron_updates or c.synaptic_ops or c.compartment_updates]
+        macs = sum(c.macs for c in self.cores) + sum(h.get("macs", 0) for h in self.host.values())
         return {"on_chip": on_chip, "coincidence": coincidence, "host_synaptic_ops": host,
-                "synaptic_ops": on_chip["synaptic_ops"] + host, "by_kind": by_kind, "cores_used": len(active),
+                "synaptic_ops": on_chip["synaptic_ops"] + host, "by_kind": by_kind, "macs": macs,
+                "cores_used": len(active),
                 "cores": len(self.cores)}
 
     def energy(self, pj_per_synop: Optional[float] = None) -> dict:
-        by_kind = self.totals()["by_kind"]
+        """45 nm: ACs (events) × 0.9 pJ + (MACs by the MAC convention + integer×weight and real×real events)
+        × 4.6 pJ; chip: on-chip events × ``pj_per_synop``."""
+        tot = self.totals()
+        by_kind = tot["by_kind"]
         acs = by_kind.get("ac", 0)
-        macs = sum(v for k, v in by_kind.items() if k != "ac")
-        out = {"paper_45nm_pJ": acs * PAPER_PJ_PER_AC + macs * PAPER_PJ_PER_MAC,
-               "paper_model": f"{PAPER_PJ_PER_AC} pJ/AC, {PAPER_PJ_PER_MAC} pJ/MAC (Horowitz 2014, 45 nm)"}
+        products = tot["macs"] + sum(v for k, v in by_kind.items() if k not in ("ac", "mac"))
+        out = {"paper_45nm_pJ": acs * PAPER_PJ_PER_AC + products * PAPER_PJ_PER_MAC,
+               "paper_model": f"{PAPER_PJ_PER_AC} pJ/AC, {PAPER_PJ_PER_MAC} pJ/MAC (Horowitz 2014, 45 nm; MACs: "
+                              f"structural FLOPs of layers fed real values)"}
         if pj_per_synop:
             out["chip_pJ"] = self.totals()["on_chip"]["synaptic_ops"] * pj_per_synop
             out["chip_model"] = f"{pj_per_synop} pJ per synaptic op"
@@ -106,12 +120,41 @@ class Ledger:
 
 
 def _op_kind(original: Optional[Graph], step: Graph, node_name: str) -> str:
-    for g in (original, step):
+    # a folded layer (fold_weight_chain) keeps its outer layer's name, whose input in the original graph was
+    # the inner layer's output: only the step graph says what it reads now
+    folded = step.node(node_name).attrs.get("folded_layers")
+    for g in ((step,) if folded else (original, step)):
         if g is not None and node_name in g.node_names:
             node = g.node(node_name)
             if g.values[node.inputs[0]].domain is not None:
                 return ops.get(node.op).cost(node, g).kind
     return "mac"
+
+
+MAC_ATTR = "mac_per_output"
+"""Step-graph node attribute: the layer's MACs per output element as ``report`` counts the traced layer."""
+
+
+def _mac_per_output(original: Optional[Graph], step: Graph, node_name: str) -> int:
+    """MACs per output element of a layer fed real values, as ``report`` counts the layer: from the traced
+    graph where it exists there unfolded (a BatchNorm folded into it must not add a bias add that the
+    model's layer does not have) — directly, or as recorded by :func:`record_mac_convention` when the
+    traced graph is not at hand (a lowered directory) — else from the step graph."""
+    node = step.node(node_name)
+    if original is not None and node_name in original.node_names and not node.attrs.get("folded_layers"):
+        return mac_count_per_output(original, original.node(node_name))
+    if MAC_ATTR in node.attrs:
+        return int(node.attrs[MAC_ATTR])
+    return mac_count_per_output(step, node)
+
+
+def record_mac_convention(step: Graph, original: Graph) -> None:
+    """Record on every weight layer of ``step`` that the traced graph has unfolded its MACs per output element
+    (:data:`MAC_ATTR`), so that a ledger built later without the traced graph counts as ``report`` does."""
+    for node in step.nodes:
+        if ops.get(node.op).weight is not None and node.name in original.node_names \
+                and not node.attrs.get("folded_layers"):
+            node.attrs = dict(node.attrs, **{MAC_ATTR: mac_count_per_output(original, original.node(node.name))})
 
 
 def fanout_by_core_matrix(step: Graph, node_name: str, core_of: np.ndarray, n_cores: int) -> sp.csr_matrix:
@@ -214,10 +257,13 @@ def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: 
         F = fanout_by_core(step, u.node, core_of, layer.cores)
         ops_steps = nz @ F  # [steps, cores]
         kind = _op_kind(original, step, u.node)
+        outputs_on = np.bincount(core_of, minlength=layer.cores)
+        mac_per_output = _mac_per_output(original, step, u.node) if kind == "mac" else 0
         for k in range(layer.cores):
             e = entries[layer.first_core + k]
             e.synaptic_ops += int(round(ops_steps[:, k].sum()))
             e.op_kind = kind
+            e.macs += int(outputs_on[k]) * mac_per_output * rec.steps
         per_step += ops_steps.sum(1)
     for u in net.of_kind("attention"):
         layer = part.layer(u.name)

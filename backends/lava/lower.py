@@ -45,7 +45,9 @@ from snncompile.loihi.fixed import quantise, quantise_input
 from snncompile.outputs import write_directory
 from snncompile.passes.time import StepProgram, retime
 
+from .ledger import record_mac_convention
 from .plan import Conn, LavaPlan, ProcSpec, make_plan
+from .readouts import place_readouts
 
 
 FORMAT = "snncompile-loihi"
@@ -68,13 +70,15 @@ class Lowered:
 
 
 def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] = None,
-                calibration: Optional[np.ndarray] = None, agreement_samples: int = 8) -> Lowered:
-    """Passes, time slicing, partitioning and (fixed mode) quantisation of a traced graph."""
+                calibration: Optional[np.ndarray] = None, agreement_samples: int = 8,
+                readout: str = "host") -> Lowered:
+    """Passes, time slicing, partitioning and (fixed mode) quantisation of a traced graph; ``readout``:
+    where the readouts run (``host`` or ``chip``, :mod:`.readouts`)."""
     if mode not in ("float", "fixed"):
         raise InputError(f"--mode must be float or fixed, got {mode!r}")
     limits = limits or get_limits(None)
     prepared = prepare(graph)
-    part = partition(prepared.network, limits)
+    part = partition(prepared.network, limits, readout=readout)
     quant = None
     step = prepared.program.step
     net = prepared.network
@@ -86,7 +90,9 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
         cal = {name: (float(np.min(calibration)), float(np.max(calibration)))}
         step, quant = quantise(prepared.network, cal)
         net = build_network(step, [u.ports[0].value for u in prepared.network.of_kind("readout")])
+    record_mac_convention(step, graph)
     plan = make_plan(net, prepared.program.T, mode=mode)
+    place_readouts(plan, prepared.program, readout)
     low = Lowered(prepared, mode, limits, plan, part, step, quant)
     if quant is not None:
         measure_agreement(low, calibration[:agreement_samples])
@@ -366,7 +372,8 @@ def run_lowered(low: LoadedLowered, samples: np.ndarray, *, labels: Optional[np.
     outs, host = run_post(prog, rec.readouts, n)
     host_s = time.perf_counter() - t0
     net = build_network(low.step, low.doc["readout_values"])
-    part = partition(net, low.limits)
+    on_chip = any(p.type == "integrator" for p in low.plan.procs.values())
+    part = partition(net, low.limits, readout="chip" if on_chip else "host")
     ledger = build_ledger(net, part, rec, samples=n, host_counts=host)
     logits = np.concatenate([o[0].reshape(1, -1) for o in outs])
     pred = logits.argmax(1)

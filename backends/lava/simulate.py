@@ -16,6 +16,7 @@ import numpy as np
 
 from .availability import require_lava
 from .plan import LavaPlan
+from .readouts import per_step_from_totals
 
 
 @dataclass
@@ -155,6 +156,17 @@ _BUILDERS = {"source": _source, "sparse": _sparse, "shared": _shared, "neuron": 
 """Process spec type -> the function that builds its Lava process."""
 
 
+def _integrator(b: _Build, name, spec, p, clock):
+    """A readout on chip (``readouts.place_readouts``): one recorded row per image."""
+    from .procs.integrator.process import StepIntegrator
+
+    rec = b.record(f"integral:{name}", name, "sum", (b.steps // b.T, p["G"].shape[0]), np.float64)
+    return StepIntegrator(n_in=p["n_in"], G=p["G"], c=p.get("c"), rec=rec, name=name, **clock)
+
+
+_BUILDERS["integrator"] = _integrator
+
+
 def simulate(plan: LavaPlan, step_inputs: dict[str, np.ndarray], workdir: str, *, record_membrane: bool = False,
              channel_size: int = 4, progress: Optional[Callable[[int, int], None]] = None,
              chunk: Optional[int] = None, loglevel: int = logging.ERROR, T: Optional[int] = None) -> Recordings:
@@ -212,6 +224,7 @@ def _collect(b: _Build, out: Recordings) -> None:
         elif kind == "ops":
             out.attention_ops[unit] = read(key)
     for value, names in b.plan.readouts.items():
-        out.readouts[value] = sum(read(f"readout:{n}") for n in names)
+        out.readouts[value] = sum(read(f"readout:{n}") if f"readout:{n}" in b.recs
+                                  else per_step_from_totals(read(f"integral:{n}"), b.T) for n in names)
     for unit, data in b.step_inputs.items():
         out.inputs[unit] = data

@@ -28,6 +28,15 @@ counts (the layer's input firing rate).  ``dense_ops`` is the op's structural FL
 registered cost rule (all products plus bias adds, activity-independent: the papers' MAC count).
 ``kind`` is that rule's verdict (``ac``, ``intmul``, ``mac``, ``realmul``, ``neuron``).
 All counts are sums over the samples; :meth:`EventCounts.per_sample` divides.
+
+**The MAC convention** (one, used by ``report`` and by the Lava ledger): a weight layer fed real values
+(cost kind ``mac``: the encoding layer on the analog input, a readout on a mean) is priced as the dense
+layer the papers' energy logs count — :func:`mac_count`, its structural FLOPs: ``K = C_in/g · Π kernel``
+products per output element, **padding taps and zero inputs included**, plus one bias add (the FLOPs of
+a syops/ptflops-style counter, which Spikformer/Spikingformer multiply by 4.6 pJ; design.md §2).  Every
+other weight layer is counted by its exact events (``synaptic_ops``: nonzero inputs × the synapses they
+drive, padding taps excluded): accumulates for spikes (0.9 pJ), integer × weight products for spike
+counts (4.6 pJ).  ``synaptic_ops`` stays the event count for every kind (the Loihi per-synaptic-op basis).
 """
 from __future__ import annotations
 
@@ -96,6 +105,21 @@ class NodeCount:
         d = {f.name: getattr(self, f.name) for f in fields(self)}
         d["firing_rate"] = self.firing_rate
         return d
+
+
+def mac_count(graph: Graph, node: Node) -> int:
+    """MACs of one execution of weight layer ``node`` under the MAC convention (module docstring): its
+    structural FLOPs, ``output elements · (K + bias)``, whatever its input's values."""
+    return int(ops.get(node.op).cost(node, graph).flops)
+
+
+def mac_count_per_output(graph: Graph, node: Node) -> int:
+    """:func:`mac_count` of one output element (``K + bias``: every output element costs the same)."""
+    n_out = int(np.prod(graph.values[node.outputs[0]].shape))
+    total = mac_count(graph, node)
+    if total % max(n_out, 1):
+        raise ArithmeticError(f"{node.name}: {total} FLOPs over {n_out} outputs is not a whole count per output")
+    return total // max(n_out, 1)
 
 
 def _exact(x) -> int:

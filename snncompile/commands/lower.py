@@ -43,13 +43,17 @@ Examples:
               help="Limits table: loihi2 (default), loihi1, or a JSON/TOML file of overrides.")
 @click.option("--calibration", type=click.Path(exists=True, dir_okay=False),
               help=".npy of sample inputs to choose the fixed-point input scale (default: inputs.npy beside MODEL).")
+@click.option("--readout", type=click.Choice(["host", "chip"]), default="host", show_default=True,
+              help="host: the readout value leaves the chip every step; chip: a non-spiking integrator "
+                   "population sums it over T and is read once per input (float mode; the host must use only "
+                   "its sum or mean over T).")
 @click.option("--partition-only", is_flag=True, help="Only print the partition (cores, chips); write nothing.")
 @click.option("--force", is_flag=True,
               help="Replace DIR if snncompile wrote it (it holds snncompile-manifest.json and nothing else of yours).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @guarded
 def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps, input_shape,
-          input_domain, target, output, mode, limits_file, calibration, partition_only, force, fmt):
+          input_domain, target, output, mode, limits_file, calibration, readout, partition_only, force, fmt):
     """Lower MODEL to Lava processes for Loihi (see 'snncompile run')."""
 
     limits = get_limits(limits_file)
@@ -59,7 +63,7 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
                                    timesteps, input_shape, input_domain)
     if partition_only:
         prepared = prepare(graph)
-        part = partition(prepared.network, limits)
+        part = partition(prepared.network, limits, readout=readout)
         click.echo(strictjson.dumps(part.to_dict(), indent=1) if fmt == "json" else part.table())
         return
 
@@ -71,7 +75,7 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
             cal = np.asarray(loaded.samples)
         else:
             raise InputError("fixed mode needs sample inputs for the input scale: --calibration X.npy")
-    low = lower_graph(graph, mode=mode, limits=limits, calibration=cal)
+    low = lower_graph(graph, mode=mode, limits=limits, calibration=cal, readout=readout)
     out = output or os.path.join("out", f"{_slug(loaded.name)}.loihi")
     if not output:
         ensure_dir("out")

@@ -13,7 +13,7 @@ JSON schema (``schema_version`` 1)::
      "totals": {"all" | "encoding" | "body" | "readout": {"flops", "macs", "sops", "acs", "intmuls",
                 "realmuls", "synops", "e45", "e45_papers", "e_loihi", "layers",
                 "neuron_updates", "spikes", "firing_rate"}},
-     "ledger": null | {"path", "images", "synaptic_ops", "on_chip_synaptic_ops", "cores_used", "e_loihi",
+     "ledger": null | {"path", "images", "synaptic_ops", "on_chip_synaptic_ops", "macs", "cores_used", "e_loihi",
                        "by_module": {module: synaptic_ops},
                        "cores": [{"core", "units", "module", "kind", "synaptic_ops", "spikes",
                                   "neuron_updates", "e_loihi"}],
@@ -233,4 +233,7 @@ def ledger_text(report: Report) -> list[str]:
     lines.append(f"total synaptic ops: ledger {_count(total)} (on chip {_count(led['on_chip_synaptic_ops'])}) vs "
                  f"executor {_count(ex_total)}"
                  + (f" (ratio {total / ex_total:.4f})" if ex_total and total is not None else ""))
+    if led.get("macs") is not None:
+        lines.append(f"total MACs (layers fed real values, structural: one convention): ledger {_count(led['macs'])} "
+                     f"vs report {_count(report.totals['all'].get('macs'))}")
     return lines

@@ -5,8 +5,11 @@ each core did.  The reader takes the Lava backend's ``Ledger.to_dict()`` (``back
 
     {"samples": N,                        # counts below are sums over N images ("images" also read)
      "cores": [{"core": 0, "layer": str, "module": str, "kind": str, "op_kind": "ac" | "intmul" | "mac",
-                "synaptic_ops": int, "spikes": int, "neuron_updates": int}],
-     "host": {name: {"synaptic_ops": int, "kind": str, "module": str}}}   # off-chip work (the readout)
+                "synaptic_ops": int, "spikes": int, "neuron_updates": int, "macs": int}],
+     "host": {name: {"synaptic_ops": int, "kind": str, "module": str, "macs": int}}}   # off-chip work (the readout)
+
+``macs`` (optional): MACs of layers fed real values under the one MAC convention
+(``backends.reference.counts.mac_count``), comparable with the report's ``macs``.
 
 and, more loosely, ``units``/``layers``/``modules`` lists per core and ``synops``/``sops`` for the count.
 Everything is normalised to per-image figures.
@@ -93,10 +96,16 @@ def read_ledger(path: str) -> dict:
                     by_module[h["module"]] = by_module.get(h["module"], 0.0) + host[name]["synaptic_ops"]
     except (TypeError, ValueError) as e:
         raise InputError(f"{found}: malformed ledger entry ({e})") from None
+    macs = [x.get("macs") for x in list(cores) + [h for h in ((doc.get("host") or {}) if isinstance(doc, dict)
+                                                             else {}).values() if isinstance(h, dict)]]
+    try:
+        macs = sum(float(m) for m in macs if m is not None) / images if any(m is not None for m in macs) else None
+    except (TypeError, ValueError):
+        raise InputError(f"{found}: malformed ledger entry ('macs' must be a number)") from None
     known = [r["synaptic_ops"] for r in out if r["synaptic_ops"] is not None]
     on_chip = sum(known) if known else None
     host_ops = sum(h["synaptic_ops"] or 0 for h in host.values())
     return {"path": found, "images": images, "cores": out, "host": host, "by_module": by_module,
             "synaptic_ops": None if on_chip is None else on_chip + host_ops, "on_chip_synaptic_ops": on_chip,
-            "cores_used": sum(1 for r in out if r["synaptic_ops"] or r["neuron_updates"]),
+            "macs": macs, "cores_used": sum(1 for r in out if r["synaptic_ops"] or r["neuron_updates"]),
             "e_loihi": None if on_chip is None else on_chip * LOIHI_SOP.pj_per_sop}

@@ -19,8 +19,10 @@ Conventions (every figure is **per image**):
   adds (``sops`` includes ``in_rate`` × the bias adds) and by zero padding (a conv's border windows).
   For a bias-free linear or 1×1 conv ``acs == sops`` exactly.
 * ``macs`` — structural FLOPs of layers fed real values (encoding, readout): dense hardware computes
-  every product.  ``intmuls`` / ``realmuls`` — exact nonzero integer × float weight products and dynamic
-  real × real products.  ``synops`` — every exact synaptic event (all kinds): the Loihi basis.
+  every product, padding taps included — the one MAC convention
+  (:func:`snncompile.backends.reference.counts.mac_count`), which the Lava ledger uses too.
+  ``intmuls`` / ``realmuls`` — exact nonzero integer × float weight products and dynamic real × real
+  products.  ``synops`` — every exact synaptic event (all kinds): the Loihi basis.
 * energy — see :mod:`.models` (45 nm: ``e45`` exact accounting, ``e45_papers`` the papers' formula;
   Loihi: ``e_loihi``), in picojoules per image.
 """
@@ -38,7 +40,7 @@ from snncompile.analysis.domains import infer_domains
 from snncompile.analysis.time_axes import POST, TimeAxis, time_axes, time_steps
 from snncompile.backends.reference import ReferenceExecutor, count_events
 from snncompile.backends.reference.batching import traced_batch as tb
-from snncompile.backends.reference.counts import EventCounts
+from snncompile.backends.reference.counts import EventCounts, mac_count
 from snncompile.errors import InputError, SnnCompileError
 from snncompile.ir.graph import Graph, Node
 
@@ -343,9 +345,9 @@ def _structural_row(graph: Graph, node: Node, nc, batch: int, steps: dict) -> La
     kind = nc.cost.kind
     row = LayerRow(node.module, node.name, node.op, _label(graph, node), ops.COST_LABELS[kind], nc.region.value,
                    str(nc.input_domain), node.source, _int_if_whole(nc.cost.flops / batch), steps.get(node.name))
-    if kind == "mac":
-        row.macs = row.flops
-        row.e45_papers = HOROWITZ_45NM.pj_per_mac * row.flops
+    if kind == "mac":  # the one MAC convention: backends.reference.counts.mac_count
+        row.macs = _int_if_whole(mac_count(graph, node) / batch)
+        row.e45_papers = HOROWITZ_45NM.pj_per_mac * row.macs
     elif kind == "realmul":
         row.e45_papers = HOROWITZ_45NM.pj_per_mac * row.flops
     return row

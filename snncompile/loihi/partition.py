@@ -18,7 +18,10 @@ Every on-chip unit of :mod:`.network` becomes a *layer* whose compartments are s
 * a ``product`` unit (a coincidence population, :mod:`.coincidence`) is a relay-like population: one
   compartment per output element, fed by unit-weight synapses from its operand populations (a structural
   bound of one synapse and one input axon per compartment and operand term);
-* inputs (the image) and readouts (the head) are on the host.
+* inputs (the image) are on the host; readouts too, unless placed on chip (``readout="chip"``: a
+  non-spiking integrator population, one compartment per element of the readout value, one synapse per
+  (presynaptic element, compartment) entry of its term matrices — spikes of neurons, graded relays of
+  synapse compartments; tiled in contiguous blocks).
 
 Tiles: Conv/pool — blocks of (output channels × rows × columns); Linear — (tokens × output features);
 attention — (heads) or (rows × columns of one head); relay neurons — contiguous blocks.  For each layer every block size
@@ -27,7 +30,27 @@ axons).  Per core, the checks are: compartments ≤ ``neurons_per_core``; input 
 presynaptic elements the tile reads) ≤ ``input_axons_per_core``; synapses ≤ ``synapses_per_core``; synapse
 memory (nengo-loihi's model, see :mod:`.limits`) ≤ ``synapse_bits_per_core``; output axons (compartments ×
 the consumer tiles each one reaches) ≤ ``output_axons_per_core`` — the last needs the consumers' tiling, so
-layers are tiled twice.  Synapse counts are structural upper bounds (border windows counted full).
+layers are tiled twice.
+
+**Synapses are the connections that exist.**  A synapse is one (presynaptic element, postsynaptic
+compartment) pair of the layer's structural synapse matrix (:func:`snncompile.loihi.affine.synapse_matrix`
+with ``structural=True``: zero weights kept, as a core stores them).  A convolution's window tap that
+falls on zero padding reads no input and is no synapse: output ``(h, w)`` of a conv has
+``(C_in/g) · taps_h(h) · taps_w(w)`` synapses, where ``taps(o) = #{k : 0 ≤ o·s − p + k·d < n_in}``
+(:func:`valid_taps`).  A tile's count is the sum over the outputs it holds; the per-core check uses the
+largest tile's (:meth:`LayerPlan.synapses_per_core` gives every tile's).  A 3×3 padded conv on a 1×1 map
+has ``C_out · C_in`` synapses, not ``9 · C_out · C_in``.
+
+**No convolution weight sharing is assumed** for the synapse count or the synapse memory: every synapse
+is stored with its own weight and index, nengo-loihi's discrete synapse format
+(``SynapseConfig.bits_per_axon`` with ``compression=0``, ``nengo_loihi/block.py``).  Loihi 1 can share a
+convolution's kernel among axons — nengo-loihi's ``Synapse.set_population_weights`` maps several input
+axons to one weight set (``axon_to_weight_map``, ``axon_compartment_bases``, pop16/pop32 population
+axons) and ``Synapse.bits()`` charges each distinct weight set once — which would cut a conv's synapse
+memory by up to the number of output positions that reuse a kernel.  That mapping is not modelled here,
+so synapse bits are an upper bound for convolutions (exact for dense layers).  For Loihi 2, Intel publishes
+no per-core synapse-memory format; the table's ``synapses_per_core`` is the chip's ~120 M spread evenly
+(:mod:`.limits`).
 
 Chips needed = max(⌈cores / cores_per_chip⌉, ⌈neurons / neurons_per_chip⌉, ⌈synapses / synapses_per_chip⌉).
 A layer whose single compartment already exceeds a limit raises :class:`DoesNotFitError`.
@@ -44,6 +67,7 @@ from snncompile import ops
 from snncompile.errors import SnnCompileError
 from snncompile.ir.graph import Graph
 
+from .affine import term_matrix
 from .limits import BLOCK_HEADER_BITS, INDEX_BITS, SYNAPSES_PER_BLOCK, WORD_BITS, Limits
 from .network import Network, Unit
 
@@ -78,6 +102,7 @@ class Geometry:
     order: str = ""
     relay_inputs: int = 0  # relay neurons: incoming dendrite units
     fan_in: int = 0
+    row_synapses: tuple = ()  # integrator: synapses of each compartment (nnz of its term-matrix rows)
 
 
 @dataclass
@@ -135,6 +160,29 @@ class LayerPlan:
         else:  # relay
             local = idx // t.rb
         return self.first_core + local
+
+    def synapses_per_output(self) -> np.ndarray:
+        """Synapses of every output compartment (flat, the anchor's per-step output layout): a conv/pool
+        output ``(h, w)`` has ``(C_in/g) · taps_h(h) · taps_w(w)`` (padding taps are no synapses), a dense
+        output ``C_in``, a relay neuron one per input unit; attention stores none."""
+        g = self.geometry
+        if g.kind == "conv":
+            taps_h, taps_w = conv_taps(g)
+            per = (g.c_in // g.groups) * taps_h[:, None] * taps_w[None, :]
+            return np.broadcast_to(per, (g.batch, g.c_out, g.h_out, g.w_out)).reshape(-1)
+        if g.kind == "linear":
+            return np.full(g.h_out * g.c_out, g.c_in, dtype=np.int64)
+        if g.kind == "relay":
+            return np.full(g.h_out, g.relay_inputs, dtype=np.int64)
+        if g.kind == "integrator":
+            return np.asarray(g.row_synapses, dtype=np.int64)
+        return np.zeros(g.c_out * g.h_out * g.w_out, dtype=np.int64)
+
+    def synapses_per_core(self) -> np.ndarray:
+        """Synapses stored on each of the layer's cores (local core order): the sum over the outputs it holds."""
+        per = self.synapses_per_output()
+        local = self.core_of(np.arange(per.size)) - self.first_core
+        return np.bincount(local, weights=per, minlength=self.cores).astype(np.int64)
 
     def to_dict(self) -> dict:
         d = {"name": self.name, "module": self.module, "kind": self.kind, "merged_neurons": self.merged,
@@ -245,6 +293,13 @@ def geometry_of(net: Network, unit: Unit) -> Geometry:
         n = int(np.prod(g.values[unit.output].shape))
         m = sum(1 for p in unit.ports for t in p.terms if t.source)
         return Geometry("relay", h_out=n, relay_inputs=max(m, 1), fan_in=max(m, 1))
+    if unit.kind == "readout":  # on chip: an integrator population
+        terms = [t for p in unit.ports for t in p.terms if t.source]
+        rows = sum(np.diff(term_matrix(g, t).tocsr().indptr) for t in terms)
+        n = int(np.prod(g.values[unit.ports[0].value].shape))
+        rows = np.zeros(n, dtype=np.int64) + rows
+        return Geometry("integrator", h_out=n, relay_inputs=len(terms), fan_in=int(rows.max(initial=0)),
+                        row_synapses=tuple(int(r) for r in rows))
     raise ValueError(unit.kind)
 
 
@@ -267,6 +322,31 @@ def _bits(axons, per_axon_syn, neurons, weight_bits):
     return axons * (full * word(SYNAPSES_PER_BLOCK) + np.where(rem > 0, word(rem), 0))
 
 
+def valid_taps(n_out: int, n_in: int, k: int, stride: int, pad: int, dil: int) -> np.ndarray:
+    """Per output position along one axis: the kernel taps that read an input (not the zero padding),
+    ``#{j < k : 0 ≤ o·stride − pad + j·dil < n_in}``."""
+    pos = np.arange(n_out)[:, None] * stride - pad + np.arange(k)[None, :] * dil
+    return ((pos >= 0) & (pos < n_in)).sum(1).astype(np.int64)
+
+
+def conv_taps(g: Geometry) -> tuple[np.ndarray, np.ndarray]:
+    """Valid taps per output row and per output column of a conv/pool geometry."""
+    return (valid_taps(g.h_out, g.h_in, g.kh, g.sh, g.ph, g.dh), valid_taps(g.w_out, g.w_in, g.kw, g.sw, g.pw, g.dw))
+
+
+def _block_sums(values: np.ndarray, block: int) -> np.ndarray:
+    """Sums of ``values`` over consecutive blocks of ``block`` (the last one may be shorter)."""
+    cs = np.concatenate([[0], np.cumsum(values)])
+    starts = np.arange(0, values.size, block)
+    return cs[np.minimum(starts + block, values.size)] - cs[starts]
+
+
+def _largest_block_sums(values: np.ndarray, blocks: np.ndarray) -> np.ndarray:
+    """For every block size in ``blocks``: the largest sum of ``values`` over one block."""
+    best = {int(b): int(_block_sums(values, int(b)).max()) for b in np.unique(blocks)}
+    return np.array([best[int(b)] for b in np.ravel(blocks)], dtype=np.int64).reshape(np.shape(blocks))
+
+
 def _span(block, stride, k, dil, size_in):
     return np.minimum(size_in, (block - 1) * stride + (k - 1) * dil + 1)
 
@@ -281,7 +361,8 @@ def candidate_tiles(g: Geometry, lim: Limits):
         og, cg = g.c_out // g.groups, g.c_in // g.groups
         cin = g.c_in if g.groups == 1 else np.minimum(g.c_in, (-(-cb // og) + 1) * cg)
         axons = cin * _span(rb, g.sh, g.kh, g.dh, g.h_in) * _span(wb, g.sw, g.kw, g.dw, g.w_in)
-        synapses = neurons * g.fan_in
+        taps_h, taps_w = conv_taps(g)
+        synapses = cb * (g.c_in // g.groups) * _largest_block_sums(taps_h, rb) * _largest_block_sums(taps_w, wb)
     elif g.kind == "linear":
         rb, wb = np.meshgrid(_blocks(g.h_out), _blocks(g.c_out), indexing="ij")
         rb, wb = rb.ravel(), wb.ravel()
@@ -303,6 +384,13 @@ def candidate_tiles(g: Geometry, lim: Limits):
         neurons = cb * (inner + rb * wb)
         axons = cb * (rb * g.kd + g.kd * g.n_tok + g.n_tok * wb)  # rows of a, all of b, columns of c
         synapses = np.zeros_like(cb)
+    elif g.kind == "integrator":  # contiguous blocks; axons bounded by the synapses (one per synapse at most)
+        rb = _blocks(g.h_out)
+        cb = wb = np.ones_like(rb)
+        cores = -(-g.h_out // rb)
+        neurons = rb
+        synapses = _largest_block_sums(np.asarray(g.row_synapses, dtype=np.int64), rb)
+        axons = synapses.copy()
     else:  # relay
         rb = _blocks(g.h_out)
         cb = wb = np.ones_like(rb)
@@ -379,12 +467,13 @@ def _routes(net: Network, plans: dict[str, LayerPlan], merged: dict[str, str], u
     return max(total, 1)
 
 
-def partition(net: Network, lim: Limits) -> Partition:
-    """Tile every on-chip unit of ``net`` under ``lim`` (see the module docstring)."""
+def partition(net: Network, lim: Limits, *, readout: str = "host") -> Partition:
+    """Tile every on-chip unit of ``net`` under ``lim`` (see the module docstring); ``readout="chip"``
+    places the readouts on chip as integrator populations."""
     merged = _merged_into(net)
     plans: dict[str, LayerPlan] = {}
-    order = [u for u in net.order if net.units[u].kind in ("synapse", "pool", "attention", "neuron", "product")
-             and u not in merged]
+    on_chip = ("synapse", "pool", "attention", "neuron", "product") + (("readout",) if readout == "chip" else ())
+    order = [u for u in net.order if net.units[u].kind in on_chip and u not in merged]
     for name in order:
         u = net.units[name]
         g = geometry_of(net, u)
@@ -392,7 +481,7 @@ def partition(net: Network, lim: Limits) -> Partition:
         assumed = ("attention: intermediate products held as compartments of programmable neurons, no stored "
                    "weights (not a published Loihi mapping)") if u.kind == "attention" else ""
         kind = {"synapse": g.kind, "pool": "pool", "attention": "attention", "neuron": "neuron",
-                "product": "product"}[u.kind]
+                "product": "product", "readout": "integrator"}[u.kind]
         plans[name] = LayerPlan(name, u.module, kind, [n for n, m in merged.items() if m == name], g, tile,
                                 _count(g, "neurons"), _count(g, "synapses"), assumed=assumed)
     if lim.output_axons_per_core is not None:  # second pass: cap compartments by their output routes
@@ -411,14 +500,17 @@ def partition(net: Network, lim: Limits) -> Partition:
         routes = plan.routes_per_neuron or _routes(net, plans, merged, net.units[name])
         plan.routes_per_neuron = routes
         plan.output_axons = plan.tile.neurons * routes
-    host = [u.name for u in net.of_kind("input", "readout")]
+    host = [u.name for u in net.of_kind("input", "readout") if u.name not in plans]
     return Partition(lim, [plans[n] for n in order], host)
 
 
 def _count(g: Geometry, what: str) -> int:
     if g.kind == "conv":
         n = g.batch * g.c_out * g.h_out * g.w_out
-        return n if what == "neurons" else n * g.fan_in
+        if what == "neurons":
+            return n
+        taps_h, taps_w = conv_taps(g)
+        return g.batch * g.c_out * (g.c_in // g.groups) * int(taps_h.sum()) * int(taps_w.sum())
     if g.kind == "linear":
         n = g.h_out * g.c_out
         return n if what == "neurons" else n * g.c_in
@@ -426,4 +518,6 @@ def _count(g: Geometry, what: str) -> int:
         inner = g.h_out * g.n_tok if g.order == "ab_c" else g.kd * g.w_out
         n = g.c_out * (inner + g.h_out * g.w_out)
         return n if what == "neurons" else 0
+    if g.kind == "integrator":
+        return g.h_out if what == "neurons" else int(sum(g.row_synapses))
     return g.h_out if what == "neurons" else g.h_out * g.relay_inputs

@@ -18,7 +18,7 @@ CORES = [{"core": 0, "layer": "u0", "module": "block.0.q", "kind": "linear", "op
           "synaptic_ops": 20, "spikes": 4, "neuron_updates": 16},
          {"core": 2, "layer": "u2", "module": "idle", "kind": "neuron", "op_kind": "",
           "synaptic_ops": 0, "spikes": 0, "neuron_updates": 0}]
-HOST = {"host:head": {"synaptic_ops": 12, "kind": "mac", "module": "head"}}
+HOST = {"host:head": {"synaptic_ops": 12, "kind": "mac", "module": "head", "macs": 20}}
 
 
 def _write(path, doc):
@@ -96,12 +96,14 @@ def test_lava_ledger_totals_and_layout_round_trip_through_the_reader(tmp_path):
     assert ledger.totals() == {"on_chip": {"synaptic_ops": 60, "spikes": 12, "neuron_updates": 32},
                                "coincidence": {"unit_synapse_events": 0, "compartment_updates": 0},
                                "host_synaptic_ops": 12, "synaptic_ops": 72, "by_kind": {"ac": 60, "mac": 12},
-                               "cores_used": 2, "cores": 3}
+                               "macs": 20, "cores_used": 2, "cores": 3}
     energy = ledger.energy(23.6)
     assert energy["chip_pJ"] == pytest.approx(60 * 23.6)
-    assert energy["paper_45nm_pJ"] == pytest.approx(60 * 0.9 + 12 * 4.6)
+    # 45 nm: AC events, and the MAC convention's structural MACs of the real-valued head (not its 12 events)
+    assert energy["paper_45nm_pJ"] == pytest.approx(60 * 0.9 + 20 * 4.6)
     led = read_ledger(str(_write(tmp_path / "ledger.json", ledger.to_dict())))
     assert led["images"] == 4 and led["synaptic_ops"] == 18.0 and led["by_module"] == {"block.0.q": 15.0, "head": 3.0}
+    assert led["macs"] == 5.0  # the host head's 20 structural MACs over 4 images
     assert [c["spikes"] for c in led["cores"]] == [2.0, 1.0, 0.0]
     assert [c["neuron_updates"] for c in led["cores"]] == [4.0, 4.0, 0.0]
 

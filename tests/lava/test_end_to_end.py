@@ -70,3 +70,5 @@ def test_lava_ledger_equals_executor_counts_module_by_module(pipeline):
     assert led["synaptic_ops"] == pytest.approx(report_doc["totals"]["all"]["synops"], rel=1e-12)
     spikes = sum(c["spikes"] for c in led["cores"])
     assert spikes == pytest.approx(report_doc["totals"]["all"]["spikes"], rel=1e-12)
+    # one MAC convention: the ledger's MACs (encoding conv on chip, head on the host) are the report's
+    assert led["macs"] == pytest.approx(report_doc["totals"]["all"]["macs"], rel=1e-12) and led["macs"] > 0

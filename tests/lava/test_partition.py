@@ -150,5 +150,89 @@ def test_partition_largest_imagenet_preset_splits_attention_heads():
     assert attn and all(layer.tile.cb == 1 and (layer.tile.rb < layer.geometry.h_out or
                                                   layer.tile.wb < layer.geometry.w_out) for layer in attn)
     assert all(layer.tile.neurons <= LOIHI2.neurons_per_core for layer in part.layers)
-    # the README's figure (21,209 cores, 166 chips), and chips follow from cores
-    assert part.cores == 21_209 and part.chips == -(-part.cores // LOIHI2.cores_per_chip) == 166
+    # the README's figure (21,085 cores, 165 chips), and chips follow from cores
+    assert part.cores == 21_085 and part.chips == -(-part.cores // LOIHI2.cores_per_chip) == 165
+
+
+class _SpikesThroughConv(torch.nn.Module):
+    """``LIF(conv(LIF(x)))`` over one time step: a conv fed spikes, as a synapse unit of its own."""
+
+    def __init__(self, conv):
+        super().__init__()
+        from snncompile.examples.neurons import make_lif
+
+        self.lif_in, self.conv, self.lif_out = make_lif(), conv, make_lif()
+
+    def forward(self, x):
+        s = self.lif_in(x.unsqueeze(0)).flatten(0, 1)
+        return self.lif_out(self.conv(s).unsqueeze(0))
+
+
+def test_padding_taps_are_no_synapses():
+    """A 3×3 padded conv on a 1×1 map: its synapse matrix has C_out·C_in entries (the centre tap), not
+    9·C_out·C_in (issue 11: 2,359,296 synapses and 3 cores listed for 262,144)."""
+    conv = torch.nn.Conv2d(512, 512, 3, padding=1, bias=False)
+    from snncompile.frontends.torch import trace
+
+    p = prepare(trace(_SpikesThroughConv(conv).eval(), torch.rand(1, 512, 1, 1)))
+    part = partition(p.network, LOIHI2)
+    (layer,) = [lay for lay in part.layers if lay.kind == "conv"]
+    assert layer.synapses == 512 * 512 == 262_144
+    assert layer.cores == 1 and layer.tile.synapses == 262_144
+    assert part.synapses == 262_144 + sum(lay.synapses for lay in part.layers if lay.kind != "conv")
+
+
+def _structural_synapses_per_core(p, layer, unit):
+    """Row nnz of the unit's structural synapse matrix (pools: the window taps that read an input), summed
+    over the outputs each core of ``layer`` holds."""
+    from snncompile.loihi.affine import pool_windows, synapse_matrix
+
+    g = p.network.graph
+    node = g.node(unit.node)
+    if unit.kind == "pool":
+        per = (pool_windows(g, node) >= 0).sum(1)
+    else:
+        per = np.diff(synapse_matrix(g, node, structural=True).tocsr().indptr)
+    core = layer.core_of(np.arange(per.size)) - layer.first_core
+    return np.bincount(core, weights=per, minlength=layer.cores).astype(np.int64)
+
+
+@pytest.mark.parametrize("arch", ["spikformer", "spikingformer", "metaspikeformer"])
+def test_tile_synapses_are_the_synapse_matrix_entries_they_hold(arch):
+    """Every core's synapse count is the number of structural synapse-matrix entries in the rows (outputs)
+    it holds; the worst core's is the tile's, and the layer's total is the matrix's nnz."""
+    p = _digits(arch)
+    checked = 0
+    for lim in (LOIHI1, LOIHI2):
+        part = partition(p.network, lim)
+        for u in p.network.of_kind("synapse", "pool"):
+            layer = part.layer(u.name)
+            want = _structural_synapses_per_core(p, layer, u)
+            np.testing.assert_array_equal(layer.synapses_per_core(), want, err_msg=u.name)
+            assert layer.tile.synapses == want.max() and layer.synapses == want.sum(), u.name
+            checked += 1
+    assert checked > 10
+
+
+@pytest.mark.parametrize("arch", ["spikformer", "metaspikeformer"])
+def test_chip_readouts_are_integrator_layers(arch):
+    """``readout="chip"``: each readout becomes an integrator layer (one compartment per readout element, one
+    synapse per entry of its term matrices); nothing else changes."""
+    from snncompile.loihi.affine import numel, term_matrix
+
+    p = _digits(arch)
+    host, chip = partition(p.network, LOIHI2), partition(p.network, LOIHI2, readout="chip")
+    integ = [lay for lay in chip.layers if lay.kind == "integrator"]
+    readouts = p.network.of_kind("readout")
+    assert len(integ) == len(readouts) >= 1 and not any(lay.kind == "integrator" for lay in host.layers)
+    assert set(host.host) - set(chip.host) == {u.name for u in readouts}
+    for lay, u in zip(integ, readouts):
+        rows = sum(np.diff(term_matrix(p.network.graph, t).tocsr().indptr) for t in u.ports[0].terms if t.source)
+        assert lay.neurons == numel(p.network.graph, u.ports[0].value) == rows.size
+        assert lay.synapses == rows.sum() > 0
+        per_core = np.bincount(lay.core_of(np.arange(rows.size)) - lay.first_core, weights=rows,
+                               minlength=lay.cores)
+        np.testing.assert_array_equal(lay.synapses_per_core(), per_core)
+        assert lay.tile.synapses == per_core.max() and lay.tile.neurons <= LOIHI2.neurons_per_core
+    assert chip.cores == host.cores + sum(lay.cores for lay in integ)
+    assert chip.synapses == host.synapses + sum(lay.synapses for lay in integ)

@@ -35,6 +35,12 @@ def _check_equivalent(g0, g1, x):
     return ties
 
 
+NOTHING_TO_DO_ON_THE_SEEDS = {
+    "fold_weight_chain": "every weight layer of the seeds is fed by a neuron (tests/passes/test_fold_weights.py)",
+}
+"""Passes whose pattern the two seed models do not contain: they must leave them untouched."""
+
+
 @pytest.mark.parametrize("name", LOIHI_PIPELINE)
 def test_each_pass_preserves_spikes(traced, name):
     arch, model, g, x = traced
@@ -43,7 +49,10 @@ def test_each_pass_preserves_spikes(traced, name):
         before = get_pass(prior).run(before)
     p = get_pass(name)
     after = p.run(before)
-    assert p.log.rewrites, f"{name} rewrote nothing on {arch}"
+    if name in NOTHING_TO_DO_ON_THE_SEEDS:
+        assert not p.log.rewrites, f"{name} rewrote {arch}: {p.log.to_dict()}"
+    else:
+        assert p.log.rewrites, f"{name} rewrote nothing on {arch}"
     _check_equivalent(before, after, x[:4])
 
 

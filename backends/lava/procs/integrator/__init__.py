@@ -1,0 +1,1 @@
+"""See process.py (the Lava process and its models)."""
