@@ -64,7 +64,8 @@ class Unit:
 
     @property
     def sources(self) -> list[str]:
-        return [t.source for p in self.ports for t in p.terms]
+        """The producer units of its terms (a constant term, e.g. the 0 that Python's ``sum`` starts from, has none)."""
+        return [t.source for p in self.ports for t in p.terms if t.source]
 
 
 @dataclass
