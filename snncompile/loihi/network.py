@@ -64,8 +64,7 @@ class Unit:
 
     @property
     def sources(self) -> list[str]:
-        """The producer units of its terms (a constant term, e.g. the 0 that Python's ``sum`` starts from, has none)."""
-        return [t.source for p in self.ports for t in p.terms if t.source]
+        return [t.source for p in self.ports for t in p.terms if t.source]  # constant terms have none
 
 
 @dataclass
