@@ -51,6 +51,18 @@ def _per(x, images: int) -> Optional[float]:
     return None if x is None else float(x) / images
 
 
+def _macs_per_image(entries: list, images: int, found: str) -> Optional[float]:
+    """The entries' ``macs`` summed, per image; None when no entry has them (a ledger from before the MAC
+    convention, or another tool's)."""
+    given = [e["macs"] for e in entries if e.get("macs") is not None]
+    if not given:
+        return None
+    try:
+        return sum(float(m) for m in given) / images
+    except (TypeError, ValueError):
+        raise InputError(f"{found}: malformed ledger entry ('macs' must be a number)") from None
+
+
 def read_ledger(path: str) -> dict:
     """The ledger at ``path`` normalised to per-image figures (raises InputError when unreadable)."""
     found = find_ledger(path)
@@ -96,12 +108,8 @@ def read_ledger(path: str) -> dict:
                     by_module[h["module"]] = by_module.get(h["module"], 0.0) + host[name]["synaptic_ops"]
     except (TypeError, ValueError) as e:
         raise InputError(f"{found}: malformed ledger entry ({e})") from None
-    macs = [x.get("macs") for x in list(cores) + [h for h in ((doc.get("host") or {}) if isinstance(doc, dict)
-                                                             else {}).values() if isinstance(h, dict)]]
-    try:
-        macs = sum(float(m) for m in macs if m is not None) / images if any(m is not None for m in macs) else None
-    except (TypeError, ValueError):
-        raise InputError(f"{found}: malformed ledger entry ('macs' must be a number)") from None
+    hosts = [h for h in (doc.get("host") or {}).values() if isinstance(h, dict)] if isinstance(doc, dict) else []
+    macs = _macs_per_image(list(cores) + hosts, images, found)
     known = [r["synaptic_ops"] for r in out if r["synaptic_ops"] is not None]
     on_chip = sum(known) if known else None
     host_ops = sum(h["synaptic_ops"] or 0 for h in host.values())

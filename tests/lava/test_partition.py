@@ -236,3 +236,27 @@ def test_chip_readouts_are_integrator_layers(arch):
         assert lay.tile.synapses == per_core.max() and lay.tile.neurons <= LOIHI2.neurons_per_core
     assert chip.cores == host.cores + sum(lay.cores for lay in integ)
     assert chip.synapses == host.synapses + sum(lay.synapses for lay in integ)
+
+
+def test_a_constant_term_has_no_producer_unit():
+    """``sum(conv(s) for conv in convs)`` starts from Python's 0: a constant term of the neuron's input (its bias),
+    not a unit (it crashed the network build with KeyError '')."""
+    from snncompile.backends.lava.plan import make_plan
+    from snncompile.examples.neurons import make_lif
+    from snncompile.frontends.torch import trace
+
+    class SumOfConvs(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lif0, self.lif1 = make_lif(), make_lif()
+            self.convs = torch.nn.ModuleList([torch.nn.Conv2d(1, 2, 3, padding=1) for _ in range(2)])
+
+        def forward(self, x):
+            s = self.lif0(x.unsqueeze(0).repeat(2, 1, 1, 1, 1)).flatten(0, 1)
+            return self.lif1(sum(conv(s) for conv in self.convs).reshape(2, 1, 2, 4, 4))
+
+    p = prepare(trace(SumOfConvs().eval(), torch.rand(1, 1, 4, 4)))
+    (lif1,) = [u for u in p.network.of_kind("neuron") if u.module == "lif1"]
+    assert any(not t.source for t in lif1.ports[0].terms) and "" not in lif1.sources
+    assert sorted(lif1.sources) == sorted(u.name for u in p.network.of_kind("synapse"))
+    make_plan(p.network, p.program.T)  # the constant becomes the neuron's bias
