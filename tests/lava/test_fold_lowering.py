@@ -9,7 +9,6 @@ import pytest
 
 from snncompile.backends.lava import lava_status
 from snncompile.backends.reference import ReferenceExecutor, compare_spikes, neuron_values
-from snncompile.errors import SnnCompileError
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -143,9 +142,6 @@ def test_folded_layer_is_bit_exact_in_fixed_point():
     assert 0 < fired < sum(rec.spikes[n.name].size for n in lifs)
 
 
-@pytest.mark.xfail(strict=True, raises=SnnCompileError,
-                   reason="fixed mode refuses the per-step head (head: its output feeds no neuron) until the "
-                          "fixedpoint branch's host-read weight layers merge; then drop this mark")
 def test_metaspikeformer_fixed_lava_is_bit_exact(metaspikeformer):
     """Fixed point with the folded separable convolutions: Lava = the fixed-point executor on every spike
     and membrane value and on the readout (5 images)."""
