@@ -333,7 +333,7 @@ def test_ledger_totals_equal_reference_counts(name):
     assert tot["coincidence"]["unit_synapse_events"] > 0
 
 
-FIXED_CASES = ["sew_and_spikes", "sew_iand_spikes", "gates"]
+FIXED_CASES = ["sew_and_spikes", "sew_iand_spikes", "sew_and", "sew_iand", "gates"]
 
 
 @pytest.mark.lava
