@@ -31,6 +31,7 @@ from scipy.sparse.csgraph import connected_components
 from snncompile import ops
 
 from .affine import numel, term_matrix
+from .current_pool import is_current_pool, window_sources
 
 CURRENT_KINDS = ("synapse", "attention")
 
@@ -60,7 +61,7 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> 
     for name in scoped:
         u = units[name]
         offset[name] = n
-        n += numel(g, u.output if u.kind in CURRENT_KINDS + ("neuron",) else u.ports[0].value)
+        n += numel(g, u.output if u.kind in CURRENT_KINDS + ("neuron", "pool") else u.ports[0].value)
     rows, cols = [], []
     want = np.full(n, np.inf)
     pinned = np.zeros(n, dtype=bool)
@@ -82,6 +83,11 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> 
             cols.append(o + first[channel])
         elif u.kind == "attention":
             pinned[o:o + numel(g, u.output)] = True
+        elif u.kind == "pool":  # a max-pool of currents: each output shares f with its window (current_pool)
+            win = window_sources(g, units, u)
+            out_i, k = np.nonzero(win >= 0)
+            rows.append(o + out_i)
+            cols.append(offset[u.ports[0].terms[0].source] + win[out_i, k])
         else:  # neuron / readout: its port elements join the elements of the currents they receive
             if u.attrs.get("graded"):  # graded (I-LIF) registers take one scale per population
                 pinned[o:o + numel(g, u.output)] = True
@@ -90,7 +96,7 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> 
                     continue
                 M = term_matrix(g, t).tocoo()
                 nz = M.data != 0
-                if units[t.source].kind in CURRENT_KINDS:
+                if units[t.source].kind in CURRENT_KINDS or is_current_pool(units, t.source):
                     rows.append(o + M.row[nz])
                     cols.append(offset[t.source] + M.col[nz])
                 else:  # spikes straight into a membrane
@@ -109,7 +115,7 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> 
     out = {}
     for name in scoped:
         u = units[name]
-        size = numel(g, u.output if u.kind in CURRENT_KINDS + ("neuron",) else u.ports[0].value)
+        size = numel(g, u.output if u.kind in CURRENT_KINDS + ("neuron", "pool") else u.ports[0].value)
         out[name] = f[offset[name]:offset[name] + size]
     return out
 

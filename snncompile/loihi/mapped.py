@@ -22,6 +22,7 @@ from snncompile.errors import UnsupportedOpError
 from snncompile.ir.graph import Graph, Node, Value
 
 from .affine import is_selection, numel, synapse_bias, synapse_matrix, term_matrix
+from .current_pool import is_current_pool
 from .network import Network, build_network
 
 
@@ -29,10 +30,12 @@ MAX_WEIGHTS = 4_000_000  # the largest separated layer (dense M·A), as the plan
 
 
 def mapped_terms(net: Network, unit) -> list:
-    """The terms of neuron ``unit`` that carry a synapse's current through a map that is not a selection."""
+    """The terms of neuron ``unit`` that carry a synapse's current, or a max-pool of one layer's currents
+    (``snncompile.loihi.current_pool``), through a map that is not a selection."""
     out = []
     for t in unit.ports[0].terms:
-        if t.source and net.units[t.source].kind == "synapse" and not is_selection(term_matrix(net.graph, t)):
+        if t.source and (net.units[t.source].kind == "synapse" or is_current_pool(net.units, t.source)) \
+                and not is_selection(term_matrix(net.graph, t)):
             out.append(t)
     return out
 
@@ -59,6 +62,9 @@ def _rewrite_port(g: Graph, net: Network, u) -> None:
     n = numel(g, port.name)
     parts = []
     for t in u.ports[0].terms:
+        if t.source and is_current_pool(net.units, t.source):
+            parts.append(_pool_layer(g, neuron, t, n))
+            continue
         if not t.source or net.units[t.source].kind != "synapse":
             raise UnsupportedOpError(f"{neuron.location}: reads a synaptic current through a linear map together "
                                      f"with a non-synaptic input; not supported in fixed point")
@@ -81,6 +87,22 @@ def _rewrite_port(g: Graph, net: Network, u) -> None:
         total = _new(g, neuron, "add", [total, p], (1, n), {})
     shaped = _new(g, neuron, "reshape", [total], port.shape, {"shape": list(port.shape)})
     g.set_inputs(neuron, [shaped] + neuron.inputs[1:])
+
+
+def _pool_layer(g: Graph, neuron: Node, t, n: int) -> str:
+    """A max-pool of currents read through ``M``: a ``linear`` layer with weights ``M`` (no bias) reading the
+    flattened pool, which the quantiser makes an integer layer over the pool's integer currents
+    (``snncompile.loihi.current_pool``: its weights absorb the pool's scale, the pool's bias goes to the
+    neuron)."""
+    M = term_matrix(g, t)
+    if M.shape[0] * M.shape[1] > MAX_WEIGHTS:
+        raise UnsupportedOpError(f"{neuron.location}: reads a max-pool of currents through a linear map; as its own "
+                                 f"fixed-point layer that needs {M.shape[0] * M.shape[1]} weights (limit {MAX_WEIGHTS})")
+    flat = _new(g, neuron, "reshape", [t.value], (1, M.shape[1]), {"shape": [1, M.shape[1]]})
+    src = g.producer(t.value)
+    w = g.add_constant(g.unique_name(f"{src.name}_for_{neuron.name}_w"), M.toarray()).name
+    b = g.add_constant(g.unique_name(f"{src.name}_for_{neuron.name}_b"), np.zeros(n)).name
+    return _new(g, src, "linear", [flat, w, b], (1, n), {}, name=f"{src.name}_for_{neuron.name}")
 
 
 def _new(g: Graph, near: Node, op: str, inputs: list[str], shape, attrs: dict, name: str = "") -> str:
