@@ -391,9 +391,9 @@ class _Builder:
         if not is_selection(M):
             raise UnsupportedOpError(f"{node.location}: its input is not a plain rearrangement of one layer's "
                                      f"currents")
-        if any(self.net.units[c].kind not in ("neuron", "synapse") for c in u.consumers):  # not spikes
-            raise UnsupportedOpError(f"{node.location}: max-pooled synaptic currents must feed neurons or weight "
-                                     f"layers only")
+        readers = ("neuron", "synapse") if self.mode == "fixed" else ("neuron",)  # fixed: loihi.mapped's layers
+        if any(self.net.units[c].kind not in readers for c in u.consumers):  # others would take them for spikes
+            raise UnsupportedOpError(f"{node.location}: max-pooled synaptic currents must feed neurons only")
         win = pool_windows(self.g, node)
         mapped = np.where(win >= 0, self.inv(t.source)[M.indices[np.maximum(win, 0)]], -1)
         bias = synapse_bias(self.g, self.g.node(self.net.units[t.source].node))[self.em(t.source)]

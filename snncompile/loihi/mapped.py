@@ -43,6 +43,10 @@ def mapped_terms(net: Network, unit) -> list:
 def separate(net: Network) -> Network:
     """``net`` with every mapped synapse→neuron current made a weight layer of its own (module docstring);
     ``net`` itself when there is none."""
+    for p in net.of_kind("pool"):  # the model's own layers may not read pooled currents (float refuses it too)
+        if is_current_pool(net.units, p.name) and any(net.units[c].kind != "neuron" for c in p.consumers):
+            raise UnsupportedOpError(f"{net.graph.node(p.node).location}: max-pooled synaptic currents must feed "
+                                     f"neurons only")
     todo = [u for u in net.of_kind("neuron") if mapped_terms(net, u)]
     if not todo:
         return net
