@@ -147,6 +147,14 @@ def test_head_reads_the_pool_through_an_integer_layer():
     assert layers and all("fixed_exp" in n.attrs for n in layers)
 
 
+def test_fixed_spikes_agree_with_float_spikes():
+    """The pool's bias, moved past the max into lif1, lif2 (a move) and lif3 (through the head's layer), keeps
+    every neuron's fixed-point spikes on the float ones (``measure_agreement``, 8 calibration images)."""
+    _, low = _lowered()
+    agree = {_node(low.step, m).name: low.quant.agreement[_node(low.step, m).name] for m in ("lif1", "lif2", "lif3")}
+    assert all(a >= 0.98 for a in agree.values()), agree
+
+
 def test_bias_varying_inside_a_window_is_refused():
     """A window across two channels with different biases: max would not commute with the bias."""
     with pytest.raises(SnnCompileError) as err:
