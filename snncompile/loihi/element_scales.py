@@ -16,7 +16,8 @@ then reach ``t``).
 Constraints (element classes, by connected components): the weights of a channel are shared by all its
 positions (one ``f`` per output channel); every term ``M`` from a producer element ``j`` into a port element
 ``i`` (``M_ij ≠ 0``) needs ``f_i = f_j``; a class takes the smallest ``f`` any of its synapse channels asks
-for.  Elements that also receive spikes (a unit-weight term ``M·K/64``: exact only at ``f = 1``) or spike
+for; a max-pool of currents joins each output with its window's elements (:mod:`.current_pool`).  Elements
+that also receive spikes (a unit-weight term ``M·K/64``: exact only at ``f = 1``) or spike
 matmul counts (one integer multiplier per matmul) keep ``f = 1``, and so do graded neurons (one register
 set per population).
 """

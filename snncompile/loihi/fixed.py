@@ -274,7 +274,8 @@ def _scale_classes(net) -> dict[str, list[str]]:
         u = units[name]
         if u.kind in ("neuron", "readout", "pool"):
             for t in u.ports[0].terms:
-                if t.source and (units[t.source].kind in ("synapse", "attention") or is_current_pool(units, t.source)):
+                if t.source and (units[t.source].kind in ("synapse", "attention")
+                                 or is_current_pool(units, t.source)):
                     union(name, t.source)
     classes: dict[str, list[str]] = {}
     for name in keys:

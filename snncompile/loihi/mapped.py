@@ -7,7 +7,10 @@ integer layer ``A_q`` followed by ``M`` (``M·A_q`` has fractions such as ``w/16
 Loihi's 8-bit weights), so the fixed-point graph must say what the chip computes: :func:`separate` rewrites
 the one-step graph so that every such term is a ``linear`` layer of its own with weights ``M·A`` and bias
 ``M·b``, reading the synapse's input (flattened), which the quantiser then rounds like any other layer
-(8-bit mantissa, one exponent).  The fixed-point executor and Lava then run the same integer layer.
+(8-bit mantissa, one exponent).  The fixed-point executor and Lava then run the same integer layer.  A
+max-pool of one layer's currents read through such a map (the Spike-driven Transformer's head reads the mean
+over tokens of a stream holding one) becomes a layer ``M`` over the flattened pool the same way
+(:func:`_pool_layer`, :mod:`.current_pool`); the model's own layers may not read pooled currents.
 
 Weight sharing is lost on that path (``M·A`` is stored as a matrix); its size is the dedicated copy's.  The
 fixed-point ledger counts these layers as the chip runs them (each nonzero input drives its row of ``M·A``),
@@ -100,8 +103,9 @@ def _pool_layer(g: Graph, neuron: Node, t, n: int) -> str:
     neuron)."""
     M = term_matrix(g, t)
     if M.shape[0] * M.shape[1] > MAX_WEIGHTS:
-        raise UnsupportedOpError(f"{neuron.location}: reads a max-pool of currents through a linear map; as its own "
-                                 f"fixed-point layer that needs {M.shape[0] * M.shape[1]} weights (limit {MAX_WEIGHTS})")
+        raise UnsupportedOpError(f"{neuron.location}: reads a max-pool of currents through a linear map; as its "
+                                 f"own fixed-point layer that needs {M.shape[0] * M.shape[1]} weights (limit "
+                                 f"{MAX_WEIGHTS})")
     flat = _new(g, neuron, "reshape", [t.value], (1, M.shape[1]), {"shape": [1, M.shape[1]]})
     src = g.producer(t.value)
     w = g.add_constant(g.unique_name(f"{src.name}_for_{neuron.name}_w"), M.toarray()).name
