@@ -194,3 +194,29 @@ def test_fixed_lava_equals_fixed_executor():
                                       err_msg=f"membrane of {n.name}")
     for name, arr in readouts.items():
         np.testing.assert_array_equal(rec.readouts[name], arr, err_msg=f"readout {name}")
+
+
+@pytest.mark.lava
+@lava
+def test_run_records_pooled_currents_and_counts_the_head_layer(tmp_path):
+    """``run`` on the saved fixed lowering: Lava records the pooled currents (not spikes), the logits are the
+    executor's, and the ledger counts the head's layer over the pool by its rule for dense layers: one synaptic
+    op per nonzero pooled value and output of the layer (structural: the 4 head elements, zero weights
+    included)."""
+    from snncompile.backends.lava.lower import load_lowered, run_lowered, save_lowered
+    from snncompile.backends.reference.fixed import run_fixed
+
+    _, low = _lowered()
+    x = _images(2)
+    res = run_lowered(load_lowered(save_lowered(low, str(tmp_path / "low"))), x)
+    pool = next(n for n in low.step.nodes if ops.get(n.op).pooling == "max")
+    cur = res.recordings.currents[pool.name]
+    assert pool.name not in res.recordings.spikes and np.any(cur < 0)  # signed currents, not spikes
+    outs, _, _ = run_fixed(low.program, low.step, x)
+    np.testing.assert_array_equal(np.concatenate([o[0].reshape(1, -1) for o in outs]),
+                                  np.concatenate([o[0].reshape(1, -1) for o in res.outputs]))
+    head = _node(low.step, "lif3").name
+    layer = next(n.name for n in low.step.nodes if n.op == "linear" and n.inputs[0] != pool.outputs[0]
+                 and n.name.startswith(pool.name + "_for_" + head))
+    counted = sum(e.synaptic_ops for e in res.ledger.cores if e.layer == layer)
+    assert counted == 4 * int((cur != 0).sum()) > 0
