@@ -99,24 +99,29 @@ def _node(step, module):
     return next(n for n in step.nodes if n.module == module and ops.get(n.op).neuron is not None)
 
 
-def test_integer_pool_is_the_float_pool_in_its_neurons_units():
+@pytest.mark.parametrize("per_channel", [True, False], ids=["per_channel", "per_layer"])
+def test_integer_pool_is_the_float_pool_in_its_neurons_units(per_channel):
     """Every pooled value at step 0 (the input is the same every step, so the pooled currents are too):
     ``P_int = (P − b_c)·K·f_c/64``, the scale of the neuron lif1 that reads it (``vth/(θ·64)·k``, k = 1/τ
     its input decay), up to the weights' and input's rounding.  Zero padding, or the bias left in the pool,
     or a pool in other units than its neuron's, is off by far more."""
     from snncompile.backends.reference.fixed import run_fixed
 
+    from snncompile.loihi.fixed import QuantConfig, quantise
+
     model, low = _lowered()
-    pool = next(n for n in low.step.nodes if ops.get(n.op).pooling == "max")
-    _, rows, _ = run_fixed(low.program, low.step, _images(2), record=[pool.outputs[0]])
+    config = QuantConfig() if per_channel else QuantConfig.per_layer()
+    step, _ = quantise(low.prepared.network, {low.program.step.inputs[0]: (0.0, 1.0)}, config=config)
+    pool = next(n for n in step.nodes if ops.get(n.op).pooling == "max")
+    _, rows, _ = run_fixed(low.program, step, _images(2), record=[pool.outputs[0]])
     p_int = rows[pool.outputs[0]].reshape(2, T, 4, 4, 4)[:, 0].astype(np.float64)
     with torch.no_grad():
         p_float = model.double().pooled(torch.from_numpy(_images(2)).double()).numpy()
     bn = model.bn1
     bias = (bn.bias - bn.running_mean * bn.weight / torch.sqrt(bn.running_var + bn.eps)).detach().double().numpy()
-    lif1 = _node(low.step, "lif1")
+    lif1 = _node(step, "lif1")
     fx = lif1.attrs["fixed"]
-    vth = (np.asarray(low.step.constants[fx["vth"]], dtype=np.float64).reshape(1, 4, 4, 4)
+    vth = (np.asarray(step.constants[fx["vth"]], dtype=np.float64).reshape(1, 4, 4, 4)
            if isinstance(fx["vth"], str) else np.full((1, 4, 4, 4), float(fx["vth"])))
     scale = vth * 0.5 / (1.0 * 64)  # S_v·k = K·f/64 per neuron: vth = θ·S_v (θ = 1)
     want = (p_float - bias.reshape(1, 4, 1, 1)) * scale
