@@ -240,6 +240,8 @@ def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: 
         u = net.units[unit]
         if u.kind == "input":
             return rec.inputs[unit]
+        if unit not in rec.spikes and unit in getattr(rec, "currents", {}):  # a max-pool of currents (fixed point:
+            return rec.currents[unit]  # loihi.mapped's layer over it): its nonzero values are the events
         return rec.spikes[unit]
 
     per_step = np.zeros(rec.steps)

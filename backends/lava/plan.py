@@ -34,6 +34,7 @@ import scipy.sparse as sp
 
 from snncompile.errors import UnsupportedOpError
 from snncompile.loihi import coincidence
+from snncompile.loihi.current_pool import is_current_pool
 from snncompile.loihi.affine import (constant_vector, fingerprint, is_permutation, is_selection, numel, pool_windows,
                                      synapse_bias, synapse_matrix, term_matrix)
 from snncompile.loihi.fixed import exact_weights, fixed_lif, spike_term_gain
@@ -224,6 +225,7 @@ class _Builder:
                 Me.data = np.round(Me.data)
             W = (A @ Me).tocsr()[e_out]
             binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool", "product")
+            binary = binary and not is_current_pool(self.net.units, members[0][1].source)  # pooled currents
             name = f"sparse:{u.name}" + (f":{gi}" if len(groups) > 1 else "")
             binary = binary and not self.net.units[members[0][1].source].graded  # graded: a payload per spike
             params = {"weights": W.tocsr(), "num_message_bits": 0 if binary else GRADED_BITS}
@@ -293,7 +295,10 @@ class _Builder:
                 W = (M[e_n][:, self.em(t.source)]).tocsr()
                 name = f"sparse:{u.name}:from:{t.source}"
                 params = {"weights": W, "num_message_bits": GRADED_BITS}
-                if self.mode == "fixed":  # weight M·K/64, exact (loihi.fixed._scale_spike_terms)
+                if self.mode == "fixed" and is_current_pool(self.net.units, t.source):  # integer currents: M
+                    Wq, e = exact_weights(W)
+                    params.update(weights=Wq, weight_exp=e, num_weight_bits=8)
+                elif self.mode == "fixed":  # weight M·K/64, exact (loihi.fixed._scale_spike_terms)
                     Wq, e = exact_weights(W * spike_term_gain(self.g, t, u.node))
                     params.update(weights=Wq, weight_exp=e, num_weight_bits=8)
                 self.add(ProcSpec(name, "sparse", u.name, self.lag[t.source] + 1, params))
@@ -378,24 +383,27 @@ class _Builder:
         and QKFormer's ``LIF(MaxPool(BN(Conv(·))))``), float mode: ``SpikeMaxPool`` takes the maximum of
         ``current + bias`` over each window (the layer's bias added first; padding −∞, as torch's), and its
         neuron reads the pooled current through a unit synapse.  Loihi's dendrites only sum: this assumes a
-        programmable neuron."""
+        programmable neuron.  Fixed mode: the integer max of the layer's bias-free currents, padding below any
+        24-bit current (the bias moved past the max to the readers, ``snncompile.loihi.current_pool``); a
+        weight layer may read it too (graded messages)."""
         node = self.g.node(u.node)
-        if self.mode == "fixed":
-            raise UnsupportedOpError(f"{node.location}: max-pooling of synaptic currents (not spikes) is lowered "
-                                     f"in float mode only")
         t, M = u.ports[0].terms[0], self.tm(u, 0, 0)
         if not is_selection(M):
             raise UnsupportedOpError(f"{node.location}: its input is not a plain rearrangement of one layer's "
                                      f"currents")
-        if any(self.net.units[c].kind != "neuron" for c in u.consumers):  # others would take them for spikes
+        readers = ("neuron", "synapse") if self.mode == "fixed" else ("neuron",)  # fixed: loihi.mapped's layers
+        if any(self.net.units[c].kind not in readers for c in u.consumers):  # others would take them for spikes
             raise UnsupportedOpError(f"{node.location}: max-pooled synaptic currents must feed neurons only")
         win = pool_windows(self.g, node)
         mapped = np.where(win >= 0, self.inv(t.source)[M.indices[np.maximum(win, 0)]], -1)
         bias = synapse_bias(self.g, self.g.node(self.net.units[t.source].node))[self.em(t.source)]
+        pad = -np.inf
+        if self.mode == "fixed":  # the quantised layer has no bias; currents stay inside 24 bits
+            bias, pad = np.zeros(bias.size, dtype=np.int64), -(2 ** 24)
         lag = self.lag[t.source]
         self.lag[u.name] = lag
         p = self.add(ProcSpec(f"pool:{u.name}", "pool", u.name, lag, {
-            "n_in": self.size(t.source), "windows": mapped[self.em(u.name)], "bias": bias, "pad": -np.inf}))
+            "n_in": self.size(t.source), "windows": mapped[self.em(u.name)], "bias": bias, "pad": pad}))
         for s in self._current_sources(t.source):
             self.connect(s, p.name, "s_in")
         self.out_port[u.name] = (p.name, "s_out")

@@ -29,6 +29,7 @@ class Recordings:
     attention_ops: dict[str, np.ndarray] = field(default_factory=dict)  # unit -> [steps, 2, heads]
     readouts: dict[str, np.ndarray] = field(default_factory=dict)  # readout value -> [steps, n]
     inputs: dict[str, np.ndarray] = field(default_factory=dict)  # input unit -> [steps, n] (as sent)
+    currents: dict[str, np.ndarray] = field(default_factory=dict)  # max-pool of currents -> [steps, n] (its output)
     wall_s: float = 0.0
     lava_steps: int = 0
     compile_s: float = 0.0  # the first chunk: compilation, process start-up and its steps
@@ -130,8 +131,10 @@ def _graded(b: _Build, name, spec, p, clock):
 
 
 def _pool(b: _Build, name, spec, p, clock):
-    currents = p.get("bias") is not None  # a pool of synaptic currents (plan._current_pool): no spikes to record
-    rec = None if currents else b.record(f"spikes:{spec.unit}", name, "spk", (b.steps, len(p["windows"])), np.uint8)
+    currents = p.get("bias") is not None  # a pool of synaptic currents (plan._current_pool): its values, no spikes
+    rec = b.record(f"currents:{spec.unit}", name, "cur", (b.steps, len(p["windows"])), np.int32 if b.fixed
+                   else np.float64) if currents else \
+        b.record(f"spikes:{spec.unit}", name, "spk", (b.steps, len(p["windows"])), np.uint8)
     return b.lava["SpikeMaxPool"](n_in=p["n_in"], windows=p["windows"], bias=p.get("bias"), pad=p.get("pad", 0.0),
                                   rec=rec, name=name, **clock)
 
@@ -223,6 +226,8 @@ def _collect(b: _Build, out: Recordings) -> None:
             out.membranes[unit] = _natural(b.plan, unit, read(key))
         elif kind == "ops":
             out.attention_ops[unit] = read(key)
+        elif kind == "currents":
+            out.currents[unit] = _natural(b.plan, unit, read(key))
     for value, names in b.plan.readouts.items():
         out.readouts[value] = sum(read(f"readout:{n}") if f"readout:{n}" in b.recs
                                   else per_step_from_totals(read(f"integral:{n}"), b.T) for n in names)

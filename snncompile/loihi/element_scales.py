@@ -16,7 +16,8 @@ then reach ``t``).
 Constraints (element classes, by connected components): the weights of a channel are shared by all its
 positions (one ``f`` per output channel); every term ``M`` from a producer element ``j`` into a port element
 ``i`` (``M_ij ≠ 0``) needs ``f_i = f_j``; a class takes the smallest ``f`` any of its synapse channels asks
-for.  Elements that also receive spikes (a unit-weight term ``M·K/64``: exact only at ``f = 1``) or spike
+for; a max-pool of currents joins each output with its window's elements (:mod:`.current_pool`).  Elements
+that also receive spikes (a unit-weight term ``M·K/64``: exact only at ``f = 1``) or spike
 matmul counts (one integer multiplier per matmul) keep ``f = 1``, and so do graded neurons (one register
 set per population).
 """
@@ -31,6 +32,7 @@ from scipy.sparse.csgraph import connected_components
 from snncompile import ops
 
 from .affine import numel, term_matrix
+from .current_pool import is_current_pool, window_sources
 
 CURRENT_KINDS = ("synapse", "attention")
 
@@ -60,7 +62,7 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> 
     for name in scoped:
         u = units[name]
         offset[name] = n
-        n += numel(g, u.output if u.kind in CURRENT_KINDS + ("neuron",) else u.ports[0].value)
+        n += numel(g, u.output if u.kind in CURRENT_KINDS + ("neuron", "pool") else u.ports[0].value)
     rows, cols = [], []
     want = np.full(n, np.inf)
     pinned = np.zeros(n, dtype=bool)
@@ -82,6 +84,11 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> 
             cols.append(o + first[channel])
         elif u.kind == "attention":
             pinned[o:o + numel(g, u.output)] = True
+        elif u.kind == "pool":  # a max-pool of currents: each output shares f with its window (current_pool)
+            win = window_sources(g, units, u)
+            out_i, k = np.nonzero(win >= 0)
+            rows.append(o + out_i)
+            cols.append(offset[u.ports[0].terms[0].source] + win[out_i, k])
         else:  # neuron / readout: its port elements join the elements of the currents they receive
             if u.attrs.get("graded"):  # graded (I-LIF) registers take one scale per population
                 pinned[o:o + numel(g, u.output)] = True
@@ -90,7 +97,7 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> 
                     continue
                 M = term_matrix(g, t).tocoo()
                 nz = M.data != 0
-                if units[t.source].kind in CURRENT_KINDS:
+                if units[t.source].kind in CURRENT_KINDS or is_current_pool(units, t.source):
                     rows.append(o + M.row[nz])
                     cols.append(offset[t.source] + M.col[nz])
                 else:  # spikes straight into a membrane
@@ -109,7 +116,7 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> 
     out = {}
     for name in scoped:
         u = units[name]
-        size = numel(g, u.output if u.kind in CURRENT_KINDS + ("neuron",) else u.ports[0].value)
+        size = numel(g, u.output if u.kind in CURRENT_KINDS + ("neuron", "pool") else u.ports[0].value)
         out[name] = f[offset[name]:offset[name] + size]
     return out
 

@@ -56,6 +56,7 @@ from snncompile.ir.graph import Graph, Node
 from snncompile.passes.fold_tau import input_decay as decay_factor
 
 from .affine import constant_vector, synapse_bias, term_matrix
+from .current_pool import bias_through, is_current_pool, reads_current_pool, weight_divisor
 from .element_scales import element_factors, per_channel
 
 V_BITS = 24
@@ -266,13 +267,15 @@ def _scale_classes(net) -> dict[str, list[str]]:
     """Units that must share one activation scale K: a neuron (or readout) port and every synapse/attention
     unit feeding it, transitively."""
     units = net.units
-    keys = [u for u in net.order if units[u].kind in ("neuron", "synapse", "attention", "readout")]
+    keys = [u for u in net.order if units[u].kind in ("neuron", "synapse", "attention", "readout")
+            or is_current_pool(units, u)]  # a max-pool of currents: in its layer's units (loihi.current_pool)
     find, union = _union_find(keys)
     for name in keys:
         u = units[name]
-        if u.kind in ("neuron", "readout"):
+        if u.kind in ("neuron", "readout", "pool"):
             for t in u.ports[0].terms:
-                if t.source and units[t.source].kind in ("synapse", "attention"):
+                if t.source and (units[t.source].kind in ("synapse", "attention")
+                                 or is_current_pool(units, t.source)):
                     union(name, t.source)
     classes: dict[str, list[str]] = {}
     for name in keys:
@@ -385,6 +388,8 @@ def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict) -
         w = g.constants[node.inputs[ops.get(node.op).weight.weight]].astype(np.float64)
         gain = _input_gain(g, u)
         target = w * K / (64 * s_x * gain)
+        if reads_current_pool(net.units, u):  # integers in the pooled layer's units (loihi.current_pool)
+            target = target / weight_divisor(g, net.units, u, K_of, f_of, w)
         if gain != 1.0:
             node.attrs = dict(node.attrs, fixed_input_gain=gain)
         if u.name in f_of:
@@ -450,8 +455,8 @@ def _scale_spike_terms(net, fg: Graph, K_of: dict) -> list[LayerError]:
     g, units, layers = net.graph, net.units, []
     for u in net.of_kind("neuron"):
         for t in u.ports[0].terms:
-            if not t.source or units[t.source].kind in ("synapse", "attention"):
-                continue
+            if not t.source or units[t.source].kind in ("synapse", "attention") or is_current_pool(units, t.source):
+                continue  # currents (a current pool's term arrives in the class's units, loihi.current_pool)
             if units[t.source].kind == "input":
                 raise QuantisationError(f"{u.module}: the analog input is added straight to its membrane; fixed "
                                         f"point needs a weight layer between them")
@@ -592,6 +597,11 @@ def _port_constant(g: Graph, units: dict, u) -> np.ndarray:
                                     f"fixed point (fold it into the weights' bias)")
         if units[t.source].kind == "synapse":
             c += term_matrix(g, t) @ synapse_bias(g, g.node(units[t.source].node))
+            src = units[t.source]  # a layer reading a max-pool of currents carries the pool's bias on
+            c += sum((term_matrix(g, t) @ bias_through(g, units, src, s) for s in src.ports[0].terms
+                      if is_current_pool(units, s.source)), np.zeros_like(c))
+        elif is_current_pool(units, t.source):  # the pooled layer's bias, moved past the max
+            c += bias_through(g, units, u, t)
     return c
 
 

@@ -7,7 +7,10 @@ integer layer ``A_q`` followed by ``M`` (``M·A_q`` has fractions such as ``w/16
 Loihi's 8-bit weights), so the fixed-point graph must say what the chip computes: :func:`separate` rewrites
 the one-step graph so that every such term is a ``linear`` layer of its own with weights ``M·A`` and bias
 ``M·b``, reading the synapse's input (flattened), which the quantiser then rounds like any other layer
-(8-bit mantissa, one exponent).  The fixed-point executor and Lava then run the same integer layer.
+(8-bit mantissa, one exponent).  The fixed-point executor and Lava then run the same integer layer.  A
+max-pool of one layer's currents read through such a map (the Spike-driven Transformer's head reads the mean
+over tokens of a stream holding one) becomes a layer ``M`` over the flattened pool the same way
+(:func:`_pool_layer`, :mod:`.current_pool`); the model's own layers may not read pooled currents.
 
 Weight sharing is lost on that path (``M·A`` is stored as a matrix); its size is the dedicated copy's.  The
 fixed-point ledger counts these layers as the chip runs them (each nonzero input drives its row of ``M·A``),
@@ -22,6 +25,7 @@ from snncompile.errors import UnsupportedOpError
 from snncompile.ir.graph import Graph, Node, Value
 
 from .affine import is_selection, numel, synapse_bias, synapse_matrix, term_matrix
+from .current_pool import is_current_pool
 from .network import Network, build_network
 
 
@@ -29,10 +33,12 @@ MAX_WEIGHTS = 4_000_000  # the largest separated layer (dense M·A), as the plan
 
 
 def mapped_terms(net: Network, unit) -> list:
-    """The terms of neuron ``unit`` that carry a synapse's current through a map that is not a selection."""
+    """The terms of neuron ``unit`` that carry a synapse's current, or a max-pool of one layer's currents
+    (``snncompile.loihi.current_pool``), through a map that is not a selection."""
     out = []
     for t in unit.ports[0].terms:
-        if t.source and net.units[t.source].kind == "synapse" and not is_selection(term_matrix(net.graph, t)):
+        if t.source and (net.units[t.source].kind == "synapse" or is_current_pool(net.units, t.source)) \
+                and not is_selection(term_matrix(net.graph, t)):
             out.append(t)
     return out
 
@@ -40,6 +46,10 @@ def mapped_terms(net: Network, unit) -> list:
 def separate(net: Network) -> Network:
     """``net`` with every mapped synapse→neuron current made a weight layer of its own (module docstring);
     ``net`` itself when there is none."""
+    for p in net.of_kind("pool"):  # the model's own layers may not read pooled currents (float refuses it too)
+        if is_current_pool(net.units, p.name) and any(net.units[c].kind != "neuron" for c in p.consumers):
+            raise UnsupportedOpError(f"{net.graph.node(p.node).location}: max-pooled synaptic currents must feed "
+                                     f"neurons only")
     todo = [u for u in net.of_kind("neuron") if mapped_terms(net, u)]
     if not todo:
         return net
@@ -59,6 +69,9 @@ def _rewrite_port(g: Graph, net: Network, u) -> None:
     n = numel(g, port.name)
     parts = []
     for t in u.ports[0].terms:
+        if t.source and is_current_pool(net.units, t.source):
+            parts.append(_pool_layer(g, neuron, t, n))
+            continue
         if not t.source or net.units[t.source].kind != "synapse":
             raise UnsupportedOpError(f"{neuron.location}: reads a synaptic current through a linear map together "
                                      f"with a non-synaptic input; not supported in fixed point")
@@ -81,6 +94,23 @@ def _rewrite_port(g: Graph, net: Network, u) -> None:
         total = _new(g, neuron, "add", [total, p], (1, n), {})
     shaped = _new(g, neuron, "reshape", [total], port.shape, {"shape": list(port.shape)})
     g.set_inputs(neuron, [shaped] + neuron.inputs[1:])
+
+
+def _pool_layer(g: Graph, neuron: Node, t, n: int) -> str:
+    """A max-pool of currents read through ``M``: a ``linear`` layer with weights ``M`` (no bias) reading the
+    flattened pool, which the quantiser makes an integer layer over the pool's integer currents
+    (``snncompile.loihi.current_pool``: its weights absorb the pool's scale, the pool's bias goes to the
+    neuron)."""
+    M = term_matrix(g, t)
+    if M.shape[0] * M.shape[1] > MAX_WEIGHTS:
+        raise UnsupportedOpError(f"{neuron.location}: reads a max-pool of currents through a linear map; as its "
+                                 f"own fixed-point layer that needs {M.shape[0] * M.shape[1]} weights (limit "
+                                 f"{MAX_WEIGHTS})")
+    flat = _new(g, neuron, "reshape", [t.value], (1, M.shape[1]), {"shape": [1, M.shape[1]]})
+    src = g.producer(t.value)
+    w = g.add_constant(g.unique_name(f"{src.name}_for_{neuron.name}_w"), M.toarray()).name
+    b = g.add_constant(g.unique_name(f"{src.name}_for_{neuron.name}_b"), np.zeros(n)).name
+    return _new(g, src, "linear", [flat, w, b], (1, n), {}, name=f"{src.name}_for_{neuron.name}")
 
 
 def _new(g: Graph, near: Node, op: str, inputs: list[str], shape, attrs: dict, name: str = "") -> str:

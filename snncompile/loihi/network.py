@@ -12,7 +12,8 @@ unit kind     IR anchor
               accumulate them
 ``neuron``    a neuron op (``neuron`` trait): one population of neurons
 ``pool``      max-pooling (``pooling="max"``) of spikes (an OR over each window, a unit-weight, threshold-1
-              population) or, float mode, of one weight layer's currents (a programmable-neuron max)
+              population) or of one weight layer's currents (a programmable-neuron max; in fixed point see
+              :mod:`.current_pool`)
 ``attention`` a contraction of a contraction of spike trains, ``(a·b)·c`` or ``a·(b·c)`` (SSA's
               ``(QKᵀ)V`` / ``Q(KᵀV)``): no weights, products of spikes
 ``product``   an elementwise product of two dynamic binary tensors (``a ⊙ b``; SEW's AND/IAND, SDT's

@@ -8,7 +8,7 @@
   instance without the stem's max-pools over BatchNorm outputs (the Lava plan pools spikes only), with
   BatchNorm statistics excited so every layer fires;
 * ``sdt_digits`` / ``qkformer_digits``: the shipped trained digits models, whole (their stems max-pool
-  BatchNorm outputs: pools of synaptic currents, float mode only);
+  BatchNorm outputs: pools of synaptic currents; fixed point: tests/lava/test_families_on_loihi.py);
 * ``gates``: products written in other forms (broadcast operand, NOR, a square) on a small untrained net;
 * ``events``: binary input events (a graph input) gated by a LIF population;
 * ``qkformer``: QKFormer's first stage (token attention ``mask ⊙ K``, ``mask = LIF(Σ_channels Q)``) with the

@@ -6,8 +6,10 @@ padding with 0 is the same as torch's ``-inf`` padding.  On Loihi this is a popu
 and threshold 1 (see ``snncompile.loihi.partition``).
 
 With ``bias`` (per input, in the producer's order) and ``pad`` (e.g. ``-inf``), it pools synaptic currents
-instead (float mode): ``out = max over the window of (x + bias)``, padding ``pad`` — a programmable-neuron
-operation on Loihi (dendrites only sum).  Such a pool records nothing (its output is not a spike train).
+instead: ``out = max over the window of (x + bias)``, padding ``pad`` — a programmable-neuron operation on
+Loihi (dendrites only sum).  Such a pool records nothing (its output is not a spike train).  Fixed point: the
+integer currents of the layer (no bias: ``snncompile.loihi.current_pool`` moves it past the max), ``bias`` 0
+and ``pad`` below any 24-bit current, so the int32 max equals the fixed-point executor's max with −∞ padding.
 """
 import numpy as np
 
