@@ -292,6 +292,9 @@ def _class_scales(net, bounds: Graph) -> tuple[dict[str, int], list[dict]]:
     for members in _scale_classes(net).values():
         neurons = [units[m] for m in members if units[m].kind == "neuron"]
         if not neurons:
+            if any(is_current_pool(units, m) for m in members):  # its scale would come from no neuron's budget
+                raise QuantisationError(f"{units[members[0]].module}: a max-pool of its currents reaches neurons only "
+                                        f"through a map (e.g. a mean); fixed point needs a neuron reading it directly")
             K = _readout_class_scale(g, units, members, bounds)
             if K is not None:
                 K_of.update({m: K for m in members})

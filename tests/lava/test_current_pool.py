@@ -73,6 +73,14 @@ class PoolThenConv(PoolStream):
         return self.fc(self.lif3(self.c2(p).reshape(T, x.shape[0], 4, 16).mean(-1))).mean(0)
 
 
+class PoolMeanOnly(PoolStream):
+    """The pool reaches a neuron only through a mean: no neuron's class gives it a scale (refused)."""
+
+    def forward(self, x):
+        p = self.pooled(x.unsqueeze(0).repeat(T, 1, 1, 1, 1).flatten(0, 1))
+        return self.fc(self.lif3(p.reshape(T, x.shape[0], 4, 16).mean(-1))).mean(0)
+
+
 def _images(n=5):
     return np.random.default_rng(1).uniform(0.0, 1.0, (n, 1, 8, 8)).astype(np.float32)
 
@@ -171,6 +179,12 @@ def test_a_weight_layer_reading_pooled_currents_is_refused_in_fixed_point():
     with pytest.raises(SnnCompileError) as err:
         _lowered(PoolThenConv)
     assert "\n" not in str(err.value) and "must feed neurons only" in str(err.value)
+
+
+def test_a_pool_read_only_through_a_mean_is_refused():
+    with pytest.raises(SnnCompileError) as err:
+        _lowered(PoolMeanOnly)
+    assert "\n" not in str(err.value) and "needs a neuron reading it directly" in str(err.value)
 
 
 @pytest.mark.lava
