@@ -1,7 +1,8 @@
 """Fixed-point accuracy of every shipped trained digits model: torch vs the fixed-point executor (the
 specification of the Lava ``fixed_pt`` run) on the 360 test digits, calibrated on the training digits.
 
-    python benchmarks/fixed_point.py [ARCH ...] [--limit N] [--json benchmarks/fixed_point_results.json]
+    python benchmarks/fixed_point.py [ARCH ...] [--limit N] [--split test|train] [--config NAME]
+                                     [--json benchmarks/fixed_point_results.json]
 
 Static-input models (Spikformer, ...) get the image; time-major zoo models (``meta.json`` ``time_axis`` 0) get
 the image repeated over T, batch first (the traced graph's layout).  Prints per model: torch / fixed correct,
@@ -69,7 +70,22 @@ def _reset(model) -> None:
             m.reset()
 
 
-def measure(arch: str, x_train, x_test, y_test, limit=None) -> dict:
+CONFIGS = {  # quantiser choices compared in benchmarks/fixed_point_results.md
+    "default": {},
+    # main's quantiser: one scale per class, one threshold per population, 8-bit power-of-two input, domain bounds
+    "per_layer": {"per_channel": False, "input_bits": 8, "pow2_input": True, "current_margin": None},
+    "rounded_thresholds": {"exact_thresholds": False, "current_margin": None},  # per-channel, domain bounds
+    "input16": {"input_bits": 16},
+}
+
+
+def quant_config(name: str):
+    from snncompile.loihi.fixed import QuantConfig
+
+    return QuantConfig(**CONFIGS[name])
+
+
+def measure(arch: str, x_train, x_test, y_test, limit=None, config: str = "default") -> dict:
     from snncompile.analysis import infer_domains
     from snncompile.backends.lava.lower import lower_graph
     from snncompile.backends.reference.fixed import run_fixed
@@ -78,11 +94,19 @@ def measure(arch: str, x_train, x_test, y_test, limit=None) -> dict:
     infer_domains(graph)
     xs, ys = x_test[:limit], y_test[:limit]
     t0 = time.time()
-    low = lower_graph(graph, mode="fixed", calibration=as_inputs(x_train, meta))
+    from snncompile.backends.lava import lower as lower_module
+
+    quantise, cfg = lower_module.quantise, quant_config(config)
+    lower_module.quantise = lambda net, cal, **kw: quantise(net, cal, config=cfg, **kw)
+    try:
+        low = lower_graph(graph, mode="fixed", calibration=as_inputs(x_train, meta))
+    finally:
+        lower_module.quantise = quantise
     outs, _, _ = run_fixed(low.program, low.step, as_inputs(xs, meta))
     fixed = np.array([o[0].reshape(-1).argmax() for o in outs])
     tp = torch_predictions(loaded, as_inputs(xs, meta), meta)
-    return {"arch": arch, "n": int(len(ys)), "torch": int((tp == ys).sum()), "fixed": int((fixed == ys).sum()),
+    return {"arch": arch, "config": config, "n": int(len(ys)), "torch": int((tp == ys).sum()),
+            "fixed": int((fixed == ys).sum()),
             "agree": int((tp == fixed).sum()), "seconds": round(time.time() - t0, 1), "table": low.quant.table()}
 
 
@@ -92,24 +116,29 @@ def main(argv=None):
     ap.add_argument("--limit", type=int)
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--table", action="store_true", help="print the quantisation table")
+    ap.add_argument("--split", choices=["test", "train"], default="test",
+                    help="evaluate on the 360 test digits or the 1437 training digits (calibration: training)")
+    ap.add_argument("--config", choices=sorted(CONFIGS), default="default", help="quantiser choices")
     args = ap.parse_args(argv)
     from snncompile.examples.data import load_digits
 
     split = load_digits(img_size=16)
     x_train = split.x_train.numpy().astype(np.float32)
     x_test, y_test = split.x_test.numpy().astype(np.float32), split.y_test.numpy()
+    if args.split == "train":
+        x_test, y_test = x_train, split.y_train.numpy()
     results = []
     for arch in args.archs:
         try:
-            r = measure(arch, x_train, x_test, y_test, args.limit)
+            r = measure(arch, x_train, x_test, y_test, args.limit, args.config)
         except Exception as e:  # a family this branch cannot lower: its refusal is the result
             r = {"arch": arch, "refused": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
         results.append(r)
         if "refused" in r:
             print(f"{arch:18s} refused: {r['refused']}", flush=True)
         else:
-            print(f"{arch:18s} torch {r['torch']}/{r['n']}  fixed {r['fixed']}/{r['n']}  agree {r['agree']}  "
-                  f"({r['seconds']} s)", flush=True)
+            print(f"{arch:18s} {args.config:18s} torch {r['torch']}/{r['n']}  fixed {r['fixed']}/{r['n']}  "
+                  f"agree {r['agree']}  ({r['seconds']} s)", flush=True)
             if args.table:
                 print(r["table"])
     if args.json:

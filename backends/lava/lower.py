@@ -71,9 +71,10 @@ class Lowered:
 
 def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] = None,
                 calibration: Optional[np.ndarray] = None, agreement_samples: int = 8,
-                readout: str = "host") -> Lowered:
-    """Passes, time slicing, partitioning and (fixed mode) quantisation of a traced graph; ``readout``:
-    where the readouts run (``host`` or ``chip``, :mod:`.readouts`)."""
+                current_samples: int = 32, readout: str = "host") -> Lowered:
+    """Passes, time slicing, partitioning and (fixed mode) quantisation of a traced graph (the currents'
+    scales calibrated on ``current_samples`` calibration inputs); ``readout``: where the readouts run
+    (``host`` or ``chip``, :mod:`.readouts`)."""
     if mode not in ("float", "fixed"):
         raise InputError(f"--mode must be float or fixed, got {mode!r}")
     limits = limits or get_limits(None)
@@ -88,7 +89,7 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
             raise InputError("fixed mode needs sample inputs to choose the input scale (inputs.npy beside the "
                              "model, or --calibration X.npy)")
         cal = {name: (float(np.min(calibration)), float(np.max(calibration)))}
-        step, quant = quantise(prepared.network, cal)
+        step, quant = quantise(prepared.network, cal, observed=observe_currents(prepared, calibration[:current_samples]))
         net = build_network(step, [u.ports[0].value for u in prepared.network.of_kind("readout")])
     record_mac_convention(step, graph)
     plan = make_plan(net, prepared.program.T, mode=mode)
@@ -97,6 +98,20 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
     if quant is not None:
         measure_agreement(low, calibration[:agreement_samples])
     return low
+
+
+def observe_currents(prepared: Prepared, samples: np.ndarray) -> dict[str, float]:
+    """The largest magnitude of every neuron's and host readout's input current in a float64 run of
+    ``samples`` (the quantiser's calibrated current bounds)."""
+    net, g = prepared.network, prepared.graph
+    values = [u.ports[0].value for u in net.of_kind("neuron", "readout") if u.ports[0].value in g.values]
+    ex = ReferenceExecutor()
+    top = {v: 0.0 for v in values}
+    for i in range(len(samples)):
+        r = ex.run(g, samples[i:i + 1], dtype=np.float64, record=values)
+        for v in values:
+            top[v] = max(top[v], float(np.abs(r.values[v]).max(initial=0.0)))
+    return top
 
 
 def measure_agreement(low: Lowered, samples: np.ndarray) -> dict:

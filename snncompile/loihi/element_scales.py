@@ -9,9 +9,12 @@ the scale ``K_r = K·f_r``: its weights are ``w_r·K_r/64``, its threshold ``θ�
 real ``f_r`` is exact algebra).  ``f ≤ 1`` keeps every current inside the class's 24-bit budget.
 
 Choice.  Per synapse ``s`` with per-output-channel weight maxima ``R_o = max|w_o|·K/(64·s_x)`` and the
-mantissa top ``t`` (254 for mixed signs, 255 for one sign): the exponent ``e_s = ⌈log2(f_min·max R/t)⌉``
-lets the largest channel use ``f = f_min`` and every channel ``f_o = min(1, t·2^e_s/R_o)`` (its weights
-then reach ``t``).
+mantissa top ``t`` (254 for mixed signs, 255 for one sign): the exponent ``e_s = ⌈log2(f_s·max R/t)⌉``
+lets the largest channel use ``f = f_s`` and every channel ``f_o = min(1, t·2^e_s/R_o)`` (its weights
+then reach ``t``).  ``f_s`` is ``f_min``, raised where the neurons ``s`` feeds would keep fewer than
+``MIN_THRESHOLD_UNITS`` activation units per threshold (a class whose large currents already keep ``K``
+small, e.g. a residual stream, stays at ``f = 1``).  Finally, with thresholds given, a class's ``f`` is
+rounded down so that its threshold mantissa ``θ·K·f/(k·64)`` is an integer: exact thresholds.
 
 Constraints (element classes, by connected components): the weights of a channel are shared by all its
 positions (one ``f`` per output channel); every term ``M`` from a producer element ``j`` into a port element
@@ -35,6 +38,7 @@ from .affine import numel, term_matrix
 from .current_pool import is_current_pool, window_sources
 
 CURRENT_KINDS = ("synapse", "attention")
+MIN_THRESHOLD_UNITS = 2 ** 10  # a threshold keeps at least this many activation units (θ·K·f/(k·64))
 
 
 def channel_maxima(g, node) -> tuple[np.ndarray, np.ndarray, float]:
@@ -52,10 +56,14 @@ def channel_maxima(g, node) -> tuple[np.ndarray, np.ndarray, float]:
     return channel, wmax, top
 
 
-def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> dict[str, np.ndarray]:
+def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float,
+                    threshold_units=None, *, exact_thresholds: bool = True) -> dict[str, np.ndarray]:
     """``f`` per element (natural order) of every unit with an activation scale: synapses and spike
     matmuls (their outputs), neurons and readouts (their input ports).  ``input_scale_of(unit)``: the scale
-    ``s_x`` of what a synapse reads (1 for spikes)."""
+    ``s_x`` of what a synapse reads (1 for spikes).  ``threshold_units(neuron unit)``, when given: its
+    threshold mantissa at ``f = 1`` (``θ·K/(k·64)``), which bounds ``f`` from below; with
+    ``exact_thresholds`` a class holding neurons rounds ``f`` down so that the threshold mantissa
+    ``θ·K·f/(k·64)`` is an integer (exact thresholds; weights still fit)."""
     g, units = net.graph, net.units
     scoped = [u for u in net.order if u in K_of or (units[u].kind == "readout" and _reads_currents(net, units[u]))]
     offset, n = {}, 0
@@ -66,6 +74,7 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> 
     rows, cols = [], []
     want = np.full(n, np.inf)
     pinned = np.zeros(n, dtype=bool)
+    grid = np.zeros(n)  # threshold mantissa at f = 1 (neurons), 0 elsewhere
     for name in scoped:
         u = units[name]
         o = offset[name]
@@ -73,8 +82,9 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> 
             node = g.node(u.node)
             channel, wmax, top = channel_maxima(g, node)
             R = wmax * K_of[name] / (64.0 * input_scale_of(u))
+            floor = _factor_floor(net, u, f_min, threshold_units)
             if R.size and R.max() > 0:
-                e = math.ceil(math.log2(f_min * R.max() / top))
+                e = math.ceil(math.log2(floor * R.max() / top))
                 f = np.minimum(1.0, np.divide(top * 2.0 ** e, R, out=np.ones_like(R), where=R > 0))
                 want[o:o + channel.size] = f[channel]
             first = np.full(int(channel.max(initial=-1)) + 1, -1)  # one f per channel: chain its elements
@@ -90,6 +100,8 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> 
             rows.append(o + out_i)
             cols.append(offset[u.ports[0].terms[0].source] + win[out_i, k])
         else:  # neuron / readout: its port elements join the elements of the currents they receive
+            if u.kind == "neuron" and threshold_units is not None and exact_thresholds:
+                grid[o:o + numel(g, u.output)] = threshold_units(u)
             if u.attrs.get("graded"):  # graded (I-LIF) registers take one scale per population
                 pinned[o:o + numel(g, u.output)] = True
             for t in u.ports[0].terms:
@@ -112,6 +124,10 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> 
     pin_class = np.zeros_like(f_class, dtype=bool)
     pin_class[label[pinned]] = True
     f_class[pin_class] = 1.0
+    g_class = np.zeros_like(f_class)
+    np.maximum.at(g_class, label, grid)
+    snap = (g_class > 0) & (f_class < 1.0) & (np.floor(f_class * g_class) >= 1)
+    f_class[snap] = np.floor(f_class[snap] * g_class[snap]) / g_class[snap]
     f = f_class[label]
     out = {}
     for name in scoped:
@@ -119,6 +135,18 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float) -> 
         size = numel(g, u.output if u.kind in CURRENT_KINDS + ("neuron", "pool") else u.ports[0].value)
         out[name] = f[offset[name]:offset[name] + size]
     return out
+
+
+def _factor_floor(net, u, f_min: float, threshold_units) -> float:
+    """The smallest ``f`` synapse ``u`` may ask for: ``f_min``, and no less than keeps the threshold of every
+    neuron it feeds at ``MIN_THRESHOLD_UNITS`` activation units (below, the floor of each synapse's shifted
+    sum, up to one activation unit per step, becomes a visible fraction of the threshold)."""
+    floor = f_min
+    if threshold_units is not None:
+        for c in u.consumers:
+            if net.units[c].kind == "neuron":
+                floor = max(floor, MIN_THRESHOLD_UNITS / max(threshold_units(net.units[c]), 1e-300))
+    return min(floor, 1.0)
 
 
 def _reads_currents(net, u) -> bool:

@@ -223,11 +223,15 @@ class QuantConfig:
 
     ``per_channel``: refine each scale class per element (``snncompile.loihi.element_scales``: every weight
     channel uses the whole mantissa; thresholds and biases per neuron), the largest channel of a layer at
-    ``f_min`` of the class scale.  ``input_bits``: the graded input messages' width; ``pow2_input``: a
+    ``f_min`` of the class scale; ``exact_thresholds``: ``f`` rounded down so that every threshold mantissa
+    is an integer.  ``current_margin``: currents bounded by this multiple of their calibrated maximum (None:
+    by their value domains only).  ``input_bits``: the graded input messages' width; ``pow2_input``: a
     power-of-two input scale (else the calibrated range fills ``input_bits`` exactly)."""
 
     per_channel: bool = True
     f_min: float = 2.0 ** -4
+    exact_thresholds: bool = True
+    current_margin: Optional[float] = 2.0
     input_bits: int = 12
     pow2_input: bool = False
 
@@ -237,10 +241,14 @@ class QuantConfig:
         return QuantConfig(per_channel=False, input_bits=8, pow2_input=True)
 
 
-def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig = QuantConfig()):
+def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig = QuantConfig(),
+             observed: Optional[dict] = None):
     """A fixed-point copy of the one-step graph of ``net`` and the quantisation report.
 
     ``calibration_max``: graph input -> its largest magnitude, or a (lo, hi) range, over calibration data.
+    ``observed``: IR value -> the largest magnitude it took in a float run of calibration data; a neuron's
+    (or host readout's) current bound is then ``current_margin`` × that (never above the value-domain
+    bound), which lets the scale use the membrane's bits the data needs rather than the worst case.
     Returns ``(fixed_step_graph, report)``.  The copy has integer weights (``attrs['fixed_exp']``), no
     weight-layer biases, ``attrs['fixed']`` on every ``lif`` (see :class:`LIFFixed`), ``attrs['fixed_mult']``
     on every spike matmul and ``meta['fixed']`` with the input scales and readout dequantisation."""
@@ -249,9 +257,13 @@ def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig
     net = separate(net)  # currents reaching a neuron through a map: their own integer layers (loihi.mapped)
     g: Graph = net.graph
     fg = g.copy()
-    K_of, class_info = _class_scales(net, _bounded_domains(g, calibration_max or {}))
+    bounds = _bounded_domains(g, calibration_max or {})
+    if observed and config.current_margin is not None:
+        _tighten(bounds, observed, config.current_margin)
+    K_of, class_info = _class_scales(net, bounds)
     in_scale = _input_scales(net, calibration_max or {}, config)
-    f_of = (element_factors(net, K_of, lambda u: _synapse_input_scale(net, u, in_scale), config.f_min)
+    f_of = (element_factors(net, K_of, lambda u: _synapse_input_scale(net, u, in_scale), config.f_min,
+                            lambda u: _threshold_mantissa(g, u, K_of), exact_thresholds=config.exact_thresholds)
             if config.per_channel else {})
     layers = (_quantise_synapses(net, fg, K_of, in_scale, f_of) + _quantise_attention(net, fg, K_of)
               + _scale_spike_terms(net, fg, K_of) + _quantise_neurons(net, fg, K_of, f_of))
@@ -317,6 +329,12 @@ def _class_scales(net, bounds: Graph) -> tuple[dict[str, int], list[dict]]:
         class_info.append({"members": [units[m].module or m for m in members], "K": K, "input_decay": k,
                            "bound": bound})
     return K_of, class_info
+
+
+def _threshold_mantissa(g: Graph, u, K_of: dict) -> float:
+    """``θ·S_v/64`` of neuron unit ``u`` at its class scale (``S_v = K/k``)."""
+    a = g.node(u.node).attrs
+    return abs(float(a["v_threshold"])) * K_of[u.name] / (input_decay(a) * 2 ** ACT_SHIFT)
 
 
 def _readout_bound(units: dict, members: list[str], bounds: Graph) -> float:
@@ -606,6 +624,18 @@ def _port_constant(g: Graph, units: dict, u) -> np.ndarray:
         elif is_current_pool(units, t.source):  # the pooled layer's bias, moved past the max
             c += bias_through(g, units, u, t)
     return c
+
+
+def _tighten(bounds: Graph, observed: dict, margin: float) -> None:
+    """Narrow the domains of observed values to ``± margin·observed`` (within their inferred domain)."""
+    for v, m in observed.items():
+        d = bounds.values[v].domain if v in bounds.values else None
+        if d is None or d.is_binary:
+            continue
+        r = margin * float(m)
+        lo, hi = max(d.lo, -r), min(d.hi, r)
+        if lo <= hi:
+            bounds.values[v].domain = Domain.real(lo, hi)
 
 
 def _bounded_domains(g: Graph, ranges: dict) -> Graph:

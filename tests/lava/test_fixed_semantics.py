@@ -131,10 +131,11 @@ def _unit(net, module_suffix, kind):
 
 def test_per_channel_scales_fill_every_rows_mantissa_and_keep_the_algebra():
     """Every output row of a weight layer (within f_min = 1/16 of the largest) reaches the top half of the
-    8-bit mantissa, and each neuron's
-    threshold is θ in its own membrane units: w_int·2^e·64/(K·f) ≈ w and vth/(K·f/k) ≈ θ per neuron."""
+    8-bit mantissa, and each neuron's threshold is exactly θ in its own membrane units: w_int·2^e·64/(K·f) ≈ w
+    (half a mantissa step) and vth = θ·K·f/k per neuron."""
     from snncompile.loihi.element_scales import element_factors
-    from snncompile.loihi.fixed import QuantConfig, _class_scales, _bounded_domains, fixed_lif, input_decay, quantise
+    from snncompile.loihi.fixed import (QuantConfig, _bounded_domains, _class_scales, _threshold_mantissa, fixed_lif,
+                                        input_decay, quantise)
 
     prepared = _tiny(residual=False)
     net = prepared.network
@@ -148,7 +149,9 @@ def test_per_channel_scales_fill_every_rows_mantissa_and_keep_the_algebra():
     assert np.abs(q_layer).max(axis=1).min() < 32  # one scale per layer: the small row gets 5 bits
     K_of, _ = _class_scales(net, _bounded_domains(net.graph, cal))
     in_scale = fg.meta["fixed"]["inputs"][net.graph.inputs[0]]
-    f = element_factors(net, K_of, lambda u: in_scale if u is fc1 else 1.0, QuantConfig().f_min)[fc1.name]
+    f_of = element_factors(net, K_of, lambda u: in_scale if u is fc1 else 1.0, QuantConfig().f_min,
+                           lambda u: _threshold_mantissa(net.graph, u, K_of))  # what quantise computes
+    f = f_of[fc1.name]
     assert f.max() == 1.0 and QuantConfig().f_min <= f[0] < 1.0  # the largest row gives way, not the small ones
     w = net.graph.constants[net.graph.node(fc1.node).inputs[1]]
     e = fg.node(fc1.node).attrs["fixed_exp"]
@@ -157,8 +160,9 @@ def test_per_channel_scales_fill_every_rows_mantissa_and_keep_the_algebra():
     lif1 = _unit(net, "lif1", "neuron")
     node = fg.node(lif1.node)
     vth = fixed_lif(fg, node)["vth"]
-    S_v = K_of[lif1.name] * f / input_decay(node.attrs)
-    np.testing.assert_allclose(vth / S_v, node.attrs["v_threshold"], rtol=1e-4)
+    S_v = K_of[lif1.name] * f_of[lif1.name] / input_decay(node.attrs)
+    np.testing.assert_allclose(vth, node.attrs["v_threshold"] * S_v, rtol=1e-12)  # exact thresholds
+    assert np.all(vth % 64 == 0)
 
 
 def test_spikes_into_a_membrane_carry_the_gain_K_over_64():
