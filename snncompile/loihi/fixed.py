@@ -224,13 +224,15 @@ class QuantConfig:
     channel uses the whole mantissa; thresholds and biases per neuron), the largest channel of a layer at
     ``f_min`` of the class scale; ``exact_thresholds``: ``f`` rounded down so that every threshold mantissa
     is an integer.  ``current_margin``: currents bounded by this multiple of their calibrated maximum (None:
-    by their value domains only).  ``input_bits``: the graded input messages' width; ``pow2_input``: a
+    by their value domains only).  ``bias_correction``: each weight layer's expected rounding error
+    ``(w_q − w)·E[x]`` (``E[x]`` from calibration, see :func:`quantise`) is taken off its bias.  ``input_bits``: the graded input messages' width; ``pow2_input``: a
     power-of-two input scale (else the calibrated range fills ``input_bits`` exactly)."""
 
     per_channel: bool = True
     f_min: float = 2.0 ** -4
     exact_thresholds: bool = True
     current_margin: Optional[float] = 2.0
+    bias_correction: bool = True
     input_bits: int = 12
     pow2_input: bool = False
 
@@ -241,13 +243,15 @@ class QuantConfig:
 
 
 def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig = QuantConfig(),
-             observed: Optional[dict] = None):
+             observed: Optional[dict] = None, input_means: Optional[dict] = None):
     """A fixed-point copy of the one-step graph of ``net`` and the quantisation report.
 
     ``calibration_max``: graph input -> its largest magnitude, or a (lo, hi) range, over calibration data.
     ``observed``: IR value -> the largest magnitude it took in a float run of calibration data; a neuron's
     (or host readout's) current bound is then ``current_margin`` × that (never above the value-domain
     bound), which lets the scale use the membrane's bits the data needs rather than the worst case.
+    ``input_means``: weight layer's input value -> its mean over calibration data (one step's shape); with
+    ``config.bias_correction`` each layer's expected rounding error ``(w_q − w)·E[x]`` is taken off its bias.
     Returns ``(fixed_step_graph, report)``.  The copy has integer weights (``attrs['fixed_exp']``), no
     weight-layer biases, ``attrs['fixed']`` on every ``lif`` (see :class:`LIFFixed`), ``attrs['fixed_mult']``
     on every spike matmul and ``meta['fixed']`` with the input scales and readout dequantisation."""
@@ -261,12 +265,15 @@ def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig
     f_of = (element_factors(net, K_of, lambda u: _synapse_input_scale(net, u, in_scale), config.f_min,
                             lambda u: _threshold_mantissa(g, u, K_of), exact_thresholds=config.exact_thresholds)
             if config.per_channel else {})
-    layers = (_quantise_synapses(net, fg, K_of, in_scale, f_of) + _quantise_attention(net, fg, K_of)
-              + _scale_spike_terms(net, fg, K_of) + _quantise_neurons(net, fg, K_of, f_of))
+    shift: dict[str, np.ndarray] = {}  # synapse -> bias correction (flat output, float units)
+    layers = (_quantise_synapses(net, fg, K_of, in_scale, f_of,
+                                 input_means if config.bias_correction else None, shift)
+              + _quantise_attention(net, fg, K_of) + _scale_spike_terms(net, fg, K_of)
+              + _quantise_neurons(net, fg, K_of, f_of, shift))
     for u in net.of_kind("synapse"):  # weight-layer biases live in the neurons now
         node = fg.node(u.node)
         fg.set_inputs(node, node.inputs[:2])
-    fg.meta["fixed"] = {"inputs": in_scale, "readouts": _readouts(net, K_of, f_of)}
+    fg.meta["fixed"] = {"inputs": in_scale, "readouts": _readouts(net, K_of, f_of, shift)}
     _drop_unused(fg)
     return fg, QuantReport(in_scale, class_info, layers)
 
@@ -384,7 +391,8 @@ def _synapse_input_scale(net, u, in_scale: dict) -> float:
     return in_scale[next(t.source for t in u.ports[0].terms)] if srcs == {"input"} else 1.0
 
 
-def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict) -> list[LayerError]:
+def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict, input_means=None,
+                       shift: Optional[dict] = None) -> list[LayerError]:
     """Integer weights of every synapse unit, in the activation units of the class it feeds (output channel
     ``o`` at ``K·f_o``)."""
     g, layers = net.graph, []
@@ -396,13 +404,20 @@ def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict) -
         s_x = _synapse_input_scale(net, u, in_scale)
         w = g.constants[node.inputs[ops.get(node.op).weight.weight]].astype(np.float64)
         gain = _input_gain(g, u)
-        target = w * K / (64 * s_x * gain)
+        scale = np.full((1,) * w.ndim, K / (64 * s_x * gain))  # float weight -> mantissa units, per channel
         if gain != 1.0:
             node.attrs = dict(node.attrs, fixed_input_gain=gain)
         if u.name in f_of:
-            target = target * per_channel(g, g.node(u.node), f_of[u.name]).reshape((-1,) + (1,) * (w.ndim - 1))
+            scale = scale * per_channel(g, g.node(u.node), f_of[u.name]).reshape((-1,) + (1,) * (w.ndim - 1))
+        target = w * scale
         q, e, mode = quantise_weights(target)
         err = float(np.linalg.norm(q * 2.0 ** e - target) / max(np.linalg.norm(target), 1e-300))
+        mean = None if input_means is None else input_means.get(u.ports[0].value)
+        if mean is not None and shift is not None:  # E[(w_q − w)·x] in float units, off the bias
+            w_err = q * 2.0 ** e / scale - w
+            src = g.node(u.node)
+            shift[u.name] = -np.asarray(ops.get(src.op).reference(src, [np.asarray(mean), w_err], {})[0],
+                                        dtype=np.float64).reshape(-1)
         name = fg.unique_name(f"{node.name}_wfixed")
         fg.add_constant(name, q)
         fg.set_inputs(node, [node.inputs[0], name])
@@ -511,7 +526,7 @@ def exact_weights(W: sp.csr_matrix) -> tuple[sp.csr_matrix, int]:
     return sp.csr_matrix((q.astype(np.int32), W.indices, W.indptr), shape=W.shape), e
 
 
-def _quantise_neurons(net, fg: Graph, K_of: dict, f_of: dict) -> list[LayerError]:
+def _quantise_neurons(net, fg: Graph, K_of: dict, f_of: dict, shift: Optional[dict] = None) -> list[LayerError]:
     """Every neuron's registers: decay dv (12 bits), threshold (17-bit mantissa << 6, one per neuron when the
     scales are per element), bias (the feeding layers' biases, 13-bit mantissa << exponent), in membrane
     units S_v = K·f/k."""
@@ -542,7 +557,7 @@ def _quantise_neurons(net, fg: Graph, K_of: dict, f_of: dict) -> list[LayerError
         else:
             vname = fg.unique_name(f"{node.name}_fixed_vth")
             fg.add_constant(vname, vth)
-        c = _port_constant(g, units, u)
+        c = _port_constant(g, units, u, shift)
         bias, bexp = quantise_bias(c * (K if f is None else K * f))
         soft = a.get("v_reset") is None
         bname = fg.unique_name(f"{node.name}_fixed_bias")
@@ -558,7 +573,7 @@ def _quantise_neurons(net, fg: Graph, K_of: dict, f_of: dict) -> list[LayerError
     return layers
 
 
-def _readouts(net, K_of: dict, f_of: dict) -> dict[str, dict]:
+def _readouts(net, K_of: dict, f_of: dict, shift: Optional[dict] = None) -> dict[str, dict]:
     """Per readout value: the scale (one, or one per element) and constant that dequantise what it receives."""
     g, units, readouts = net.graph, net.units, {}
     for u in net.of_kind("readout"):
@@ -579,20 +594,25 @@ def _readouts(net, K_of: dict, f_of: dict) -> dict[str, dict]:
             if not t.source:
                 c += constant_vector(g, t)
             elif units[t.source].kind == "synapse":
-                c += term_matrix(g, t) @ synapse_bias(g, g.node(units[t.source].node))
+                b = synapse_bias(g, g.node(units[t.source].node))
+                c += term_matrix(g, t) @ (b + shift[t.source] if shift and t.source in shift else b)
         readouts[value] = {"scale": scale, "c": [float(v) for v in c]}
     return readouts
 
 
-def _port_constant(g: Graph, units: dict, u) -> np.ndarray:
-    """The constant part of a neuron's input current: the feeding layers' biases (natural order)."""
+def _port_constant(g: Graph, units: dict, u, shift: Optional[dict] = None) -> np.ndarray:
+    """The constant part of a neuron's input current: the feeding layers' biases (natural order), plus their
+    bias corrections ``shift`` (synapse -> flat output vector) when given."""
     c = np.zeros(int(np.prod(g.values[u.output].shape)))
     for t in u.ports[0].terms:
         if not t.source:
             raise QuantisationError(f"{u.module}: a constant added to its input current is not supported in "
                                     f"fixed point (fold it into the weights' bias)")
         if units[t.source].kind == "synapse":
-            c += term_matrix(g, t) @ synapse_bias(g, g.node(units[t.source].node))
+            b = synapse_bias(g, g.node(units[t.source].node))
+            if shift and t.source in shift:
+                b = b + shift[t.source]
+            c += term_matrix(g, t) @ b
     return c
 
 
