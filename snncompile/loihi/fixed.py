@@ -175,8 +175,8 @@ class QuantReport:
                 "spike_agreement": self.agreement}
 
     def table(self) -> str:
-        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>5s} {'w rel.err':>9s} {'K':>8s} {'f min':>6s} {'vth err':>9s} "
-                f"{'bias err':>9s} {'spike agree':>11s}"]
+        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>5s} {'w rel.err':>9s} {'K':>8s} {'f min':>6s} "
+                f"{'vth err':>9s} {'bias err':>9s} {'spike agree':>11s}"]
         for l in self.layers:
             d = l.detail
             agree = self.agreement.get(l.name)
@@ -225,8 +225,9 @@ class QuantConfig:
     ``f_min`` of the class scale; ``exact_thresholds``: ``f`` rounded down so that every threshold mantissa
     is an integer.  ``current_margin``: currents bounded by this multiple of their calibrated maximum (None:
     by their value domains only).  ``bias_correction``: each weight layer's expected rounding error
-    ``(w_q − w)·E[x]`` (``E[x]`` from calibration, see :func:`quantise`) is taken off its bias.  ``input_bits``: the graded input messages' width; ``pow2_input``: a
-    power-of-two input scale (else the calibrated range fills ``input_bits`` exactly)."""
+    ``(w_q − w)·E[x]`` (``E[x]`` from calibration, see :func:`quantise`) is taken off its bias.
+    ``input_bits``: the graded input messages' width; ``pow2_input``: a power-of-two input scale (else the
+    calibrated range fills ``input_bits`` exactly)."""
 
     per_channel: bool = True
     f_min: float = 2.0 ** -4
@@ -305,7 +306,7 @@ def _class_scales(net, bounds: Graph) -> tuple[dict[str, int], list[dict]]:
     for members in _scale_classes(net).values():
         neurons = [units[m] for m in members if units[m].kind == "neuron"]
         if not neurons:
-            K = _readout_class_scale(g, units, members, bounds)
+            K = _readout_class_scale(units, members, bounds)
             if K is not None:
                 K_of.update({m: K for m in members})
                 class_info.append({"members": [units[m].module or m for m in members], "K": K, "input_decay": 1.0,
@@ -347,7 +348,7 @@ def _readout_bound(units: dict, members: list[str], bounds: Graph) -> float:
     return out
 
 
-def _readout_class_scale(g: Graph, units: dict, members: list[str], bounds: Graph) -> Optional[int]:
+def _readout_class_scale(units: dict, members: list[str], bounds: Graph) -> Optional[int]:
     """A class of weight layers read only by the host (``fc(x_seq).mean(0)``): K = 64·2^j, the largest
     that keeps the currents ``X·K/64`` it sends inside 23 bits; None for a class without weight layers."""
     if not any(units[m].kind == "synapse" for m in members):
