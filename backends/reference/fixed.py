@@ -55,7 +55,7 @@ class FixedStepExecutor:
             if v is None:
                 v = np.zeros(x.shape, dtype=np.int64)
             lif.bias = np.asarray(lif.bias).reshape(x.shape) if np.size(lif.bias) == x.size else lif.bias
-            if np.ndim(lif.vth):  # one threshold per neuron (per-element scales)
+            if np.ndim(getattr(lif, "vth", 0)):  # one threshold per neuron (per-element scales)
                 lif.vth = np.asarray(lif.vth).reshape(x.shape)
             s, st["v"], st["h"] = lif.step(x, v)
             return [s] + ([st["v"]] if len(node.outputs) > 1 else [])

@@ -645,8 +645,8 @@ def _bounded_domains(g: Graph, ranges: dict) -> Graph:
 def fixed_lif(graph: Graph, node: Node) -> dict:
     """The fixed-point registers of a quantised ``lif`` node (its bias array resolved)."""
     fx = dict(node.attrs["fixed"])
-    for key in ("bias", "vth"):
-        if isinstance(fx[key], str):
+    for key in ("bias", "vth"):  # constants named by the registers (a graded neuron has no vth)
+        if isinstance(fx.get(key), str):
             fx[key] = np.asarray(graph.constants[fx[key]], dtype=np.int64)
     return fx
 
@@ -654,7 +654,7 @@ def fixed_lif(graph: Graph, node: Node) -> dict:
 def _drop_unused(g: Graph) -> None:
     used = {v for n in g.nodes for v in n.inputs} | set(g.outputs)
     used |= {n.attrs["fixed"][k] for n in g.nodes if isinstance(n.attrs.get("fixed"), dict) for k in ("bias", "vth")
-             if isinstance(n.attrs["fixed"][k], str)}
+             if isinstance(n.attrs["fixed"].get(k), str)}
     for name in [c for c in g.constants if c not in used]:
         del g.constants[name]
         g.values.pop(name, None)
