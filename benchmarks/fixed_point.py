@@ -73,9 +73,12 @@ def _reset(model) -> None:
 CONFIGS = {  # quantiser choices compared in benchmarks/fixed_point_results.md
     "default": {},
     # main's quantiser: one scale per class, one threshold per population, 8-bit power-of-two input, domain bounds
-    "per_layer": {"per_channel": False, "input_bits": 8, "pow2_input": True, "current_margin": None},
-    "rounded_thresholds": {"exact_thresholds": False, "current_margin": None},  # per-channel, domain bounds
+    "per_layer": {"per_channel": False, "input_bits": 8, "pow2_input": True, "current_margin": None,
+                  "bias_correction": False},
+    # per-channel only: rounded thresholds, domain bounds, no bias correction
+    "rounded_thresholds": {"exact_thresholds": False, "current_margin": None, "bias_correction": False},
     "input16": {"input_bits": 16},
+    "no_bias_correction": {"bias_correction": False},
 }
 
 

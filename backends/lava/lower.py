@@ -89,7 +89,8 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
             raise InputError("fixed mode needs sample inputs to choose the input scale (inputs.npy beside the "
                              "model, or --calibration X.npy)")
         cal = {name: (float(np.min(calibration)), float(np.max(calibration)))}
-        step, quant = quantise(prepared.network, cal, observed=observe_currents(prepared, calibration[:current_samples]))
+        top, means = observe_currents(prepared, calibration[:current_samples])
+        step, quant = quantise(prepared.network, cal, observed=top, input_means=means)
         net = build_network(step, [u.ports[0].value for u in prepared.network.of_kind("readout")])
     record_mac_convention(step, graph)
     plan = make_plan(net, prepared.program.T, mode=mode)
@@ -100,18 +101,24 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
     return low
 
 
-def observe_currents(prepared: Prepared, samples: np.ndarray) -> dict[str, float]:
-    """The largest magnitude of every neuron's and host readout's input current in a float64 run of
-    ``samples`` (the quantiser's calibrated current bounds)."""
-    net, g = prepared.network, prepared.graph
+def observe_currents(prepared: Prepared, samples: np.ndarray) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+    """From a float64 run of ``samples``: the largest magnitude of every neuron's and host readout's input
+    current (the quantiser's calibrated current bounds), and the mean over samples and steps of every weight
+    layer's input (one step's shape; the quantiser's bias correction)."""
+    net, g, step = prepared.network, prepared.graph, prepared.network.graph
     values = [u.ports[0].value for u in net.of_kind("neuron", "readout") if u.ports[0].value in g.values]
+    inputs = [u.ports[0].value for u in net.of_kind("synapse") if u.ports[0].value in g.values
+              and tuple(g.values[u.ports[0].value].shape[1:]) == tuple(step.values[u.ports[0].value].shape[1:])]
     ex = ReferenceExecutor()
     top = {v: 0.0 for v in values}
+    sums = {v: 0.0 for v in inputs}
     for i in range(len(samples)):
-        r = ex.run(g, samples[i:i + 1], dtype=np.float64, record=values)
+        r = ex.run(g, samples[i:i + 1], dtype=np.float64, record=values + inputs)
         for v in values:
             top[v] = max(top[v], float(np.abs(r.values[v]).max(initial=0.0)))
-    return top
+        for v in inputs:
+            sums[v] = sums[v] + np.asarray(r.values[v], dtype=np.float64).mean(axis=0, keepdims=True)
+    return top, {v: sums[v] / max(len(samples), 1) for v in inputs}
 
 
 def measure_agreement(low: Lowered, samples: np.ndarray) -> dict:

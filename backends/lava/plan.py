@@ -311,7 +311,7 @@ class _Builder:
             fx = fixed_lif(self.g, node)
             b = np.asarray(fx["bias"], dtype=np.int64).reshape(-1)
             fx["bias"] = b[e_n] if b.size == n else b
-            if np.ndim(fx.get("vth")):  # one threshold per neuron: in emission order
+            if np.ndim(fx.get("vth", 0)):  # one threshold per neuron: in emission order
                 fx["vth"] = np.asarray(fx["vth"], dtype=np.int64).reshape(-1)[e_n]
             params["fixed"] = fx
         if u.graded:  # an I-LIF population emitting graded spikes 0..D (procs/neuron/graded.py)

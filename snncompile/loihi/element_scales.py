@@ -100,10 +100,10 @@ def element_factors(net, K_of: dict[str, int], input_scale_of, f_min: float,
             rows.append(o + out_i)
             cols.append(offset[u.ports[0].terms[0].source] + win[out_i, k])
         else:  # neuron / readout: its port elements join the elements of the currents they receive
-            if u.kind == "neuron" and threshold_units is not None and exact_thresholds:
-                grid[o:o + numel(g, u.output)] = threshold_units(u)
             if u.attrs.get("graded"):  # graded (I-LIF) registers take one scale per population
                 pinned[o:o + numel(g, u.output)] = True
+            elif u.kind == "neuron" and threshold_units is not None and exact_thresholds:
+                grid[o:o + numel(g, u.output)] = threshold_units(u)
             for t in u.ports[0].terms:
                 if not t.source:
                     continue
@@ -144,7 +144,7 @@ def _factor_floor(net, u, f_min: float, threshold_units) -> float:
     floor = f_min
     if threshold_units is not None:
         for c in u.consumers:
-            if net.units[c].kind == "neuron":
+            if net.units[c].kind == "neuron" and not net.units[c].attrs.get("graded"):
                 floor = max(floor, MIN_THRESHOLD_UNITS / max(threshold_units(net.units[c]), 1e-300))
     return min(floor, 1.0)
 

@@ -176,8 +176,8 @@ class QuantReport:
                 "spike_agreement": self.agreement}
 
     def table(self) -> str:
-        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>5s} {'w rel.err':>9s} {'K':>8s} {'f min':>6s} {'vth err':>9s} "
-                f"{'bias err':>9s} {'spike agree':>11s}"]
+        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>5s} {'w rel.err':>9s} {'K':>8s} {'f min':>6s} "
+                f"{'vth err':>9s} {'bias err':>9s} {'spike agree':>11s}"]
         for l in self.layers:
             d = l.detail
             agree = self.agreement.get(l.name)
@@ -225,13 +225,16 @@ class QuantConfig:
     channel uses the whole mantissa; thresholds and biases per neuron), the largest channel of a layer at
     ``f_min`` of the class scale; ``exact_thresholds``: ``f`` rounded down so that every threshold mantissa
     is an integer.  ``current_margin``: currents bounded by this multiple of their calibrated maximum (None:
-    by their value domains only).  ``input_bits``: the graded input messages' width; ``pow2_input``: a
-    power-of-two input scale (else the calibrated range fills ``input_bits`` exactly)."""
+    by their value domains only).  ``bias_correction``: each weight layer's expected rounding error
+    ``(w_q − w)·E[x]`` (``E[x]`` from calibration, see :func:`quantise`) is taken off its bias.
+    ``input_bits``: the graded input messages' width; ``pow2_input``: a power-of-two input scale (else the
+    calibrated range fills ``input_bits`` exactly)."""
 
     per_channel: bool = True
     f_min: float = 2.0 ** -4
     exact_thresholds: bool = True
     current_margin: Optional[float] = 2.0
+    bias_correction: bool = True
     input_bits: int = 12
     pow2_input: bool = False
 
@@ -242,13 +245,15 @@ class QuantConfig:
 
 
 def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig = QuantConfig(),
-             observed: Optional[dict] = None):
+             observed: Optional[dict] = None, input_means: Optional[dict] = None):
     """A fixed-point copy of the one-step graph of ``net`` and the quantisation report.
 
     ``calibration_max``: graph input -> its largest magnitude, or a (lo, hi) range, over calibration data.
     ``observed``: IR value -> the largest magnitude it took in a float run of calibration data; a neuron's
     (or host readout's) current bound is then ``current_margin`` × that (never above the value-domain
     bound), which lets the scale use the membrane's bits the data needs rather than the worst case.
+    ``input_means``: weight layer's input value -> its mean over calibration data (one step's shape); with
+    ``config.bias_correction`` each layer's expected rounding error ``(w_q − w)·E[x]`` is taken off its bias.
     Returns ``(fixed_step_graph, report)``.  The copy has integer weights (``attrs['fixed_exp']``), no
     weight-layer biases, ``attrs['fixed']`` on every ``lif`` (see :class:`LIFFixed`), ``attrs['fixed_mult']``
     on every spike matmul and ``meta['fixed']`` with the input scales and readout dequantisation."""
@@ -265,12 +270,15 @@ def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig
     f_of = (element_factors(net, K_of, lambda u: _synapse_input_scale(net, u, in_scale), config.f_min,
                             lambda u: _threshold_mantissa(g, u, K_of), exact_thresholds=config.exact_thresholds)
             if config.per_channel else {})
-    layers = (_quantise_synapses(net, fg, K_of, in_scale, f_of) + _quantise_attention(net, fg, K_of)
-              + _scale_spike_terms(net, fg, K_of) + _quantise_neurons(net, fg, K_of, f_of))
+    shift: dict[str, np.ndarray] = {}  # synapse -> bias correction (flat output, float units)
+    layers = (_quantise_synapses(net, fg, K_of, in_scale, f_of,
+                                 input_means if config.bias_correction else None, shift)
+              + _quantise_attention(net, fg, K_of) + _scale_spike_terms(net, fg, K_of)
+              + _quantise_neurons(net, fg, K_of, f_of, shift))
     for u in net.of_kind("synapse"):  # weight-layer biases live in the neurons now
         node = fg.node(u.node)
         fg.set_inputs(node, node.inputs[:2])
-    fg.meta["fixed"] = {"inputs": in_scale, "readouts": _readouts(net, K_of, f_of)}
+    fg.meta["fixed"] = {"inputs": in_scale, "readouts": _readouts(net, K_of, f_of, shift)}
     _drop_unused(fg)
     return fg, QuantReport(in_scale, class_info, layers)
 
@@ -307,7 +315,7 @@ def _class_scales(net, bounds: Graph) -> tuple[dict[str, int], list[dict]]:
             if any(is_current_pool(units, m) for m in members):  # its scale would come from no neuron's budget
                 raise QuantisationError(f"{units[members[0]].module}: a max-pool of its currents reaches neurons only "
                                         f"through a map (e.g. a mean); fixed point needs a neuron reading it directly")
-            K = _readout_class_scale(g, units, members, bounds)
+            K = _readout_class_scale(units, members, bounds)
             if K is not None:
                 K_of.update({m: K for m in members})
                 class_info.append({"members": [units[m].module or m for m in members], "K": K, "input_decay": 1.0,
@@ -349,7 +357,7 @@ def _readout_bound(units: dict, members: list[str], bounds: Graph) -> float:
     return out
 
 
-def _readout_class_scale(g: Graph, units: dict, members: list[str], bounds: Graph) -> Optional[int]:
+def _readout_class_scale(units: dict, members: list[str], bounds: Graph) -> Optional[int]:
     """A class of weight layers read only by the host (``fc(x_seq).mean(0)``): K = 64·2^j, the largest
     that keeps the currents ``X·K/64`` it sends inside 23 bits; None for a class without weight layers."""
     if not any(units[m].kind == "synapse" for m in members):
@@ -396,7 +404,8 @@ def _synapse_input_scale(net, u, in_scale: dict) -> float:
     return in_scale[next(t.source for t in u.ports[0].terms)] if srcs == {"input"} else 1.0
 
 
-def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict) -> list[LayerError]:
+def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict, input_means=None,
+                       shift: Optional[dict] = None) -> list[LayerError]:
     """Integer weights of every synapse unit, in the activation units of the class it feeds (output channel
     ``o`` at ``K·f_o``)."""
     g, layers = net.graph, []
@@ -408,15 +417,22 @@ def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict) -
         s_x = _synapse_input_scale(net, u, in_scale)
         w = g.constants[node.inputs[ops.get(node.op).weight.weight]].astype(np.float64)
         gain = _input_gain(g, u)
-        target = w * K / (64 * s_x * gain)
+        scale = np.full((1,) * w.ndim, K / (64 * s_x * gain))  # float weight -> mantissa units, per channel
         if reads_current_pool(net.units, u):  # integers in the pooled layer's units (loihi.current_pool)
-            target = target / weight_divisor(g, net.units, u, K_of, f_of, w)
+            scale = scale / weight_divisor(g, net.units, u, K_of, f_of, w)
         if gain != 1.0:
             node.attrs = dict(node.attrs, fixed_input_gain=gain)
         if u.name in f_of:
-            target = target * per_channel(g, g.node(u.node), f_of[u.name]).reshape((-1,) + (1,) * (w.ndim - 1))
+            scale = scale * per_channel(g, g.node(u.node), f_of[u.name]).reshape((-1,) + (1,) * (w.ndim - 1))
+        target = w * scale
         q, e, mode = quantise_weights(target)
         err = float(np.linalg.norm(q * 2.0 ** e - target) / max(np.linalg.norm(target), 1e-300))
+        mean = None if input_means is None else input_means.get(u.ports[0].value)
+        if mean is not None and shift is not None:  # E[(w_q − w)·x] in float units, off the bias
+            w_err = q * 2.0 ** e / scale - w
+            src = g.node(u.node)
+            shift[u.name] = -np.asarray(ops.get(src.op).reference(src, [np.asarray(mean), w_err], {})[0],
+                                        dtype=np.float64).reshape(-1)
         name = fg.unique_name(f"{node.name}_wfixed")
         fg.add_constant(name, q)
         fg.set_inputs(node, [node.inputs[0], name])
@@ -525,7 +541,7 @@ def exact_weights(W: sp.csr_matrix) -> tuple[sp.csr_matrix, int]:
     return sp.csr_matrix((q.astype(np.int32), W.indices, W.indptr), shape=W.shape), e
 
 
-def _quantise_neurons(net, fg: Graph, K_of: dict, f_of: dict) -> list[LayerError]:
+def _quantise_neurons(net, fg: Graph, K_of: dict, f_of: dict, shift: Optional[dict] = None) -> list[LayerError]:
     """Every neuron's registers: decay dv (12 bits), threshold (17-bit mantissa << 6, one per neuron when the
     scales are per element), bias (the feeding layers' biases, 13-bit mantissa << exponent), in membrane
     units S_v = K·f/k."""
@@ -567,7 +583,7 @@ def _quantise_neurons(net, fg: Graph, K_of: dict, f_of: dict) -> list[LayerError
         else:
             vname = fg.unique_name(f"{node.name}_fixed_vth")
             fg.add_constant(vname, vth)
-        c = _port_constant(g, units, u)
+        c = _port_constant(g, units, u, shift)
         bias, bexp = quantise_bias(c * (K if f is None else K * f))
         soft = a.get("v_reset") is None
         bname = fg.unique_name(f"{node.name}_fixed_bias")
@@ -583,7 +599,7 @@ def _quantise_neurons(net, fg: Graph, K_of: dict, f_of: dict) -> list[LayerError
     return layers
 
 
-def _readouts(net, K_of: dict, f_of: dict) -> dict[str, dict]:
+def _readouts(net, K_of: dict, f_of: dict, shift: Optional[dict] = None) -> dict[str, dict]:
     """Per readout value: the scale (one, or one per element) and constant that dequantise what it receives."""
     g, units, readouts = net.graph, net.units, {}
     for u in net.of_kind("readout"):
@@ -604,20 +620,25 @@ def _readouts(net, K_of: dict, f_of: dict) -> dict[str, dict]:
             if not t.source:
                 c += constant_vector(g, t)
             elif units[t.source].kind == "synapse":
-                c += term_matrix(g, t) @ synapse_bias(g, g.node(units[t.source].node))
+                b = synapse_bias(g, g.node(units[t.source].node))
+                c += term_matrix(g, t) @ (b + shift[t.source] if shift and t.source in shift else b)
         readouts[value] = {"scale": scale, "c": [float(v) for v in c]}
     return readouts
 
 
-def _port_constant(g: Graph, units: dict, u) -> np.ndarray:
-    """The constant part of a neuron's input current: the feeding layers' biases (natural order)."""
+def _port_constant(g: Graph, units: dict, u, shift: Optional[dict] = None) -> np.ndarray:
+    """The constant part of a neuron's input current: the feeding layers' biases (natural order), plus their
+    bias corrections ``shift`` (synapse -> flat output vector) when given."""
     c = np.zeros(int(np.prod(g.values[u.output].shape)))
     for t in u.ports[0].terms:
         if not t.source:
             raise QuantisationError(f"{u.module}: a constant added to its input current is not supported in "
                                     f"fixed point (fold it into the weights' bias)")
         if units[t.source].kind == "synapse":
-            c += term_matrix(g, t) @ synapse_bias(g, g.node(units[t.source].node))
+            b = synapse_bias(g, g.node(units[t.source].node))
+            if shift and t.source in shift:
+                b = b + shift[t.source]
+            c += term_matrix(g, t) @ b
             src = units[t.source]  # a layer reading a max-pool of currents carries the pool's bias on
             c += sum((term_matrix(g, t) @ bias_through(g, units, src, s) for s in src.ports[0].terms
                       if is_current_pool(units, s.source)), np.zeros_like(c))
@@ -654,8 +675,8 @@ def _bounded_domains(g: Graph, ranges: dict) -> Graph:
 def fixed_lif(graph: Graph, node: Node) -> dict:
     """The fixed-point registers of a quantised ``lif`` node (its bias array resolved)."""
     fx = dict(node.attrs["fixed"])
-    for key in ("bias", "vth"):
-        if isinstance(fx.get(key), str):  # graded neurons have no vth
+    for key in ("bias", "vth"):  # constants named by the registers (a graded neuron has no vth)
+        if isinstance(fx.get(key), str):
             fx[key] = np.asarray(graph.constants[fx[key]], dtype=np.int64)
     return fx
 

@@ -188,3 +188,31 @@ def test_spikes_into_a_membrane_carry_the_gain_K_over_64():
     sparse = next(p for name, p in plan.procs.items() if ":from:" in name)
     W = sparse.params["weights"].toarray() * 2.0 ** sparse.params["weight_exp"]
     np.testing.assert_array_equal(W, np.eye(3) * (K // 64))
+
+
+def test_bias_correction_takes_the_expected_rounding_error_off_the_bias():
+    """With calibration means ``E[x]`` of a layer's input, its neurons' bias moves by ``−(w_q − w)·E[x]``
+    (``w_q`` the weights the integers represent), to the bias register's rounding."""
+    from snncompile.loihi.fixed import QuantConfig, fixed_lif, input_decay, quantise
+
+    prepared = _tiny(residual=False)
+    net = prepared.network
+    cal = {net.graph.inputs[0]: (0.0, 1.0)}
+    fc1, lif1 = _unit(net, "fc1", "synapse"), _unit(net, "lif1", "neuron")
+    port = fc1.ports[0].value
+    mean = np.linspace(0.2, 0.9, 4).reshape(net.graph.values[port].shape)
+    plain, _ = quantise(net, cal, config=QuantConfig(bias_correction=False))
+    fixed, _ = quantise(net, cal, input_means={port: mean})
+    delta = fixed_lif(fixed, fixed.node(lif1.node))["bias"] - fixed_lif(plain, plain.node(lif1.node))["bias"]
+    # what the integers represent, in float weights: the quantised weights divided back by each row's scale
+    vth = fixed_lif(fixed, fixed.node(lif1.node))["vth"]
+    S_v = vth / net.graph.node(lif1.node).attrs["v_threshold"]  # membrane units per 1.0, per neuron
+    k = input_decay(net.graph.node(lif1.node).attrs)  # 1 when fold_tau moved 1/τ into fc1's weights
+    q = np.asarray(fixed.constants[fixed.node(fc1.node).inputs[1]], dtype=np.float64)
+    e = fixed.node(fc1.node).attrs["fixed_exp"]
+    in_scale = fixed.meta["fixed"]["inputs"][net.graph.inputs[0]]
+    w = net.graph.constants[net.graph.node(fc1.node).inputs[1]]
+    w_q = q * 2.0 ** e * 64 * in_scale / (S_v.reshape(-1, 1) * k)  # K·f = S_v·k
+    want = -(w_q - w) @ mean.reshape(-1) * S_v * k
+    assert np.abs(want).max() > 2 ** 8  # the correction is visible in the register (a wrong sign would fail)
+    assert np.all(np.abs(delta.reshape(-1) - want) <= 2 ** 7), (delta, want)  # the 13-bit mantissa's step
