@@ -325,8 +325,6 @@ class _Builder:
     def _dedicated_copy(self, u: Unit, ti: int, Mrows: sp.csr_matrix):
         t = u.ports[0].terms[ti]
         src = self.net.units[t.source]
-        node = self.g.node(src.node)
-        A = synapse_matrix(self.g, node)
         procs = []
         for si, sname in enumerate(self.sparse_of[t.source]):
             base = self.procs[sname]
@@ -338,6 +336,9 @@ class _Builder:
             name = f"{sname}:for:{u.name}"
             params = dict(base.params, weights=W)
             if self.mode == "fixed":
+                if not np.all(np.mod(W.data, 1) == 0):  # the quantiser separates such maps (loihi.mapped)
+                    raise UnsupportedOpError(f"{u.name}: its copy of {src.module or src.name}'s synapses has "
+                                             f"non-integer weights in fixed point")
                 params["weights"] = sp.csr_matrix((W.data.astype(np.int32), W.indices, W.indptr), shape=W.shape)
             self.add(ProcSpec(name, "sparse", src.name, base.lag, params))
             for c in [c for c in self.conns if c.dst == sname]:

@@ -6,7 +6,8 @@ import numpy as np
 
 from snncompile import ops
 from snncompile.ir.graph import Graph, Node
-from snncompile.loihi.fixed import QuantisationError, fixed_lif, quantise_input, shift
+from snncompile.loihi.fixed import fixed_lif, quantise_input
+from snncompile.loihi.registers import QuantisationError, shift
 from snncompile.loihi.graded import fixed_neuron
 
 from .executor import ReferenceExecutor

@@ -18,7 +18,7 @@ Registers (the same neuron in both modes; Lava's own comparison ``v > vth``):
 
 * **float**: ``H = V + (I − V)/τ`` with ``τ = 1`` (so ``H = I``), fire at ``H > 1``, reset to 0 — the IR's
   LIF attributes, run by the same neuron step as every other population;
-* **fixed** (:class:`snncompile.loihi.fixed.LIFFixed`, ``v' = decay(v) + (a << 6) + bias``): unit weights
+* **fixed** (:class:`snncompile.loihi.registers.LIFFixed`, ``v' = decay(v) + (a << 6) + bias``): unit weights
   (``a = I − c`` in integer activation units, weight exponent 0), ``bias = c << 6`` (mantissa ``c``,
   exponent 6), ``vth = 1 << 6 = 64`` (mantissa 1), ``dv = 4095``: the decay keeps ``(|v|·1) >> 12 = 0`` of
   any ``|v| < 4096``, and here ``|v| ≤ 2·64``, so nothing is kept: exactly memoryless with a 12-bit decay
@@ -38,11 +38,12 @@ from snncompile.errors import UnsupportedOpError
 from snncompile.ir.graph import Graph, Node
 from snncompile.ops.registry import broadcast_map
 
+from .registers import ACT_SHIFT
+
 THRESHOLD = 1.0
 """Fires when the input current exceeds this (strictly): ``x + y > 1``."""
 DV_FIXED = 4095
 """12-bit voltage decay: keeps ``(|v|·1) >> 12``, zero for every membrane value this population reaches."""
-ACT_SHIFT = 6  # Lava's activation shift (snncompile.loihi.fixed.ACT_SHIFT)
 
 
 def check_operands(graph: Graph, node: Node) -> None:
@@ -71,7 +72,7 @@ def float_attrs() -> dict:
 
 
 def fixed_registers(bias: np.ndarray) -> dict:
-    """:class:`~snncompile.loihi.fixed.LIFFixed` registers of the coincidence neuron; ``bias``: the constant
+    """:class:`~snncompile.loihi.registers.LIFFixed` registers of the coincidence neuron; ``bias``: the constant
     part of the current, per neuron (integers)."""
     b = np.asarray(bias, dtype=np.float64)
     if not np.all(np.mod(b, 1) == 0):

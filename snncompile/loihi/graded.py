@@ -6,7 +6,7 @@ The float neuron (op ``ilif``, :mod:`snncompile.ops.graded`), with ``V[-1] = 0``
 
 In fixed point the membrane is an integer in units of ``S_v = 2^k`` per 1.0 (``S_v = K``, the neuron's
 activation scale: an I-LIF applies no input decay, so a synaptic current ``X`` arrives as ``a = X·S_v/64``
-and enters the membrane as ``a << 6``, exactly as for :class:`~snncompile.loihi.fixed.LIFFixed`)::
+and enters the membrane as ``a << 6``, exactly as for :class:`~snncompile.loihi.registers.LIFFixed`)::
 
     h  = sign(v)·((|v|·(4096 − dv)) >> 12) + (a << 6) + bias,   clipped to ±(2²³ − 1)
     s  = clamp((h + 2^(k−1)) >> k, 0, D)          round half up: ⌊h/S_v + 1/2⌋ (arithmetic shift = floor)
@@ -37,7 +37,7 @@ from typing import Optional
 
 import numpy as np
 
-from .fixed import ACT_SHIFT, DECAY_BITS, V_MAX, QuantisationError, decay
+from .registers import ACT_SHIFT, DECAY_BITS, V_MAX, LIFFixed, QuantisationError, decay
 
 
 @dataclass
@@ -72,9 +72,7 @@ class ILIFFixed:
 
 def fixed_neuron(d: dict, n: Optional[int] = None):
     """The fixed-point neuron model of a register dict: :class:`ILIFFixed` for a graded neuron's registers
-    (``graded`` set), else :class:`~snncompile.loihi.fixed.LIFFixed`."""
-    from .fixed import LIFFixed
-
+    (``graded`` set), else :class:`~snncompile.loihi.registers.LIFFixed`."""
     return ILIFFixed.from_dict(d, n) if d.get("graded") else LIFFixed.from_dict(d, n)
 
 

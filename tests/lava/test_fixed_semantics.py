@@ -5,8 +5,8 @@ computes the same thing; these check that the thing is what the docstring says."
 import numpy as np
 import pytest
 
-from snncompile.loihi.fixed import (ACT_SHIFT, BIAS_MANT_BITS, V_MAX, LIFFixed, decay, quantise_bias,
-                                    quantise_weights, shift)
+from snncompile.loihi.registers import (ACT_SHIFT, BIAS_MANT_BITS, V_MAX, LIFFixed, decay, quantise_bias,
+                                        quantise_weights, shift)
 
 pytestmark = pytest.mark.nolava
 

@@ -51,7 +51,7 @@ def test_fixed_ilif_rounds_half_up_clamps_and_resets_by_the_payload():
 
 def test_fixed_ilif_decay_is_lavas_truncating_decay():
     """β = 0.25 is dv = 3072: v·1024 >> 12 in sign-magnitude (toward zero), then the input."""
-    from snncompile.loihi.fixed import decay
+    from snncompile.loihi.registers import decay
     from snncompile.loihi.graded import ILIFFixed, quantise_graded
 
     fixed, _ = quantise_graded({"decay": 0.25, "max_spike": 4}, 2 ** 10, "b")

@@ -17,7 +17,7 @@ from snncompile.backends.lava import lava_status
 from snncompile.errors import SnnCompileError, UnsupportedOpError
 from snncompile.ir.domain import Domain
 from snncompile.loihi import coincidence
-from snncompile.loihi.fixed import LIFFixed, shift
+from snncompile.loihi.registers import LIFFixed, shift
 from snncompile.ops.neurons import initial_state, lif_step
 
 torch = pytest.importorskip("torch")

@@ -27,7 +27,7 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from snncompile.backends.lava.procs.runtime import Clock, Recorder
-from snncompile.loihi.fixed import LIFFixed
+from snncompile.loihi.registers import LIFFixed
 from snncompile.ops.neurons import initial_state, lif_step
 
 
