@@ -5,6 +5,7 @@ architecture; :class:`FamilyCase` loads any shipped family's folder the way the 
 layout, calibration on the folder's inputs.npy)."""
 import tempfile
 
+import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -68,3 +69,29 @@ class FamilyCase(Case):
         self._runs = {}
 
     calibration = property(lambda self: self.digits.samples)
+
+
+def assert_lava_equals_fixed_executor(low, rec, x, *, extra=(), label: str = ""):
+    """Lava's fixed-point run ``rec`` of the inputs ``x`` against the fixed-point executor (the specification
+    of that run) bit for bit: every neuron's spikes (graded values included) and membrane (H before the reset)
+    at every step, the outputs of the ``extra`` nodes (e.g. coincidence populations), and every readout value.
+    Returns (the executor's per-image outputs, the neuron nodes compared)."""
+    from snncompile import ops
+    from snncompile.backends.reference.fixed import run_fixed
+
+    neurons = [n for n in low.step.nodes if ops.get(n.op).neuron is not None]
+    assert neurons, f"{label}: no neuron in the fixed-point graph"
+    extra = list(extra)
+    outs, rows, readouts = run_fixed(low.program, low.step, x, record=[n.outputs[0] for n in neurons + extra],
+                                     record_membrane=True)
+    for n in neurons:
+        np.testing.assert_array_equal(rec.spikes[n.name], rows[n.outputs[0]].reshape(rec.steps, -1),
+                                      err_msg=f"{label}: spikes of {n.name}")
+        np.testing.assert_array_equal(rec.membranes[n.name], rows[f"h:{n.name}"].reshape(rec.steps, -1),
+                                      err_msg=f"{label}: membrane of {n.name}")
+    for n in extra:
+        np.testing.assert_array_equal(rec.spikes[n.name], rows[n.outputs[0]].reshape(rec.steps, -1),
+                                      err_msg=f"{label}: outputs of {n.name}")
+    for v, arr in readouts.items():
+        np.testing.assert_array_equal(rec.readouts[v], arr, err_msg=f"{label}: readout {v}")
+    return outs, neurons

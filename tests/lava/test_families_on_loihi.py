@@ -165,21 +165,12 @@ def test_fixed_lava_equals_fixed_executor(family):
     """Fixed point: Lava and the fixed-point executor agree bit for bit on every neuron's spikes and
     membrane (H before the reset) at every step, on the readouts, and on the logits."""
     from snncompile.backends.lava.host import run_post
-    from snncompile.backends.reference.fixed import run_fixed
+
+    from lava_models import assert_lava_equals_fixed_executor
 
     low = family.lowered("fixed")
     rec = family.lava("fixed")
-    neurons = _neurons(low.step)
-    outs, rows, readouts = run_fixed(low.program, low.step, family.x, record=[n.outputs[0] for n in neurons],
-                                     record_membrane=True)
-    assert neurons
-    for n in neurons:
-        np.testing.assert_array_equal(rec.spikes[n.name], rows[n.outputs[0]].reshape(rec.steps, -1),
-                                      err_msg=f"{family.arch}: spikes of {n.name}")
-        np.testing.assert_array_equal(rec.membranes[n.name], rows[f"h:{n.name}"].reshape(rec.steps, -1),
-                                      err_msg=f"{family.arch}: membrane of {n.name}")
-    for v, arr in readouts.items():
-        np.testing.assert_array_equal(rec.readouts[v], arr, err_msg=f"{family.arch}: readout {v}")
+    outs, _ = assert_lava_equals_fixed_executor(low, rec, family.x, label=family.arch)
     lava_outs, _ = run_post(low.program, rec.readouts, len(family.x))
     for i, (got, want) in enumerate(zip(lava_outs, outs)):
         for a, b in zip(got, want):

@@ -36,10 +36,10 @@ def test_fixed_lava_is_bit_exact_on_every_quantiser_feature(arch):
     from snncompile.backends.lava.host import step_inputs
     from snncompile.backends.lava.lower import lower_graph
     from snncompile.backends.lava.simulate import simulate
-    from snncompile.backends.reference.fixed import run_fixed
     from snncompile.examples.data import load_digits
     from snncompile.loihi.fixed import quantise_input
 
+    from lava_models import assert_lava_equals_fixed_executor
     from trained_models import as_inputs, load_traced
 
     split = load_digits(img_size=16)
@@ -51,13 +51,4 @@ def test_fixed_lava_is_bit_exact_on_every_quantiser_feature(arch):
     inp = step_inputs(low.program, x)
     inp = {name: quantise_input(inp[name], low.step.meta["fixed"]["inputs"][name])}
     rec = simulate(low.plan, inp, tempfile.mkdtemp(prefix="snncompile-test-"), record_membrane=True)
-    lifs = [n for n in low.step.nodes if n.op == "lif"]
-    _, rows, readouts = run_fixed(low.program, low.step, x, record=[n.outputs[0] for n in lifs],
-                                  record_membrane=True)
-    for n in lifs:
-        np.testing.assert_array_equal(rec.spikes[n.name], rows[n.outputs[0]].reshape(rec.steps, -1),
-                                      err_msg=f"spikes of {n.name}")
-        np.testing.assert_array_equal(rec.membranes[n.name], rows[f"h:{n.name}"].reshape(rec.steps, -1),
-                                      err_msg=f"membrane of {n.name}")
-    for v, arr in readouts.items():
-        np.testing.assert_allclose(rec.readouts[v], arr, rtol=1e-12, atol=1e-12)
+    assert_lava_equals_fixed_executor(low, rec, x, label=arch)

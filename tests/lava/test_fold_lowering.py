@@ -145,21 +145,10 @@ def test_folded_layer_is_bit_exact_in_fixed_point():
 def test_metaspikeformer_fixed_lava_is_bit_exact(metaspikeformer):
     """Fixed point with the folded separable convolutions: Lava = the fixed-point executor on every spike
     and membrane value and on the readout (5 images)."""
-    from snncompile.backends.reference.fixed import run_fixed
+    from lava_models import assert_lava_equals_fixed_executor
 
     case = metaspikeformer
-    low = case.lowered("fixed")
-    rec = case.lava("fixed")
-    lifs = [n for n in low.step.nodes if n.op == "lif"]
-    _, rows, readouts = run_fixed(low.program, low.step, case.x, record=[n.outputs[0] for n in lifs],
-                                  record_membrane=True)
-    for n in lifs:
-        np.testing.assert_array_equal(rec.spikes[n.name], rows[n.outputs[0]].reshape(rec.steps, -1),
-                                      err_msg=f"spikes of {n.name}")
-        np.testing.assert_array_equal(rec.membranes[n.name], rows[f"h:{n.name}"].reshape(rec.steps, -1),
-                                      err_msg=f"membrane of {n.name}")
-    for v, arr in readouts.items():
-        np.testing.assert_allclose(rec.readouts[v], arr, rtol=1e-12, atol=1e-12)
+    assert_lava_equals_fixed_executor(case.lowered("fixed"), case.lava("fixed"), case.x, label="metaspikeformer")
 
 
 def test_metaspikeformer_ledger_counts_the_folded_layer(metaspikeformer):

@@ -181,20 +181,10 @@ def test_float_lava_logits_equal_executor(ilif_case):
 def test_fixed_lava_is_bit_exact_with_the_fixed_executor(ilif_case):
     """Fixed point: Lava and the fixed-point executor agree bit for bit on every graded spike, every membrane
     value (H before the emission) and the readout values."""
-    from snncompile.backends.reference.fixed import run_fixed
+    from lava_models import assert_lava_equals_fixed_executor
 
-    low = ilif_case.lowered("fixed")
     rec = ilif_case.lava("fixed")
-    neurons = _neurons(low.step)
-    outs, rows, readouts = run_fixed(low.program, low.step, ilif_case.x, record=[n.outputs[0] for n in neurons],
-                                     record_membrane=True)
-    for n in neurons:
-        np.testing.assert_array_equal(rec.spikes[n.name], rows[n.outputs[0]].reshape(rec.steps, -1),
-                                      err_msg=f"spikes of {n.name}")
-        np.testing.assert_array_equal(rec.membranes[n.name], rows[f"h:{n.name}"].reshape(rec.steps, -1),
-                                      err_msg=f"membrane of {n.name}")
-    for v, arr in readouts.items():
-        np.testing.assert_allclose(rec.readouts[v], arr, rtol=1e-12, atol=1e-12)
+    _, neurons = assert_lava_equals_fixed_executor(ilif_case.lowered("fixed"), rec, ilif_case.x, label="ilif")
     assert max(int(rec.spikes[n.name].max()) for n in neurons) > 1
 
 

@@ -95,20 +95,9 @@ def test_ledger_totals_equal_executor_counts(case):
 def test_fixed_lava_is_bit_exact(case):
     """Fixed point: Lava and the fixed-point executor agree bit for bit on every spike and every membrane
     value (H before the reset), and on the readout values."""
-    from snncompile.backends.reference.fixed import run_fixed
+    from lava_models import assert_lava_equals_fixed_executor
 
-    low = case.lowered("fixed")
-    rec = case.lava("fixed")
-    lifs = [n for n in low.step.nodes if n.op == "lif"]
-    outs, rows, readouts = run_fixed(low.program, low.step, case.x, record=[n.outputs[0] for n in lifs],
-                                     record_membrane=True)
-    for n in lifs:
-        np.testing.assert_array_equal(rec.spikes[n.name], rows[n.outputs[0]].reshape(rec.steps, -1),
-                                      err_msg=f"spikes of {n.name}")
-        np.testing.assert_array_equal(rec.membranes[n.name], rows[f"h:{n.name}"].reshape(rec.steps, -1),
-                                      err_msg=f"membrane of {n.name}")
-    for v, arr in readouts.items():
-        np.testing.assert_allclose(rec.readouts[v], arr, rtol=1e-12, atol=1e-12)
+    assert_lava_equals_fixed_executor(case.lowered("fixed"), case.lava("fixed"), case.x, label=case.arch)
 
 
 def test_weight_shared_synapses_are_bit_exact_too(spikformer_case):
