@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from snncompile.ops.registry import implements, refuses
+from snncompile.ops.weights import dense_groups
 
 from .builder import NirBuilder, NotExpressible
 from .neurons import NeuronNotExpressible, lif_to_nir
@@ -37,23 +38,10 @@ def _linear(b: NirBuilder, n) -> None:
     b.emit(n, node, x)
 
 
-def dense_groups(w: np.ndarray, groups: int) -> np.ndarray:
-    """A grouped convolution's kernel ``[O, C/groups, *K]`` as the equivalent dense kernel ``[O, C, *K]``
-    (zero outside each group's block).  nir 1.0.8's type inference takes ``weight.shape[1]`` as the input
-    channels and so rejects every grouped Conv on ``nir.read``; the dense form is the same map."""
-    if groups == 1:
-        return w
-    o, cg = w.shape[:2]
-    og = o // groups
-    dense = np.zeros((o, cg * groups) + w.shape[2:], dtype=w.dtype)
-    for g in range(groups):
-        dense[g * og:(g + 1) * og, g * cg:(g + 1) * cg] = w[g * og:(g + 1) * og]
-    return dense
-
-
 def _conv(b: NirBuilder, n, nd: int) -> None:
     """``conv1d``/``conv2d`` (torch cross-correlation, ``[O, C/groups, *K]``) → ``Conv1d``/``Conv2d`` with the
-    same stride, padding and dilation; groups written densely (see :func:`dense_groups`)."""
+    same stride, padding and dilation; groups written densely (:func:`snncompile.ops.weights.dense_groups`: nir 1.0.8's type inference
+    takes ``weight.shape[1]`` as the input channels and so rejects every grouped Conv on ``nir.read``)."""
     x = n.inputs[0]
     shape = b.step.values[x].shape
     if len(shape) != nd + 2 or shape[0] != 1 or b.lead_of(x) > 1:

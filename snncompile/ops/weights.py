@@ -209,6 +209,20 @@ def batch_norm(node: Node, inputs: Sequence[np.ndarray], state: dict):
 
 # -- torch implementations (counting engine); semantics = the numpy reference above --
 
+def dense_groups(w: np.ndarray, groups: int) -> np.ndarray:
+    """A grouped convolution's kernel ``[O, C/groups, *K]`` as the dense kernel ``[O, C, *K]`` it acts as:
+    output channel ``o`` of group ``g = o // (O/groups)`` reads input channels ``g·C/groups … (g+1)·C/groups − 1``
+    with its own weights, and every other input channel with weight 0."""
+    if groups == 1:
+        return w
+    o, cg = w.shape[:2]
+    og = o // groups
+    dense = np.zeros((o, cg * groups) + w.shape[2:], dtype=w.dtype)
+    for g in range(groups):
+        dense[g * og:(g + 1) * og, g * cg:(g + 1) * cg] = w[g * og:(g + 1) * og]
+    return dense
+
+
 from .events import nonzero  # noqa: E402
 from .registry import implements  # noqa: E402
 

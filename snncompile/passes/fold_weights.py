@@ -41,6 +41,7 @@ import numpy as np
 
 from snncompile import ops
 from snncompile.ir.graph import Graph, Node
+from snncompile.ops.weights import dense_groups
 
 from .base import Pass, new_constant, register_pass, single_use, walk_back
 
@@ -80,18 +81,6 @@ def read_layer(graph: Graph, node: Node) -> Layer:
     return Layer(node, w, b)
 
 
-def expand_groups(w: np.ndarray, groups: int) -> np.ndarray:
-    """A grouped weight ``[O, C/g, …]`` as the dense ``[O, C, …]`` it acts as (zero outside each block)."""
-    if groups == 1:
-        return w
-    o, cg = w.shape[:2]
-    og = o // groups
-    dense = np.zeros((o, cg * groups) + w.shape[2:], dtype=w.dtype)
-    for g in range(groups):
-        dense[g * og:(g + 1) * og, g * cg:(g + 1) * cg] = w[g * og:(g + 1) * og]
-    return dense
-
-
 def largest_groups(structure: np.ndarray) -> int:
     """The largest ``g`` dividing both channel counts of ``structure`` (``[O, C]`` booleans) such that
     every True entry lies in a diagonal block of the ``g × g`` block grid."""
@@ -105,7 +94,7 @@ def largest_groups(structure: np.ndarray) -> int:
 
 
 def regroup(w: np.ndarray, groups: int) -> np.ndarray:
-    """The dense ``[O, C, …]`` weight as a grouped ``[O, C/g, …]`` one (inverse of :func:`expand_groups`)."""
+    """The dense ``[O, C, …]`` weight as a grouped ``[O, C/g, …]`` one (inverse of :func:`dense_groups`)."""
     if groups == 1:
         return w
     o, c = w.shape[:2]
@@ -165,11 +154,11 @@ def _conv_refusal(outer: Layer, inner: Layer) -> Optional[str]:
 
 
 def _conv_compose(outer: Layer, inner: Layer) -> Composite:
-    p = expand_groups(outer.weight, outer.groups).reshape(outer.weight.shape[0], -1)  # [O, C]
-    d = expand_groups(inner.weight, inner.groups)  # [C, C_in, *K]
+    p = dense_groups(outer.weight, outer.groups).reshape(outer.weight.shape[0], -1)  # [O, C]
+    d = dense_groups(inner.weight, inner.groups)  # [C, C_in, *K]
     w = np.tensordot(p, d, axes=(1, 0))  # [O, C_in, *K]
-    structure = (expand_groups(np.ones(outer.weight.shape[:2]), outer.groups) @
-                 expand_groups(np.ones(inner.weight.shape[:2]), inner.groups)) > 0  # which synapses exist
+    structure = (dense_groups(np.ones(outer.weight.shape[:2]), outer.groups) @
+                 dense_groups(np.ones(inner.weight.shape[:2]), inner.groups)) > 0  # which synapses exist
     g = largest_groups(structure)
     return Composite(regroup(w, g), composite_bias(p, inner, outer), {"groups": g})
 

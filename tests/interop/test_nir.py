@@ -101,7 +101,7 @@ def test_residual_sums_become_fan_in_edges(tmp_path):
 
 
 def test_grouped_conv_is_written_dense_and_reads_back(tmp_path):
-    from snncompile.exporters.nir.emitters import dense_groups
+    from snncompile.ops.weights import dense_groups
     from snncompile.ops.weights import conv_nd
 
     rng = np.random.default_rng(0)

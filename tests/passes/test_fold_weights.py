@@ -6,7 +6,8 @@ import pytest
 from snncompile.analysis import infer_domains
 from snncompile.backends.reference import ReferenceExecutor, compare_spikes, neuron_values
 from snncompile.passes import LOIHI_PIPELINE, get_pass, run_passes
-from snncompile.passes.fold_weights import expand_groups, largest_groups, regroup
+from snncompile.ops.weights import dense_groups
+from snncompile.passes.fold_weights import largest_groups, regroup
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -142,7 +143,7 @@ def test_a_layer_whose_output_is_used_twice_is_not_folded():
 
 def test_group_helpers_round_trip():
     w = np.arange(6 * 2 * 3, dtype=np.float64).reshape(6, 2, 3) + 1
-    dense = expand_groups(w, 3)
+    dense = dense_groups(w, 3)
     assert dense.shape == (6, 6, 3) and np.count_nonzero(dense) == w.size
     assert np.array_equal(regroup(dense, 3), w)
     assert largest_groups(np.abs(dense).sum(2) > 0) == 3
