@@ -46,21 +46,25 @@ def ilif_step(a: dict, x: np.ndarray, v: np.ndarray):
                   binary=False))
 def ilif(node: Node, inputs: Sequence[np.ndarray], state: dict):
     """Integer leaky integrate-and-fire (I-LIF); see the module docstring for the math."""
+    return run_steps(node, inputs[0], state, ilif_step, np.zeros_like, np.empty_like)
+
+
+def run_steps(node: Node, x, state: dict, step, zeros_like, empty_like) -> list:
+    """Drive a one-step neuron function ``step(attrs, x_t, v) -> (s_t, v)`` over a node's input: every step
+    of a multi-step ``[T, ...]`` input from ``v = 0``, or one step from ``state['v']`` (0 at first).  The
+    array library (numpy or torch) is chosen by ``zeros_like`` / ``empty_like``.  Returns the node's outputs
+    (spikes, then the final membrane if the node has a second output) and leaves ``v`` in ``state``."""
     a = node.attrs
-    x = inputs[0]
     if a["step_mode"] == "multi":
-        v = np.zeros(x.shape[1:], dtype=x.dtype)
-        spikes = np.empty_like(x)
+        v = zeros_like(x[0])
+        spikes = empty_like(x)
         for t in range(x.shape[0]):
-            spikes[t], v = ilif_step(a, x[t], v)
-        state["v"] = v
-        return [spikes, v][: len(node.outputs)]
-    v = state.get("v")
-    if v is None:
-        v = np.zeros_like(x)
-    s, v = ilif_step(a, x, v)
+            spikes[t], v = step(a, x[t], v)
+    else:
+        v = state.get("v")
+        spikes, v = step(a, x, zeros_like(x) if v is None else v)
     state["v"] = v
-    return [s, v][: len(node.outputs)]
+    return [spikes, v][: len(node.outputs)]
 
 
 # -- torch implementation (counting engine); semantics = the numpy reference above --
@@ -82,21 +86,7 @@ def ilif_step_torch(a: dict, x, v):
 def _ilif_torch(node, inputs, state):
     import torch
 
-    a = node.attrs
-    x = inputs[0]
-    if a["step_mode"] == "multi":
-        v = torch.zeros_like(x[0])
-        spikes = torch.empty_like(x)
-        for t in range(x.shape[0]):
-            spikes[t], v = ilif_step_torch(a, x[t], v)
-        state["v"] = v
-        return [spikes, v][: len(node.outputs)]
-    v = state.get("v")
-    if v is None:
-        v = torch.zeros_like(x)
-    s, v = ilif_step_torch(a, x, v)
-    state["v"] = v
-    return [s, v][: len(node.outputs)]
+    return run_steps(node, inputs[0], state, ilif_step_torch, torch.zeros_like, torch.empty_like)
 
 
 # -- comparison of runs (backends.reference.compare): the charge H and its distance to a decision --
