@@ -94,7 +94,7 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
         net = build_network(step, [u.ports[0].value for u in prepared.network.of_kind("readout")])
     record_mac_convention(step, graph)
     plan = make_plan(net, prepared.program.T, mode=mode)
-    place_readouts(plan, prepared.program, readout)
+    place_readouts(plan, prepared.program, readout, fixed=step.meta.get("fixed"))
     low = Lowered(prepared, mode, limits, plan, part, step, quant)
     if quant is not None:
         measure_agreement(low, calibration[:agreement_samples])

@@ -14,6 +14,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from snncompile.errors import InputError
+
 from .availability import require_lava
 from .plan import LavaPlan
 from .readouts import per_step_from_totals
@@ -28,6 +30,7 @@ class Recordings:
     membranes: dict[str, np.ndarray] = field(default_factory=dict)  # neuron unit -> [steps, n] (H)
     attention_ops: dict[str, np.ndarray] = field(default_factory=dict)  # unit -> [steps, 2, heads]
     readouts: dict[str, np.ndarray] = field(default_factory=dict)  # readout value -> [steps, n]
+    integrals: dict[str, np.ndarray] = field(default_factory=dict)  # on-chip integrator -> [images, n] (its sums)
     inputs: dict[str, np.ndarray] = field(default_factory=dict)  # input unit -> [steps, n] (as sent)
     currents: dict[str, np.ndarray] = field(default_factory=dict)  # max-pool of currents -> [steps, n] (its output)
     wall_s: float = 0.0
@@ -163,8 +166,13 @@ def _integrator(b: _Build, name, spec, p, clock):
     """A readout on chip (``readouts.place_readouts``): one recorded row per image."""
     from .procs.integrator.process import StepIntegrator
 
-    rec = b.record(f"integral:{name}", name, "sum", (b.steps // b.T, p["G"].shape[0]), np.float64)
-    return StepIntegrator(n_in=p["n_in"], G=p["G"], c=p.get("c"), rec=rec, name=name, **clock)
+    if b.fixed and b.T > p["max_steps"]:
+        raise InputError(f"{name}: {b.T} steps per input may overflow the integrator's 24-bit sum (at most "
+                         f"{p['max_steps']} fit; lower again with --readout host)")
+    rec = b.record(f"integral:{name}", name, "sum", (b.steps // b.T, p["G"].shape[0]),
+                   np.int64 if b.fixed else np.float64)
+    return StepIntegrator(n_in=p["n_in"], G=p["G"], c=None if b.fixed else p.get("c"), rec=rec, name=name,
+                          **clock)
 
 
 _BUILDERS["integrator"] = _integrator
@@ -228,8 +236,12 @@ def _collect(b: _Build, out: Recordings) -> None:
             out.attention_ops[unit] = read(key)
         elif kind == "currents":
             out.currents[unit] = _natural(b.plan, unit, read(key))
+    for key in b.recs:
+        if key.startswith("integral:"):
+            out.integrals[key.partition(":")[2]] = read(key)
     for value, names in b.plan.readouts.items():
         out.readouts[value] = sum(read(f"readout:{n}") if f"readout:{n}" in b.recs
-                                  else per_step_from_totals(read(f"integral:{n}"), b.T) for n in names)
+                                  else per_step_from_totals(out.integrals[n], b.T, b.plan.procs[n].params)
+                                  for n in names)
     for unit, data in b.step_inputs.items():
         out.inputs[unit] = data

@@ -45,8 +45,9 @@ Examples:
               help=".npy of sample inputs to choose the fixed-point input scale (default: inputs.npy beside MODEL).")
 @click.option("--readout", type=click.Choice(["host", "chip"]), default="host", show_default=True,
               help="host: the readout value leaves the chip every step; chip: a non-spiking integrator "
-                   "population sums it over T and is read once per input (float mode; the host must use only "
-                   "its sum or mean over T).")
+                   "population sums it over T and is read once per input (the host must use only its sum or "
+                   "mean over T; fixed mode: an integer sum dequantised on the host, refused where it may "
+                   "overflow 24 bits).")
 @click.option("--partition-only", is_flag=True, help="Only print the partition (cores, chips); write nothing.")
 @click.option("--force", is_flag=True,
               help="Replace DIR if snncompile wrote it (it holds snncompile-manifest.json and nothing else of yours).")

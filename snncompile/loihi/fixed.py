@@ -186,7 +186,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig
     for u in net.of_kind("synapse"):  # weight-layer biases live in the neurons now
         node = fg.node(u.node)
         fg.set_inputs(node, node.inputs[:2])
-    fg.meta["fixed"] = {"inputs": in_scale, "readouts": _readouts(net, K_of, f_of, shift)}
+    fg.meta["fixed"] = {"inputs": in_scale, "readouts": _readouts(net, K_of, f_of, shift, bounds)}
     _drop_unused(fg)
     return fg, QuantReport(in_scale, class_info, layers)
 
@@ -505,8 +505,11 @@ def _quantise_neurons(net, fg: Graph, K_of: dict, f_of: dict, shift: Optional[di
     return layers
 
 
-def _readouts(net, K_of: dict, f_of: dict, shift: Optional[dict] = None) -> dict[str, dict]:
-    """Per readout value: the scale (one, or one per element) and constant that dequantise what it receives."""
+def _readouts(net, K_of: dict, f_of: dict, shift: Optional[dict] = None,
+              bounds: Optional[Graph] = None) -> dict[str, dict]:
+    """Per readout value: the scale (one, or one per element) and constant that dequantise what it receives,
+    and ``bound``: the largest magnitude of the (real) value the quantiser assumed (``bounds``' domain: the
+    calibrated current bound, or the value domain; None if unbounded or not given)."""
     g, units, readouts = net.graph, net.units, {}
     for u in net.of_kind("readout"):
         value = u.ports[0].value
@@ -528,7 +531,9 @@ def _readouts(net, K_of: dict, f_of: dict, shift: Optional[dict] = None) -> dict
             elif units[t.source].kind == "synapse":
                 b = synapse_bias(g, g.node(units[t.source].node))
                 c += term_matrix(g, t) @ (b + shift[t.source] if shift and t.source in shift else b)
-        readouts[value] = {"scale": scale, "c": [float(v) for v in c]}
+        d = bounds.values[value].domain if bounds is not None and value in bounds.values else None
+        bound = max(abs(d.lo), abs(d.hi)) if d is not None and math.isfinite(d.lo) and math.isfinite(d.hi) else None
+        readouts[value] = {"scale": scale, "c": [float(v) for v in c], "bound": bound}
     return readouts
 
 

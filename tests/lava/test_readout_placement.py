@@ -75,12 +75,57 @@ def test_chip_readout_is_refused_where_the_host_needs_every_step():
         lower_graph(g, readout="chip")
 
 
-def test_chip_readout_is_float_mode_only():
+def test_fixed_chip_readout_is_an_integer_integrator():
+    """Fixed point: the readout (the output spikes, mean over T on the host) becomes an integrator with
+    integer weights, a host gain and the number of steps its 24-bit sum holds; no per-step readout is left."""
     from snncompile.backends.lava.lower import lower_graph
 
     g = _traced(mean=True)
     cal = np.random.default_rng(0).random((4, 6))
-    assert "integrator" in {p.type for p in lower_graph(g, readout="chip").plan.procs.values()}
     assert "readout" in {p.type for p in lower_graph(g, mode="fixed", calibration=cal).plan.procs.values()}
-    with pytest.raises(UnsupportedOpError, match="--readout chip: float mode only"):
+    plan = lower_graph(g, mode="fixed", calibration=cal, readout="chip").plan
+    specs = [p for p in plan.procs.values() if p.type in ("readout", "integrator")]
+    assert [p.type for p in specs] == ["integrator"]
+    p = specs[0].params
+    assert p["G"].dtype == np.int64 and set(p["G"].data) == {1} and p["max_steps"] >= plan.T
+
+
+class _FcMean(torch.nn.Module):
+    """``fc(LIF(fc0(x))).mean(0)`` over ``T`` steps: the zoo's readout, a weight layer read by the host."""
+
+    def __init__(self, T: int):
+        super().__init__()
+        from snncompile.examples.neurons import make_lif
+
+        self.T = T
+        self.fc0, self.lif, self.fc = torch.nn.Linear(6, 8), make_lif(), torch.nn.Linear(8, 3)
+
+    def forward(self, x):
+        return self.fc(self.lif(self.fc0(x).unsqueeze(0).repeat(self.T, 1, 1))).mean(0)
+
+
+def _fc_mean(T: int):
+    from snncompile.analysis import infer_domains
+    from snncompile.frontends.torch import trace
+
+    torch.manual_seed(0)
+    g = trace(_FcMean(T).eval(), torch.rand(1, 6))
+    infer_domains(g)
+    return g
+
+
+def test_fixed_chip_readout_is_refused_where_its_sum_may_overflow():
+    """The head's integer currents summed over T = 4 steps fit the integrator's 24 bits (by the quantiser's
+    bound on the head's value); over 64 steps they may not: refused with the bound, while the host readout
+    and the float integrator lower."""
+    from snncompile.backends.lava.lower import lower_graph
+
+    cal = np.random.default_rng(0).random((4, 6))
+    plan = lower_graph(_fc_mean(4), mode="fixed", calibration=cal, readout="chip").plan
+    assert [p.params["max_steps"] >= 4 for p in plan.procs.values() if p.type == "integrator"] == [True]
+    g = _fc_mean(64)
+    assert "readout" in {p.type for p in lower_graph(g, mode="fixed", calibration=cal).plan.procs.values()}
+    assert "integrator" in {p.type for p in lower_graph(g, readout="chip").plan.procs.values()}
+    with pytest.raises(UnsupportedOpError, match=r"--readout chip: readout .*: its integer sum over T = 64 steps "
+                                                 r"may reach .* > 2\^23 - 1, the integrator's 24-bit register"):
         lower_graph(g, mode="fixed", calibration=cal, readout="chip")

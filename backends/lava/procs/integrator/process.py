@@ -8,6 +8,10 @@ Each compartment ``j`` integrates its input with no threshold and no decay (Loih
 ``G`` the readout's linear map of its producers (e.g. the mean over tokens, unit synapses scaled by
 1/N) and ``c`` the constant (folded biases).  After the image's T-th step ``v = Σ_t (G·a_in[t] + c)`` is
 recorded once (row = image): the host reads T times fewer values than from a per-step ``StepReadout``.
+
+Fixed point (``fixed_pt``): ``G`` holds integer weights, there is no ``c`` (the host adds ``T·c`` when it
+dequantises) and ``v ← sat(v + G·a_in)`` in a 24-bit register — the semantics of
+:mod:`snncompile.loihi.integrator` (:func:`~snncompile.loihi.integrator.accumulate`).
 """
 import numpy as np
 
@@ -21,6 +25,7 @@ from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
 from snncompile.backends.lava.procs.runtime import Clock, Recorder
+from snncompile.loihi.integrator import accumulate
 
 
 class StepIntegrator(AbstractProcess):
@@ -29,12 +34,7 @@ class StepIntegrator(AbstractProcess):
         self.a_in = InPort(shape=(n_in,))
 
 
-@implements(proc=StepIntegrator, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
-class PyStepIntegratorFloat(PyLoihiProcessModel):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-
+class _Base(PyLoihiProcessModel):
     def __init__(self, proc_params):
         super().__init__(proc_params)
         p = self.proc_params
@@ -42,17 +42,42 @@ class PyStepIntegratorFloat(PyLoihiProcessModel):
         self.c = None if p["c"] is None else np.asarray(p["c"], dtype=np.float64)
         self.clock = Clock(p)
         self.rec = Recorder(p["rec"])
-        self.v = np.zeros(self.G.shape[0])
+        self.v = self.zero()
+
+    def zero(self):
+        return np.zeros(self.G.shape[0])
+
+    def integrate(self, x):
+        v = self.v + np.asarray(self.G @ np.asarray(x, dtype=np.float64)).reshape(-1)
+        return v if self.c is None else v + self.c
 
     def run_spk(self):
-        x = np.asarray(self.a_in.recv(), dtype=np.float64)
+        x = self.a_in.recv()
         m = self.clock.model_step(self.time_step)
         if not self.clock.valid(m):
             return
         if self.clock.image_start(m):
-            self.v = np.zeros(self.G.shape[0])
-        self.v = self.v + np.asarray(self.G @ x).reshape(-1)
-        if self.c is not None:
-            self.v = self.v + self.c
+            self.v = self.zero()
+        self.v = self.integrate(x)
         if (m + 1) % self.clock.T == 0:
             self.rec.write(m // self.clock.T, self.v)
+
+
+@implements(proc=StepIntegrator, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class PyStepIntegratorFloat(_Base):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+
+
+@implements(proc=StepIntegrator, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("fixed_pt")
+class PyStepIntegratorFixed(_Base):
+    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+
+    def zero(self):
+        return np.zeros(self.G.shape[0], dtype=np.int64)
+
+    def integrate(self, x):
+        return accumulate(self.v, self.G, x)

@@ -1,0 +1,72 @@
+"""The fixed-point readout integrator's semantics (``snncompile.loihi.integrator``), without Lava: the split of a
+readout map into integer weights and a host gain, the 24-bit accumulation, the bound that refuses a sum that
+may not fit, and the host's dequantisation of the sum (= the sum of the per-step dequantised readouts)."""
+import numpy as np
+import pytest
+import scipy.sparse as sp
+
+from snncompile.errors import UnsupportedOpError
+from snncompile.loihi.integrator import (WEIGHT_MAX, accumulate, dequantise_sums, integer_rows, integrator_params,
+                                         max_steps, step_bound)
+from snncompile.loihi.registers import V_MAX
+
+pytestmark = pytest.mark.nolava
+
+
+def test_a_mean_over_tokens_is_unit_weights_and_a_gain_of_one_over_n():
+    N, C = 12, 3
+    G = sp.kron(sp.eye(C), np.full((1, N), 1.0 / N)).tocsr()  # row c: the mean of channel c's N tokens
+    W, g = integer_rows(G)
+    assert W.dtype == np.int64 and set(W.data) == {1} and W.nnz == C * N
+    np.testing.assert_allclose(g, 1.0 / N, rtol=1e-15)
+    np.testing.assert_allclose((sp.diags(g) @ W).toarray(), G.toarray(), rtol=1e-15)
+
+
+def test_rows_of_mixed_ratios_take_the_largest_common_gain():
+    G = sp.csr_matrix(np.array([[2 / 3, 1.0, 0.0], [0.0, -0.5, 1.5], [0.0, 0.0, 0.0]]))
+    W, g = integer_rows(G)
+    np.testing.assert_array_equal(W.toarray(), [[2, 3, 0], [0, -1, 3], [0, 0, 0]])
+    np.testing.assert_allclose(g[:2], [1 / 3, 0.5], rtol=1e-15)
+
+
+@pytest.mark.parametrize("row", [[1.0, np.pi], [1.0, 1000.0]])
+def test_a_row_that_is_no_small_integer_multiple_is_refused(row):
+    """π: no common gain; 1000: the weight would exceed the 8-bit mantissa."""
+    with pytest.raises(UnsupportedOpError, match=f"no integer multiple of one gain with weights of at most "
+                                                 f"{WEIGHT_MAX}"):
+        integer_rows(sp.csr_matrix(np.array([row])))
+
+
+def test_the_register_saturates_at_24_bits():
+    W = sp.csr_matrix(np.array([[1, 1], [-1, 0], [2, -1]], dtype=np.int64))
+    v = accumulate(np.array([V_MAX - 3, -V_MAX + 1, 5]), W, np.array([2, 3]))
+    np.testing.assert_array_equal(v, [V_MAX, -V_MAX, 6])
+
+
+def test_the_bound_sets_how_many_steps_fit():
+    readout = {"scale": [0.5, 0.25], "c": [1.0, -3.0], "bound": 7.0}
+    B = step_bound(readout, 2)
+    np.testing.assert_array_equal(B, [16.0, 40.0])  # (R + |c|)/scale
+    g = np.array([1.0, 0.5])
+    assert max_steps(B, g) == V_MAX // 80  # the second row: 40/0.5 = 80 per step
+    G = sp.csr_matrix(np.diag(g))
+    assert integrator_params(G, readout, V_MAX // 80, c=None)["max_steps"] == V_MAX // 80
+    with pytest.raises(UnsupportedOpError, match=rf"its integer sum over T = {V_MAX // 80 + 1} steps may reach "):
+        integrator_params(G, readout, V_MAX // 80 + 1, c=None)
+    with pytest.raises(UnsupportedOpError, match="no finite bound"):
+        integrator_params(G, dict(readout, bound=None), 4, c=None)
+
+
+def test_dequantising_the_sum_equals_summing_the_dequantised_steps():
+    """``scale·g·S + T·c`` = Σ_t ((G·x_t)·scale + c), up to float64 rounding order."""
+    rng = np.random.default_rng(0)
+    T, n_in = 6, 40
+    G = sp.csr_matrix(rng.integers(0, 3, (5, n_in)) / 8.0)
+    readout = {"scale": list(rng.uniform(1e-2, 2e-2, 5)), "c": list(rng.normal(size=5)), "bound": 50.0}
+    p = integrator_params(G, readout, T, c=np.asarray(readout["c"]))
+    x = rng.integers(-200, 200, (T, n_in))  # |G·x| ≤ 2000: |real| ≤ 40 + |c| within the bound
+    v = np.zeros(5, dtype=np.int64)
+    for t in range(T):
+        v = accumulate(v, p["G"], x[t])
+    want = sum((G @ x[t]) * np.asarray(readout["scale"]) + np.asarray(readout["c"]) for t in range(T))
+    np.testing.assert_allclose(dequantise_sums(v[None], p, T)[0], want, rtol=1e-12, atol=1e-12)
