@@ -1,6 +1,9 @@
 """``lower --readout host|chip``: on chip a non-spiking integrator population sums the readout over T and
 is read once per image; the host's mean over T is then a constant scale.  Both placements give the
 executor's logits (float mode); a placement that would change the result is refused with its reason."""
+import json
+import os
+
 import numpy as np
 import pytest
 
@@ -129,3 +132,110 @@ def test_fixed_chip_readout_is_refused_where_its_sum_may_overflow():
     with pytest.raises(UnsupportedOpError, match=r"--readout chip: readout .*: its integer sum over T = 64 steps "
                                                  r"may reach .* > 2\^23 - 1, the integrator's 24-bit register"):
         lower_graph(g, mode="fixed", calibration=cal, readout="chip")
+
+
+# -- fixed point on the shipped families: the CLI's directory, run on Lava -----------------------------------
+
+FIXED_IMAGES = 3
+_LOWERED: dict = {}
+
+
+def _lowered_fixed_chip(name: str, tmp_path_factory):
+    """``snncompile lower FOLDER/checkpoint.pth --mode fixed --readout chip`` of a shipped family, once per
+    session: (family name, the directory, the CLI's JSON)."""
+    from cli_harness import invoke
+    from digits_models import load_family
+
+    if name not in _LOWERED:
+        out = str(tmp_path_factory.mktemp("fixedchip") / "out")
+        ckpt = f"{load_family(name).folder}/checkpoint.pth"
+        code, stdout, err = invoke("lower", ckpt, "--mode", "fixed", "--readout", "chip", "--format", "json",
+                                   "-o", out)
+        assert code == 0, f"{name}: snncompile lower --mode fixed --readout chip: {err.strip()}"
+        _LOWERED[name] = (name, out, json.loads(stdout))
+    return _LOWERED[name]
+
+
+@pytest.fixture(scope="module", params=["spikformer-digits", "spiking_resnet-digits"])
+def fixed_chip(request, tmp_path_factory):
+    """Spikformer: the integrator sums the mean over tokens of the residual stream's spike counts;
+    spiking_resnet: the zoo's ``fc(x_seq).mean(0)``, the head's integer currents."""
+    return _lowered_fixed_chip(request.param, tmp_path_factory)
+
+
+def test_fixed_chip_readouts_give_the_fixed_executors_sums_and_logits(fixed_chip):
+    """The directory the CLI wrote holds integrators and no per-step readout; run on Lava, each integrator's
+    integer sum equals the sum over T of the fixed-point executor's readout integers (bit for bit), and the
+    host's dequantised sums give the executor's logits (up to float64 rounding order: ``scale·g·S + T·c``
+    against ``Σ_t (G·x_t·scale + c)``) and its predictions.  The partition's integrator cores are the run's."""
+    from digits_models import load_family
+
+    from snncompile.backends.lava.lower import load_lowered, run_lowered
+    from snncompile.backends.reference.fixed import run_fixed
+
+    name, out, doc = fixed_chip
+    by_type = doc["processes"]["by_type"]
+    assert by_type.get("integrator", 0) >= 1 and "readout" not in by_type
+    low = load_lowered(out)
+    x = load_family(name).samples[:FIXED_IMAGES]
+    res = run_lowered(low, x)
+    T, n = low.program.T, len(x)
+    values = list(low.plan.readouts)
+    want, rows, _ = run_fixed(low.program, low.step, x, record=values)
+    for v, procs in low.plan.readouts.items():
+        (proc,) = procs
+        p = low.plan.procs[proc].params
+        assert p["G"].dtype == np.int64
+        per_image = rows[v].reshape(n, T, -1).sum(axis=1) / p["gain"]  # Σ_t (G·x_t)/g = Σ_t W·x_t
+        np.testing.assert_array_equal(per_image, np.round(per_image), err_msg=f"{name}: {v} is not integral")
+        np.testing.assert_array_equal(res.recordings.integrals[proc], per_image.astype(np.int64),
+                                      err_msg=f"{name}: integer sums of {proc}")
+    for i in range(n):
+        np.testing.assert_allclose(res.outputs[i][0], want[i][0], rtol=1e-12, atol=1e-12,
+                                   err_msg=f"{name}: logits of image {i}")
+    assert list(res.predictions) == [int(np.argmax(w[0])) for w in want]
+    with open(f"{out}/core_map.json", encoding="utf-8") as f:
+        planned = {lay["name"]: lay["cores"] for lay in json.load(f)["layers"] if lay["kind"] == "integrator"}
+    ran: dict = {}
+    for c in res.ledger.cores:
+        if c.kind == "integrator":
+            ran[c.layer] = ran.get(c.layer, 0) + 1
+    assert planned and ran == planned
+
+
+def test_run_refuses_more_steps_than_the_integrators_sum_holds(tmp_path_factory, tmp_path):
+    """``run --steps N`` beyond the steps the integrator's 24 bits hold (``max_steps``, from the quantiser's
+    bound; the zoo's head: a few dozen): one line, exit 2, no ledger written."""
+    from cli_harness import assert_one_line_error, invoke
+    from digits_models import load_family
+
+    from snncompile.backends.lava.lower import load_lowered
+
+    name, out, _ = _lowered_fixed_chip("spiking_resnet-digits", tmp_path_factory)
+    low = load_lowered(out)
+    (most,) = [p.params["max_steps"] for p in low.plan.procs.values() if p.type == "integrator"]
+    assert low.program.T <= most < 64
+    steps = most + 1
+    x = load_family(name).samples[:1]
+    axis = low.program.input_axes[low.program.step.inputs[0]]
+    if axis is not None:  # an input with a time axis (the zoo's): as many steps as the run has
+        x = np.take(x, np.arange(steps) % axis.size, axis=axis.axis)
+    np.save(tmp_path / "x.npy", x)
+    code, stdout, err = invoke("run", out, "--input", str(tmp_path / "x.npy"), "--steps", str(steps))
+    assert_one_line_error(code, stdout, err, f"{steps} steps per input may overflow the integrator's 24-bit sum",
+                          f"at most {most} fit")
+    assert not os.path.exists(f"{out}/ledger.json") and not os.path.exists(f"{out}/core_load.png")
+
+
+def test_the_cli_refuses_a_fixed_chip_readout_that_may_overflow(tmp_path):
+    """I-LIF net traced over 64 steps: its head's integer currents may sum past 24 bits on chip; ``lower``
+    says so in one line, exits 2 and writes nothing."""
+    from cli_harness import assert_one_line_error, invoke
+    from digits_models import load_family
+
+    out = tmp_path / "out"
+    ckpt = f"{load_family('ilifnet-digits').folder}/checkpoint.pth"
+    code, stdout, err = invoke("lower", ckpt, "--mode", "fixed", "--readout", "chip", "-T", "64", "-o", str(out))
+    assert_one_line_error(code, stdout, err, "--readout chip: readout ", "its integer sum over T = 64 steps may "
+                          "reach", "the integrator's 24-bit register", "(use --readout host)")
+    assert not out.exists() and os.listdir(tmp_path) == []
