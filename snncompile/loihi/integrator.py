@@ -25,7 +25,7 @@ the per-step host readout only in rounding order); nothing is folded into regist
 Fitting the register.  The quantiser bounds the readout value by ``R`` (``meta['fixed']['readouts'][v]
 ['bound']``: its calibrated bound, or the value domain), so one step's integer map is bounded per row by
 ``B_r = (R + |c_r|)/scale_r`` and ``|Σ_j W_rj·x_j| ≤ B_r/g_r``.  The sum over T steps fits when
-``T·max_r B_r/g_r ≤ 2²³ − 1``; a placement where it may not is refused (:func:`integrator_params`), never
+``T·max_r B_r/g_r ≤ 2²³ − 1`` (over the rows with synapses); a placement where it may not is refused (:func:`integrator_params`), never
 saturated knowingly.  Data beyond the calibrated bound (the quantiser keeps a margin, 2× by default) would
 saturate as the register does.
 """
@@ -96,10 +96,11 @@ def integrator_params(G, readout: dict, T: int, *, c: Optional[np.ndarray]) -> d
     gains ``gain``, the readout's ``scale`` and constant ``c`` (None on all but the first group), and
     ``max_steps``; refuses (``UnsupportedOpError``, the reason) where the sum over ``T`` steps may not fit."""
     W, g = integer_rows(G)
-    B = step_bound(readout, G.shape[0])
-    most = max_steps(B, g)
+    live = np.diff(W.indptr) > 0  # compartments with synapses (the others stay 0)
+    B = step_bound(readout, G.shape[0])[live]
+    most = max_steps(B, g[live])
     if T > most:
-        worst = float(np.max(B / g))
+        worst = float(np.max(B / g[live]))
         raise UnsupportedOpError(f"its integer sum over T = {T} steps may reach {T * worst:.4g} > 2^23 - 1, the "
                                  f"integrator's 24-bit register (one step is bounded by {worst:.4g} from the "
                                  f"quantiser's bound {float(readout['bound']):.4g} on the value; at most {most} "

@@ -70,3 +70,11 @@ def test_dequantising_the_sum_equals_summing_the_dequantised_steps():
         v = accumulate(v, p["G"], x[t])
     want = sum((G @ x[t]) * np.asarray(readout["scale"]) + np.asarray(readout["c"]) for t in range(T))
     np.testing.assert_allclose(dequantise_sums(v[None], p, T)[0], want, rtol=1e-12, atol=1e-12)
+
+
+def test_a_compartment_without_synapses_does_not_limit_the_steps():
+    """A row of the map with no synapse sums nothing (its value is the host's constant alone), whatever its
+    constant: only the rows with synapses bound T."""
+    readout = {"scale": 0.5, "c": [0.0, 1e9], "bound": 7.0}
+    G = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 0.0]]))
+    assert integrator_params(G, readout, 4, c=None)["max_steps"] == V_MAX // 14

@@ -107,6 +107,39 @@ class _FcMean(torch.nn.Module):
         return self.fc(self.lif(self.fc0(x).unsqueeze(0).repeat(self.T, 1, 1))).mean(0)
 
 
+class _TwoMaps(torch.nn.Module):
+    """``(LIF_a(fc_a(x))[..., :2] + LIF_b(fc_b(x))[..., 2:]).mean(0)``: the readout's terms arrive through two
+    different maps (two readout processes, each summing into every row)."""
+
+    def __init__(self):
+        super().__init__()
+        from snncompile.examples.neurons import make_lif
+
+        self.fa, self.la, self.fb, self.lb = torch.nn.Linear(6, 4), make_lif(), torch.nn.Linear(6, 4), make_lif()
+
+    def forward(self, x):
+        x = x.unsqueeze(0).repeat(3, 1, 1)
+        return (self.la(self.fa(x))[..., :2] + self.lb(self.fb(x))[..., 2:]).mean(0)
+
+
+def test_fixed_chip_readout_through_several_maps_is_refused():
+    """Float mode integrates each map's part; in fixed point the value's bound does not bound each part's
+    integer sum, so the placement is refused with that reason."""
+    from snncompile.analysis import infer_domains
+    from snncompile.backends.lava.lower import lower_graph
+    from snncompile.frontends.torch import trace
+
+    torch.manual_seed(0)
+    g = trace(_TwoMaps().eval(), torch.rand(1, 6))
+    infer_domains(g)
+    cal = np.random.default_rng(0).random((4, 6))
+    (procs,) = lower_graph(g, readout="chip").plan.readouts.values()
+    assert len(procs) == 2
+    with pytest.raises(UnsupportedOpError, match=r"--readout chip: readout .* receives its terms through 2 "
+                                                 r"different maps; in fixed point the bound"):
+        lower_graph(g, mode="fixed", calibration=cal, readout="chip")
+
+
 def _fc_mean(T: int):
     from snncompile.analysis import infer_domains
     from snncompile.frontends.torch import trace
