@@ -78,3 +78,30 @@ def test_a_compartment_without_synapses_does_not_limit_the_steps():
     readout = {"scale": 0.5, "c": [0.0, 1e9], "bound": 7.0}
     G = sp.csr_matrix(np.array([[1.0, 0.0], [0.0, 0.0]]))
     assert integrator_params(G, readout, 4, c=None)["max_steps"] == V_MAX // 14
+
+
+@pytest.mark.parametrize("family", ["spikformer-digits", "spiking_resnet-digits"])
+def test_the_partition_counts_the_fixed_integrators_as_the_float_ones(family):
+    """``lower`` partitions the float network; ``run`` re-partitions the quantised step graph it loads: with
+    ``readout="chip"`` both have the same integrator layers (compartments, synapses, cores), and the fixed
+    integrators' synapses (the integer map, once per sending population) are the partition's."""
+    from digits_models import load_family
+
+    from snncompile.backends.lava.lower import lower_graph
+    from snncompile.loihi import build_network, partition
+
+    d = load_family(family)
+    low = lower_graph(d.graph, mode="fixed", calibration=d.samples, readout="chip")
+    net = build_network(low.step, [u.ports[0].value for u in low.prepared.network.of_kind("readout")])
+    rerun = partition(net, low.limits, readout="chip")
+
+    def integrators(part):
+        return {lay.name: (lay.neurons, lay.synapses, lay.cores) for lay in part.layers
+                if lay.kind == "integrator"}
+
+    planned = integrators(low.part)
+    assert planned and integrators(rerun) == planned
+    # every population sending into an integrator (its InPort sums them) reaches it through the integer map
+    senders = {n: sum(c.dst == n for c in low.plan.conns) for n in planned}
+    synapses = {n: p.params["G"].nnz * senders[n] for n, p in low.plan.procs.items() if p.type == "integrator"}
+    assert synapses == {n: s for n, (_, s, _) in planned.items()}
