@@ -98,7 +98,7 @@ def bench_family(name: str, images: int) -> dict:
 
 
 def markdown(doc: dict) -> str:
-    lines = [f"# Fixed point: readouts on the host or on chip (`python benchmarks/readout_placement.py`)", "",
+    lines = ["# Fixed point: readouts on the host or on chip (`python benchmarks/readout_placement.py`)", "",
              f"{doc['machine']}; {doc['date']}; {doc['images']} images per Lava run (the folder's inputs.npy, "
              f"calibrated on all of it as `snncompile lower` is).", "",
              "| family | chip lowers | integer sums = executor | max abs Δlogit chip vs host | chip vs executor | "

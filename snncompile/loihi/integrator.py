@@ -25,9 +25,9 @@ the per-step host readout only in rounding order); nothing is folded into regist
 Fitting the register.  The quantiser bounds the readout value by ``R`` (``meta['fixed']['readouts'][v]
 ['bound']``: its calibrated bound, or the value domain), so one step's integer map is bounded per row by
 ``B_r = (R + |c_r|)/scale_r`` and ``|Σ_j W_rj·x_j| ≤ B_r/g_r``.  The sum over T steps fits when
-``T·max_r B_r/g_r ≤ 2²³ − 1`` (over the rows with synapses); a placement where it may not is refused (:func:`integrator_params`), never
-saturated knowingly.  Data beyond the calibrated bound (the quantiser keeps a margin, 2× by default) would
-saturate as the register does.
+``T·max_r B_r/g_r ≤ 2²³ − 1`` (over the rows with synapses); a placement where it may not is refused
+(:func:`integrator_params`), never saturated knowingly.  Data beyond the calibrated bound (the quantiser keeps a
+margin, 2× by default) would saturate as the register does.
 """
 from __future__ import annotations
 
