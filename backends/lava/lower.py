@@ -261,6 +261,11 @@ def lowering_report(low: Lowered, model_name: str = "") -> str:
     lines += ["", f"partition ({part.limits.name}; {part.limits.source}):", part.table()]
     if low.quant is not None:
         lines += ["", "quantisation (Loihi fixed point):", low.quant.table()]
+    held = {n: p.params["max_steps"] for n, p in plan.procs.items()
+            if p.type == "integrator" and "max_steps" in p.params}
+    if held:  # fixed-point readouts on chip (snncompile.loihi.integrator)
+        lines += ["", "readouts on chip (integer sums in 24 bits, by the quantiser's bound): "
+                  + "; ".join(f"{n} holds {m} steps" for n, m in held.items())]
     return "\n".join(lines) + "\n"
 
 

@@ -248,6 +248,8 @@ def test_run_refuses_more_steps_than_the_integrators_sum_holds(tmp_path_factory,
     low = load_lowered(out)
     (most,) = [p.params["max_steps"] for p in low.plan.procs.values() if p.type == "integrator"]
     assert low.program.T <= most < 64
+    with open(f"{out}/report.txt", encoding="utf-8") as f:
+        assert f"holds {most} steps" in f.read()  # the lowering report says how many steps the sums hold
     steps = most + 1
     x = load_family(name).samples[:1]
     axis = low.program.input_axes[low.program.step.inputs[0]]
