@@ -1,5 +1,6 @@
-"""Loihi fixed point against torch on the digits, every family with a shipped trained model
-(the folders examples/models/<arch>-digits[-variant], loaded by ``digits_models.load_family``), calibrated on the training split.
+"""Loihi fixed point against torch on the digits, every family with a shipped trained model (the folders
+examples/models/<arch>-digits[-variant], loaded by ``digits_models.load_family``), calibrated on the training
+split.
 
 The Lava tests show that Lava computes what the fixed-point executor computes (bit for bit); these tests
 show that what both compute is still the trained model.  Issue 11's bound (at most 0.5 point lost) is asserted

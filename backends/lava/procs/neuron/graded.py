@@ -17,8 +17,8 @@ Loihi 2 feature; the round/clamp emission with reset by the payload is not a sto
 programmable (microcode) neuron.
 
 Parameters as ``procs.neuron.base.NeuronProcess`` (``n``, ``attrs``, ``bias``, ``fixed``, ``T``, ``steps``,
-``lag``, ``rec``, ``rec_v``) plus ``op`` (the IR neuron op); the spike recording holds the payloads, ``rec_v`` the membrane
-``H`` before the emission.
+``lag``, ``rec``, ``rec_v``) plus ``op`` (the IR neuron op); the spike recording holds the payloads,
+``rec_v`` the membrane ``H`` before the emission.
 """
 import numpy as np
 
