@@ -23,7 +23,7 @@ import numpy as np
 from ..ir.domain import Domain
 from ..ir.graph import Graph, Node
 from .registry import Cost, Neuron, op
-from .stepping import run_neuron
+from .stepping import charge_trace, run_neuron
 
 
 def _graded_domains(node: Node, domains: Sequence[Domain], graph: Graph) -> list[Domain]:
@@ -34,9 +34,14 @@ def _graded_cost(node: Node, graph: Graph) -> Cost:
     return Cost("neuron", graph.values[node.inputs[0]].numel)
 
 
+def ilif_charge(a: dict, x, v):
+    """``H = β·V + X``, numpy or torch."""
+    return a["decay"] * v + x
+
+
 def ilif_step(a: dict, x: np.ndarray, v: np.ndarray):
     """One step of the I-LIF neuron with attributes ``a``; returns (integer spikes, new V)."""
-    h = a["decay"] * v + x
+    h = ilif_charge(a, x, v)
     s = np.round(np.clip(h, 0, a["max_spike"])).astype(x.dtype)
     return s, h - s
 
@@ -65,7 +70,7 @@ def ilif_step_torch(a: dict, x, v):
     half to even, as ``numpy.round``)."""
     import torch
 
-    h = a["decay"] * v + x
+    h = ilif_charge(a, x, v)
     s = torch.round(torch.clamp(h, 0, a["max_spike"]))
     return s, h - s
 
@@ -80,19 +85,10 @@ def _ilif_torch(node, inputs, state):
 # -- comparison of runs (backends.reference.compare): the charge H and its distance to a decision --
 
 @implements("ilif", "charge")
-def _ilif_charge(node, x, state: dict):
-    """``H`` of every step of ``x`` (a ``[T, ...]`` sequence for a multi-step node, one step otherwise),
-    continuing from ``state['v']``; the spikes it emits update ``state``."""
-    a = node.attrs
-    steps = x if a["step_mode"] == "multi" else x[None]
-    v = state.get("v")
-    v = np.zeros(steps.shape[1:], dtype=x.dtype) if v is None else v
-    h = np.empty_like(steps)
-    for t in range(steps.shape[0]):
-        h[t] = a["decay"] * v + steps[t]
-        v = ilif_step(a, steps[t], v)[1]
-    state["v"] = v
-    return h if a["step_mode"] == "multi" else h[0]
+def _ilif_charge(node, inputs, state: dict):
+    """``H`` (:func:`ilif_charge`) of every step the reference takes on ``inputs`` from ``state``; the spikes
+    it emits update ``state``."""
+    return charge_trace(node, inputs[0], state, ilif_step, ilif_charge, ilif_rest)
 
 
 @implements("ilif", "margin")

@@ -35,7 +35,7 @@ import numpy as np
 from ..ir.domain import Domain
 from ..ir.graph import Graph, Node
 from .registry import Cost, Neuron, op
-from .stepping import run_neuron
+from .stepping import charge_trace, run_neuron
 
 
 def _neuron_domains(node: Node, domains: Sequence[Domain], graph: Graph) -> list[Domain]:
@@ -138,3 +138,12 @@ def _lif_torch(node, inputs, state):
     import torch
 
     return run_neuron(node, inputs[0], state, lif_step_torch, lif_rest, torch, _membrane_input(node, inputs, torch))
+
+
+# -- comparison of runs (backends.reference.compare) and Lava's float neurons: the charge H --
+
+@implements("lif", "charge")
+def _lif_charge(node, inputs, state: dict):
+    """``H`` (:func:`lif_charge`, the membrane compared with the threshold) of every step the reference takes
+    on ``inputs`` from ``state`` (or from an explicit membrane input); the spikes it emits update ``state``."""
+    return charge_trace(node, inputs[0], state, lif_step, lif_charge, lif_rest, _membrane_input(node, inputs, np))

@@ -9,10 +9,14 @@ spikes ``s`` it last emitted (``lif``: ``("v", "s")``, for snnTorch's reset-then
 
 and the array library ``xp`` (the module ``numpy`` or ``torch``: both spell ``empty_like``/``zeros_like``/
 ``full_like``/``asarray`` alike), so the reference (numpy) and the counting engine (torch) run the same loop.
+:func:`charge_trace` runs that loop once more to record ``H``, the membrane each step decides on (its
+``charge(attrs, x_t, *state)``), for the ``charge`` hooks that run comparisons and Lava's float neurons use.
 """
 from __future__ import annotations
 
 from typing import Callable, Optional
+
+import numpy as np
 
 from ..ir.graph import Node
 from .registry import get
@@ -47,3 +51,19 @@ def run_neuron(node: Node, x, state: dict, step: Callable, rest: Callable, xp,
         spikes, v = step(a, x, *start)
         state.update(zip(names, carried(spikes, v)))
     return [spikes, state["v"]][: len(node.outputs)]
+
+
+def charge_trace(node: Node, x: np.ndarray, state: dict, step: Callable, charge: Callable, rest: Callable,
+                 start: Optional[tuple] = None) -> np.ndarray:
+    """``H = charge(attrs, x_t, *state)`` at every step :func:`run_neuron` takes over ``x`` (numpy), shaped
+    and typed like ``x`` (the spikes); ``state`` advances as that run leaves it."""
+    hs = []
+
+    def recording(a, x_t, *st):
+        hs.append(charge(a, x_t, *st))
+        return step(a, x_t, *st)
+
+    run_neuron(node, x, state, recording, rest, np, start)
+    h = np.empty_like(x)
+    h[...] = np.stack(hs) if node.attrs["step_mode"] == "multi" else hs[0]
+    return h

@@ -1,4 +1,5 @@
-"""What every neuron population process shares; each neuron's own update rule lives in its subclass.
+"""What every neuron population process shares.  A neuron's own update rule is not here: in float mode it is
+its IR op's reference step, in fixed point its register class (named by the subclass).
 
 A population of ``n`` neurons reads one summed input current ``a_in`` per Lava step and sends its spikes on
 ``s_out``.  At Lava step ``s`` it handles the model step ``m`` of its ``Clock``: outside ``0 ≤ m < steps``
@@ -6,8 +7,9 @@ A population of ``n`` neurons reads one summed input current ``a_in`` per Lava s
 ``(S, H) = step(a_in)`` — spikes and the membrane ``H`` before the reset — and ``S`` is sent and both are
 recorded (``rec``, ``rec_v``).
 
-* :class:`FloatNeuronModel` (tag ``floating_pt``): float64 ports; the subclass's ``step`` reads the current
-  plus the population's float ``bias``.
+* :class:`FloatNeuronModel` (tag ``floating_pt``): float64 ports; the IR neuron op's own reference step
+  (``ops.get(op).reference`` in single-step mode, what the reference executor runs) on ``x = a_in + bias``
+  (float64), ``H`` from the op's ``charge`` hook; the state is the op's, fresh at every image.
 * :class:`FixedNeuronModel` (tag ``fixed_pt``): 24-bit integer ports; the integer neuron is the subclass's
   ``registers`` class (``from_dict(fixed, n)``; ``step(a, v) -> (S, v', H)`` on int64), membrane ``v = 0`` at
   rest.
@@ -25,19 +27,20 @@ from lava.magma.core.model.py.type import LavaPyType
 from lava.magma.core.process.ports.ports import InPort, OutPort
 from lava.magma.core.process.process import AbstractProcess
 
+from snncompile import ops
 from snncompile.backends.lava.procs.runtime import Clock, Recorder
+from snncompile.ir.graph import Node
 
 
 class NeuronProcess(AbstractProcess):
-    """Parameters: ``n``; ``attrs`` (the IR node's attributes, float mode); ``bias`` (n,) float; ``fixed``
-    (dict of integer registers, fixed mode); ``T``, ``steps``, ``lag`` (see ``procs.runtime.Clock``); ``rec``
-    and ``rec_v`` (recording specs for the spikes and the membrane ``H``); further keywords are the neuron's
-    own parameters."""
+    """Parameters: ``n``; ``op`` (the IR neuron op) and ``attrs`` (its node's attributes), float mode; ``bias``
+    (n,) float; ``fixed`` (dict of integer registers, fixed mode); ``T``, ``steps``, ``lag`` (see
+    ``procs.runtime.Clock``); ``rec`` and ``rec_v`` (recording specs for the spikes and the membrane ``H``)."""
 
-    def __init__(self, *, n: int, T: int, steps: int, lag: int = 0, attrs=None, bias=None, fixed=None,
-                 rec=None, rec_v=None, name=None, **own):
-        super().__init__(n=n, T=T, steps=steps, lag=lag, attrs=attrs, bias=bias, fixed=fixed, rec=rec,
-                         rec_v=rec_v, name=name, **own)
+    def __init__(self, *, n: int, op: str, T: int, steps: int, lag: int = 0, attrs=None, bias=None, fixed=None,
+                 rec=None, rec_v=None, name=None):
+        super().__init__(n=n, op=op, T=T, steps=steps, lag=lag, attrs=attrs, bias=bias, fixed=fixed, rec=rec,
+                         rec_v=rec_v, name=name)
         self.a_in = InPort(shape=(n,))
         self.s_out = OutPort(shape=(n,))
 
@@ -72,7 +75,7 @@ class NeuronModel(PyLoihiProcessModel):
 
 
 class FloatNeuronModel(NeuronModel):
-    """float64 ports; ``self.bias`` is the population's float bias (zeros when none)."""
+    """float64 ports; the op's reference step on ``a_in + bias`` (module docstring)."""
 
     a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
     s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
@@ -80,8 +83,22 @@ class FloatNeuronModel(NeuronModel):
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        b = self.proc_params["bias"]
+        p = self.proc_params
+        opdef = ops.get(p["op"])
+        self.node = Node("population", p["op"], ["x"], ["s", "v"], dict(p["attrs"], step_mode="single"))
+        self.reference = opdef.reference
+        self.charge = opdef.hook("charge") if p["rec_v"] is not None else None
+        b = p["bias"]
         self.bias = np.zeros(self.n) if b is None else np.asarray(b, dtype=np.float64)
+
+    def reset(self):
+        self.v = {}  # the op's state dict, fresh for every image
+
+    def step(self, x):
+        x = np.asarray(x, dtype=np.float64) + self.bias
+        h = self.charge(self.node, [x], dict(self.v)) if self.charge is not None else None
+        s = self.reference(self.node, [x], self.v)[0]
+        return s, h
 
 
 class FixedNeuronModel(NeuronModel):

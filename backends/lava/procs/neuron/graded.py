@@ -16,49 +16,26 @@ multiplies the payload by its weights.  **On silicon:** graded spikes (payloads 
 Loihi 2 feature; the round/clamp emission with reset by the payload is not a stock neuron model and needs a
 programmable (microcode) neuron.
 
-Parameters as ``procs.neuron.base.NeuronProcess`` (``n``, ``attrs``, ``bias``, ``fixed``, ``T``, ``steps``,
-``lag``, ``rec``, ``rec_v``) plus ``op`` (the IR neuron op); the spike recording holds the payloads,
+Parameters, ports and the step skeleton: ``procs.neuron.base``; the spike recording holds the payloads,
 ``rec_v`` the membrane ``H`` before the emission.
 """
-import numpy as np
-
 from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from snncompile import ops
 from snncompile.backends.lava.procs.neuron.base import FixedNeuronModel, FloatNeuronModel, NeuronProcess
-from snncompile.ir.graph import Node
 from snncompile.loihi.graded import ILIFFixed
 
 
 class GradedStep(NeuronProcess):
-    """Parameters: those of ``NeuronProcess`` plus ``op`` (the IR neuron op)."""
-
-    def __init__(self, *, op: str, **params):
-        super().__init__(op=op, **params)
+    """Parameters: those of ``NeuronProcess``; ``op`` is a graded-spike neuron op (e.g. ``ilif``)."""
 
 
 @implements(proc=GradedStep, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
 class PyGradedStepFloat(FloatNeuronModel):
-    def __init__(self, proc_params):
-        super().__init__(proc_params)
-        p = self.proc_params
-        opdef = ops.get(p["op"])
-        self.node = Node("population", p["op"], ["x"], ["s", "v"], dict(p["attrs"], step_mode="single"))
-        self.reference = opdef.reference
-        self.charge = opdef.hook("charge") if p["rec_v"] is not None else None
-
-    def reset(self):
-        self.v = {}  # the op's state dict (its membrane), fresh for every image
-
-    def step(self, x):
-        x = np.asarray(x, dtype=np.float64) + self.bias
-        h = self.charge(self.node, x, dict(self.v)) if self.charge is not None else None
-        s = self.reference(self.node, [x], self.v)[0]
-        return s, h
+    pass
 
 
 @implements(proc=GradedStep, protocol=LoihiProtocol)
