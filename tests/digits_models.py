@@ -96,6 +96,24 @@ class DigitsModel:
         t = torch.from_numpy(np.ascontiguousarray(x)).to(dtype)
         return t.transpose(0, 1) if self.time_axis == 0 else t  # time-major is the one non-batch-first layout
 
+    def graph_input(self, images: np.ndarray) -> np.ndarray:
+        """Static images ``[N, ...]`` in the traced graph's batch-first layout: a model with a time axis reads
+        every image repeated over its ``T`` steps (``[N, T, ...]``); a static model reads them as they are."""
+        return images if self.time_axis is None else np.repeat(images[:, None], int(self.meta["T"]), axis=1)
+
+    def predict(self, x: np.ndarray, batch: int = 32) -> np.ndarray:
+        """Class predictions of the torch model over ``x`` (graph layout), ``batch`` samples at a time, every
+        stateful neuron reset before each batch; a ``[T, B, C]`` output is averaged over time."""
+        preds = []
+        with torch.no_grad():
+            for i in range(0, len(x), batch):
+                for m in self.model.modules():
+                    if m is not self.model and callable(getattr(m, "reset", None)):
+                        m.reset()
+                out = self.model(self.model_input(x[i:i + batch]))
+                preds.append((out.mean(0) if out.dim() == 3 else out).argmax(-1).numpy())
+        return np.concatenate(preds)
+
 
 def load_family(name: str) -> DigitsModel:
     """Load and trace the shipped model in folder ``name`` (see :data:`FAMILIES`)."""

@@ -2,11 +2,11 @@
 
 Two float runs of the same network may differ only where a neuron's membrane ``H`` (the value
 compared with the threshold) lies within ``tie_tol`` of ``V_th``: there, a last-bit rounding
-difference flips ``H ≥ V_th``.  A neuron op may state its own charge and decision (optional hooks
-``charge`` and ``margin``: a graded I-LIF's decisions are the rounding points ``k + ½``).
-:func:`membrane_traces` recomputes every neuron node's ``H`` from a run that recorded the neurons' inputs (``record=neuron_values(graph)``) by replaying the registered
-neuron step (``snncompile.ops.neurons.lif_step``) with the same state sharing as the executor;
-:func:`compare_spikes` then counts mismatches, ties, and mismatches that are not ties.
+difference flips ``H ≥ V_th``.  A neuron op states its charge (hook ``charge``) and may state its decision
+(hook ``margin``: a graded I-LIF's decisions are the rounding points ``k + ½``).
+:func:`membrane_traces` recomputes every neuron node's ``H`` from a run that recorded the neurons' inputs
+(``record=neuron_values(graph)``) by replaying the op's own steps (its ``charge`` hook) with the same state
+sharing as the executor; :func:`compare_spikes` then counts mismatches, ties, and mismatches that are not ties.
 """
 from __future__ import annotations
 
@@ -17,53 +17,21 @@ import numpy as np
 
 from snncompile import ops
 from snncompile.ir.graph import Graph, Node
-from snncompile.ops.neurons import initial_state, lif_step
 
 from .executor import ExecutionResult
 
-_NO_FIRE = float(np.finfo(np.float64).max)
-
-
-def _charge(a: dict, x, v, s_prev):
-    """``H`` of one step: the membrane compared with the threshold, before any reset."""
-    if a.get("style", "charge-fire-reset") == "reset-then-charge":
-        return lif_step(a, x, v, s_prev)[1]  # returns H itself
-    # charge-fire-reset: with an unreachable threshold nothing fires, so V[t] = H[t]
-    return lif_step(dict(a, v_threshold=_NO_FIRE), x, v, s_prev)[1]
-
 
 def membrane_traces(graph: Graph, result: ExecutionResult) -> dict[str, np.ndarray]:
-    """``H`` of every neuron node (same shape as its spikes), from recorded neuron inputs."""
-    states: dict[str, tuple] = {}
+    """``H`` of every neuron node (same shape as its spikes), from recorded neuron inputs: the op's ``charge``
+    hook, its state shared between nodes as the executor shares it (``state_key``)."""
+    states: dict[str, dict] = {}
     traces: dict[str, np.ndarray] = {}
     for node in graph.nodes:
-        if ops.get(node.op).family != "neuron":
+        opdef = ops.get(node.op)
+        if opdef.neuron is None:
             continue
-        a = node.attrs
-        x = _value(graph, result, node.inputs[0])
-        if ops.get(node.op).has_hook("charge"):  # a neuron that states its own charge (e.g. graded I-LIF)
-            state = states.setdefault(a.get("state_key") or node.name, {})
-            traces[node.name] = ops.get(node.op).hook("charge")(node, x, state)
-            continue
-        if a["step_mode"] == "multi":
-            v, s = initial_state(a, x.shape[1:], x.dtype)
-            h = np.empty_like(x)
-            for t in range(x.shape[0]):
-                h[t] = _charge(a, x[t], v, s)
-                s, v = lif_step(a, x[t], v, s)
-            traces[node.name] = h
-            continue
-        key = a.get("state_key") or node.name
-        if len(node.inputs) > 1:
-            v = _value(graph, result, node.inputs[1])
-            if v.shape != x.shape:
-                v = np.zeros_like(x)
-            s = (v > a["v_threshold"]).astype(x.dtype)
-        else:
-            v, s = states.get(key) or initial_state(a, x.shape, x.dtype)
-        traces[node.name] = _charge(a, x, v, s)
-        s, v = lif_step(a, x, v, s)
-        states[key] = (v, s)
+        state = states.setdefault(node.attrs.get("state_key") or node.name, {})
+        traces[node.name] = opdef.hook("charge")(node, [_value(graph, result, v) for v in node.inputs], state)
     return traces
 
 

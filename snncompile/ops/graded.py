@@ -23,6 +23,7 @@ import numpy as np
 from ..ir.domain import Domain
 from ..ir.graph import Graph, Node
 from .registry import Cost, Neuron, op
+from .stepping import charge_trace, run_neuron
 
 
 def _graded_domains(node: Node, domains: Sequence[Domain], graph: Graph) -> list[Domain]:
@@ -33,9 +34,14 @@ def _graded_cost(node: Node, graph: Graph) -> Cost:
     return Cost("neuron", graph.values[node.inputs[0]].numel)
 
 
+def ilif_charge(a: dict, x, v):
+    """``H = β·V + X``, numpy or torch."""
+    return a["decay"] * v + x
+
+
 def ilif_step(a: dict, x: np.ndarray, v: np.ndarray):
     """One step of the I-LIF neuron with attributes ``a``; returns (integer spikes, new V)."""
-    h = a["decay"] * v + x
+    h = ilif_charge(a, x, v)
     s = np.round(np.clip(h, 0, a["max_spike"])).astype(x.dtype)
     return s, h - s
 
@@ -46,25 +52,12 @@ def ilif_step(a: dict, x: np.ndarray, v: np.ndarray):
                   binary=False))
 def ilif(node: Node, inputs: Sequence[np.ndarray], state: dict):
     """Integer leaky integrate-and-fire (I-LIF); see the module docstring for the math."""
-    return run_steps(node, inputs[0], state, ilif_step, np.zeros_like, np.empty_like)
+    return run_neuron(node, inputs[0], state, ilif_step, ilif_rest, np)
 
 
-def run_steps(node: Node, x, state: dict, step, zeros_like, empty_like) -> list:
-    """Drive a one-step neuron function ``step(attrs, x_t, v) -> (s_t, v)`` over a node's input: every step
-    of a multi-step ``[T, ...]`` input from ``v = 0``, or one step from ``state['v']`` (0 at first).  The
-    array library (numpy or torch) is chosen by ``zeros_like`` / ``empty_like``.  Returns the node's outputs
-    (spikes, then the final membrane if the node has a second output) and leaves ``v`` in ``state``."""
-    a = node.attrs
-    if a["step_mode"] == "multi":
-        v = zeros_like(x[0])
-        spikes = empty_like(x)
-        for t in range(x.shape[0]):
-            spikes[t], v = step(a, x[t], v)
-    else:
-        v = state.get("v")
-        spikes, v = step(a, x, zeros_like(x) if v is None else v)
-    state["v"] = v
-    return [spikes, v][: len(node.outputs)]
+def ilif_rest(a: dict, like, xp) -> tuple:
+    """``(V,)`` at rest: ``V = 0``, shaped and typed like ``like``."""
+    return (xp.zeros_like(like),)
 
 
 # -- torch implementation (counting engine); semantics = the numpy reference above --
@@ -77,7 +70,7 @@ def ilif_step_torch(a: dict, x, v):
     half to even, as ``numpy.round``)."""
     import torch
 
-    h = a["decay"] * v + x
+    h = ilif_charge(a, x, v)
     s = torch.round(torch.clamp(h, 0, a["max_spike"]))
     return s, h - s
 
@@ -86,25 +79,16 @@ def ilif_step_torch(a: dict, x, v):
 def _ilif_torch(node, inputs, state):
     import torch
 
-    return run_steps(node, inputs[0], state, ilif_step_torch, torch.zeros_like, torch.empty_like)
+    return run_neuron(node, inputs[0], state, ilif_step_torch, ilif_rest, torch)
 
 
 # -- comparison of runs (backends.reference.compare): the charge H and its distance to a decision --
 
 @implements("ilif", "charge")
-def _ilif_charge(node, x, state: dict):
-    """``H`` of every step of ``x`` (a ``[T, ...]`` sequence for a multi-step node, one step otherwise),
-    continuing from ``state['v']``; the spikes it emits update ``state``."""
-    a = node.attrs
-    steps = x if a["step_mode"] == "multi" else x[None]
-    v = state.get("v")
-    v = np.zeros(steps.shape[1:], dtype=x.dtype) if v is None else v
-    h = np.empty_like(steps)
-    for t in range(steps.shape[0]):
-        h[t] = a["decay"] * v + steps[t]
-        v = ilif_step(a, steps[t], v)[1]
-    state["v"] = v
-    return h if a["step_mode"] == "multi" else h[0]
+def _ilif_charge(node, inputs, state: dict):
+    """``H`` (:func:`ilif_charge`) of every step the reference takes on ``inputs`` from ``state``; the spikes
+    it emits update ``state``."""
+    return charge_trace(node, inputs[0], state, ilif_step, ilif_charge, ilif_rest)
 
 
 @implements("ilif", "margin")

@@ -35,6 +35,7 @@ import numpy as np
 from ..ir.domain import Domain
 from ..ir.graph import Graph, Node
 from .registry import Cost, Neuron, op
+from .stepping import charge_trace, run_neuron
 
 
 def _neuron_domains(node: Node, domains: Sequence[Domain], graph: Graph) -> list[Domain]:
@@ -85,35 +86,31 @@ def lif_step(a: dict, x: np.ndarray, v: np.ndarray, s_prev: np.ndarray):
     return s, v_new
 
 
+def lif_rest(a: dict, like, xp) -> tuple:
+    """``(V, S)`` at rest, shaped and typed like ``like``: ``V = V_reset`` (0 for a soft reset), no spikes."""
+    return xp.full_like(like, a.get("v_reset") or 0.0), xp.zeros_like(like)
+
+
 def initial_state(a: dict, shape, dtype):
-    v0 = a.get("v_reset") or 0.0
-    return np.full(shape, v0, dtype=dtype), np.zeros(shape, dtype=dtype)
+    """:func:`lif_rest` as numpy arrays of ``shape`` and ``dtype``."""
+    return lif_rest(a, np.empty(shape, dtype=dtype), np)
+
+
+def _membrane_input(node: Node, inputs: Sequence, xp):
+    """The state a single-step node's explicit membrane input gives (snnTorch passes ``mem``): ``V`` (zeros
+    where its shape is not the input's, as snnTorch does) and ``S = [V > V_th]``; None without one."""
+    if len(inputs) < 2 or node.attrs["step_mode"] == "multi":
+        return None
+    x, v = inputs[0], inputs[1]
+    v = v if v.shape == x.shape else xp.zeros_like(x)
+    return v, xp.asarray(v > node.attrs["v_threshold"], dtype=x.dtype)
 
 
 @op("lif", "neuron", domain=_neuron_domains, cost=_neuron_cost, arity=(1, 2),
     attrs=("v_threshold", "step_mode"), neuron=Neuron(("v", "s"), "spike when v ≥ v_threshold after charging; reset"))
 def lif(node: Node, inputs: Sequence[np.ndarray], state: dict):
     """Leaky integrate-and-fire (IF when tau is None); see the module docstring for the math."""
-    a = node.attrs
-    x = inputs[0]
-    if a["step_mode"] == "multi":
-        v, s = initial_state(a, x.shape[1:], x.dtype)
-        spikes = np.empty_like(x)
-        for t in range(x.shape[0]):
-            s, v = lif_step(a, x[t], v, s)
-            spikes[t] = s
-        state["v"] = v
-        return [spikes, v][: len(node.outputs)]
-    if len(inputs) > 1:  # explicit membrane passed in by the caller (snnTorch style)
-        v = inputs[1] if inputs[1].shape == x.shape else np.zeros_like(x)  # snnTorch zeros a mismatched one
-        s = (v > a["v_threshold"]).astype(x.dtype)
-    else:
-        v, s = state.get("v"), state.get("s")
-        if v is None:
-            v, s = initial_state(a, x.shape, x.dtype)
-    s, v = lif_step(a, x, v, s)
-    state["v"], state["s"] = v, s
-    return [s, v][: len(node.outputs)]
+    return run_neuron(node, inputs[0], state, lif_step, lif_rest, np, _membrane_input(node, inputs, np))
 
 
 # -- torch implementations (counting engine); semantics = the numpy reference above --
@@ -136,34 +133,17 @@ def lif_step_torch(a: dict, x, v, s_prev):
     return fired.to(x.dtype), v_new
 
 
-def _initial_state_torch(a, like):
-    import torch
-
-    v0 = a.get("v_reset") or 0.0
-    return torch.full_like(like, v0), torch.zeros_like(like)
-
-
 @implements("lif", "torch")
 def _lif_torch(node, inputs, state):
     import torch
 
-    a = node.attrs
-    x = inputs[0]
-    if a["step_mode"] == "multi":
-        v, s = _initial_state_torch(a, x[0])
-        spikes = torch.empty_like(x)
-        for t in range(x.shape[0]):
-            s, v = lif_step_torch(a, x[t], v, s)
-            spikes[t] = s
-        state["v"] = v
-        return [spikes, v][: len(node.outputs)]
-    if len(inputs) > 1:
-        v = inputs[1] if inputs[1].shape == x.shape else torch.zeros_like(x)
-        s = (v > a["v_threshold"]).to(x.dtype)
-    else:
-        v, s = state.get("v"), state.get("s")
-        if v is None:
-            v, s = _initial_state_torch(a, x)
-    s, v = lif_step_torch(a, x, v, s)
-    state["v"], state["s"] = v, s
-    return [s, v][: len(node.outputs)]
+    return run_neuron(node, inputs[0], state, lif_step_torch, lif_rest, torch, _membrane_input(node, inputs, torch))
+
+
+# -- comparison of runs (backends.reference.compare) and Lava's float neurons: the charge H --
+
+@implements("lif", "charge")
+def _lif_charge(node, inputs, state: dict):
+    """``H`` (:func:`lif_charge`, the membrane compared with the threshold) of every step the reference takes
+    on ``inputs`` from ``state`` (or from an explicit membrane input); the spikes it emits update ``state``."""
+    return charge_trace(node, inputs[0], state, lif_step, lif_charge, lif_rest, _membrane_input(node, inputs, np))

@@ -13,11 +13,11 @@ torch = pytest.importorskip("torch")
 
 pytestmark = [pytest.mark.lava, pytest.mark.skipif(not lava_status()[0], reason=lava_status()[1] or "lava")]
 
-# arch -> what the fixed graph must contain for the run to test that feature
+# shipped model folder -> what the fixed graph must contain for the run to test that feature
 FEATURES = {
-    "spikformer": "per-neuron thresholds",
-    "spiking_resnet": "spikes into a membrane",
-    "sew_resnet-add": "host-read weight layer",
+    "spikformer-digits": "per-neuron thresholds",
+    "spiking_resnet-digits": "spikes into a membrane",
+    "sew_resnet-digits-add": "host-read weight layer",
 }
 
 
@@ -31,24 +31,25 @@ def _has(feature, low) -> bool:
         any(np.ndim(r["scale"]) for r in step.meta["fixed"]["readouts"].values())
 
 
-@pytest.mark.parametrize("arch", sorted(FEATURES))
-def test_fixed_lava_is_bit_exact_on_every_quantiser_feature(arch):
+@pytest.mark.parametrize("folder", sorted(FEATURES))
+def test_fixed_lava_is_bit_exact_on_every_quantiser_feature(folder):
     from snncompile.backends.lava.host import step_inputs
     from snncompile.backends.lava.lower import lower_graph
     from snncompile.backends.lava.simulate import simulate
     from snncompile.examples.data import load_digits
     from snncompile.loihi.fixed import quantise_input
 
+    from digits_models import load_family
     from lava_models import assert_lava_equals_fixed_executor
-    from trained_models import as_inputs, load_traced
 
     split = load_digits(img_size=16)
-    _, graph, meta = load_traced(arch)
-    low = lower_graph(graph, mode="fixed", calibration=as_inputs(split.x_train.numpy().astype(np.float32), meta))
-    assert _has(FEATURES[arch], low), f"{arch}: the fixed graph has no {FEATURES[arch]}"
-    x = as_inputs(split.x_test.numpy().astype(np.float32)[:2], meta)
+    family = load_family(folder)
+    low = lower_graph(family.graph, mode="fixed",
+                      calibration=family.graph_input(split.x_train.numpy().astype(np.float32)))
+    assert _has(FEATURES[folder], low), f"{folder}: the fixed graph has no {FEATURES[folder]}"
+    x = family.graph_input(split.x_test.numpy().astype(np.float32)[:2])
     name = low.program.step.inputs[0]
     inp = step_inputs(low.program, x)
     inp = {name: quantise_input(inp[name], low.step.meta["fixed"]["inputs"][name])}
     rec = simulate(low.plan, inp, tempfile.mkdtemp(prefix="snncompile-test-"), record_membrane=True)
-    assert_lava_equals_fixed_executor(low, rec, x, label=arch)
+    assert_lava_equals_fixed_executor(low, rec, x, label=folder)

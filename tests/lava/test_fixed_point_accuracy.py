@@ -1,5 +1,6 @@
-"""Loihi fixed point against torch on the digits, every family with a shipped trained model
-(examples/models/<arch>-digits[-variant]), calibrated on the training split.
+"""Loihi fixed point against torch on the digits, every family with a shipped trained model (the folders
+examples/models/<arch>-digits[-variant], loaded by ``digits_models.load_family``), calibrated on the training
+split.
 
 The Lava tests show that Lava computes what the fixed-point executor computes (bit for bit); these tests
 show that what both compute is still the trained model.  Issue 11's bound (at most 0.5 point lost) is asserted
@@ -10,8 +11,6 @@ quantiser that costs accuracy (e.g. one scale per layer again: spikformer 352, s
 fails here, though Lava would still equal the executor.  No Lava needed: the executor is the specification of the
 fixed-point run.
 """
-import os
-
 import numpy as np
 import pytest
 
@@ -21,19 +20,19 @@ torch = pytest.importorskip("torch")
 # `python benchmarks/fixed_point.py` (benchmarks/fixed_point_results.json; quantiser defaults: per-channel
 # scales, exact thresholds, calibrated current bounds, bias correction, 12-bit input)
 FIGURES = {
-    "spikformer": {"torch": 355, "fixed": 354, "agree": 357},
-    "spikingformer": {"torch": 354, "fixed": 353, "agree": 355},
-    "sdt": {"torch": 353, "fixed": 354, "agree": 357},
-    "qkformer": {"torch": 355, "fixed": 354, "agree": 355},
-    "metaspikeformer": {"torch": 345, "fixed": 348, "agree": 347},
-    "ilifnet": {"torch": 359, "fixed": 358, "agree": 359},
-    "sew_resnet-add": {"torch": 358, "fixed": 359, "agree": 359},
-    "sew_resnet-and": {"torch": 353, "fixed": 353, "agree": 354},
-    "sew_resnet-iand": {"torch": 357, "fixed": 355, "agree": 358},
-    "spiking_resnet": {"torch": 356, "fixed": 356, "agree": 358},
+    "spikformer-digits": {"torch": 355, "fixed": 354, "agree": 357},
+    "spikingformer-digits": {"torch": 354, "fixed": 353, "agree": 355},
+    "sdt-digits": {"torch": 353, "fixed": 354, "agree": 357},
+    "qkformer-digits": {"torch": 355, "fixed": 354, "agree": 355},
+    "metaspikeformer-digits": {"torch": 345, "fixed": 348, "agree": 347},
+    "ilifnet-digits": {"torch": 359, "fixed": 358, "agree": 359},
+    "sew_resnet-digits-add": {"torch": 358, "fixed": 359, "agree": 359},
+    "sew_resnet-digits-and": {"torch": 353, "fixed": 353, "agree": 354},
+    "sew_resnet-digits-iand": {"torch": 357, "fixed": 355, "agree": 358},
+    "spiking_resnet-digits": {"torch": 356, "fixed": 356, "agree": 358},
 }
 MAX_LOSS = 0.005  # issue 11: at most 0.5 point of accuracy lost to fixed point (on 360 images: one image)
-ARCHS = sorted(FIGURES)
+NAMES = sorted(FIGURES)  # folders under examples/models
 
 
 @pytest.fixture(scope="module")
@@ -45,43 +44,41 @@ def digits_split():
             split.y_test.numpy(), split.y_train.numpy())
 
 
-def _predictions(arch, x_train, x_test):
+def _predictions(name, x_train, x_test):
     """(torch predictions, fixed-point executor predictions) over ``x_test``, calibrated on ``x_train``."""
     from snncompile.backends.lava.lower import lower_graph
     from snncompile.backends.reference.fixed import run_fixed
 
-    from trained_models import as_inputs, folder, load_traced, torch_predictions
+    from digits_models import load_family
 
-    if not os.path.isfile(os.path.join(folder(arch), "checkpoint.pth")):
-        pytest.fail(f"the shipped {arch}-digits model is missing ({folder(arch)})")
-    model, graph, meta = load_traced(arch)
-    xs = as_inputs(x_test, meta)
-    low = lower_graph(graph, mode="fixed", calibration=as_inputs(x_train, meta))
+    family = load_family(name)
+    xs = family.graph_input(x_test)
+    low = lower_graph(family.graph, mode="fixed", calibration=family.graph_input(x_train))
     outs, _, _ = run_fixed(low.program, low.step, xs)
-    return torch_predictions(model, xs, meta), np.array([o[0].reshape(-1).argmax() for o in outs])
+    return family.predict(xs), np.array([o[0].reshape(-1).argmax() for o in outs])
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-def test_fixed_point_keeps_the_measured_test_accuracy(arch, digits_split):
+@pytest.mark.parametrize("name", NAMES)
+def test_fixed_point_keeps_the_measured_test_accuracy(name, digits_split):
     x_train, x_test, y, _ = digits_split
     assert len(y) == 360
-    torch_pred, fixed_pred = _predictions(arch, x_train, x_test)
+    torch_pred, fixed_pred = _predictions(name, x_train, x_test)
     got = {"torch": int((torch_pred == y).sum()), "fixed": int((fixed_pred == y).sum()),
            "agree": int((torch_pred == fixed_pred).sum())}
-    want = FIGURES.get(arch, {})
+    want = FIGURES.get(name, {})
     summary = ", ".join(f"{k} {v}/360 (measured: {want.get(k, '-')})" for k, v in got.items())
     if "torch" in want:
-        assert got["torch"] == want["torch"], f"{arch}: the float model changed: {summary}"
-    assert got["fixed"] >= want.get("fixed", 0), f"{arch}: fixed point lost accuracy: {summary}"
-    assert got["agree"] >= want.get("agree", 0), f"{arch}: fixed point drifted from torch: {summary}"
+        assert got["torch"] == want["torch"], f"{name}: the float model changed: {summary}"
+    assert got["fixed"] >= want.get("fixed", 0), f"{name}: fixed point lost accuracy: {summary}"
+    assert got["agree"] >= want.get("agree", 0), f"{name}: fixed point drifted from torch: {summary}"
 
 
-@pytest.mark.parametrize("arch", ARCHS)
-def test_fixed_point_loses_at_most_half_a_point_on_the_training_digits(arch, digits_split):
+@pytest.mark.parametrize("name", NAMES)
+def test_fixed_point_loses_at_most_half_a_point_on_the_training_digits(name, digits_split):
     """The issue's bound on 1437 images (measured, torch -> fixed: spikformer 1428 -> 1429, spikingformer
     1431 -> 1431, sdt 1434 -> 1433, qkformer 1421 -> 1424, metaspikeformer 1426 -> 1424, ilifnet 1437 -> 1437,
     sew_resnet-add 1432 -> 1431, -and 1422 -> 1424, -iand 1424 -> 1422, spiking_resnet 1429 -> 1432)."""
     x_train, _, _, y = digits_split
-    torch_pred, fixed_pred = _predictions(arch, x_train, x_train)
+    torch_pred, fixed_pred = _predictions(name, x_train, x_train)
     n, t, f = len(y), int((torch_pred == y).sum()), int((fixed_pred == y).sum())
-    assert f >= t - MAX_LOSS * n, f"{arch}: fixed point {f}/{n} loses more than 0.5 point to torch {t}/{n}"
+    assert f >= t - MAX_LOSS * n, f"{name}: fixed point {f}/{n} loses more than 0.5 point to torch {t}/{n}"

@@ -14,6 +14,7 @@ from spikingjelly.activation_based import neuron as ab
 from spikingjelly.clock_driven import neuron as cd
 
 from snncompile.backends.reference import compare_spikes, neuron_values, run
+from snncompile.backends.reference.compare import membrane_traces
 from snncompile.frontends.torch import trace
 
 from .models import capture_spikes
@@ -88,6 +89,24 @@ def test_lif_reference_matches_library(name, make):
     spikes = sum(int(a.sum()) for arrs in seen.values() for a in arrs)
     assert 0 < spikes < cmp.compared, f"{name}: degenerate test ({spikes} spikes)"
     print(f"{name}: {cmp}")
+
+
+@pytest.mark.parametrize("name,make", NEURONS, ids=[n[0] for n in NEURONS])
+def test_lif_charge_is_the_membrane_its_spikes_are_decided_on(name, make):
+    """The ``charge`` hook's ``H`` (replayed from the recorded inputs, state shared as the executor shares
+    it, explicit membrane inputs included) decides every spike the run emitted: ``S = Θ(H − V_th)``."""
+    torch.manual_seed(1)
+    model = make().double().eval()
+    x = torch.randint(-4, 17, (T,) + SHAPE).double() / 8
+    graph = trace(model, x)
+    result = run(graph, [x.numpy()], record=neuron_values(graph))
+    traces = membrane_traces(graph, result)
+    lifs = [n for n in graph.nodes if n.op == "lif"]
+    assert lifs and set(traces) == {n.name for n in lifs}
+    for n in lifs:
+        h, a = traces[n.name], n.attrs
+        fired = h >= a["v_threshold"] if a.get("fire", "ge") == "ge" else h > a["v_threshold"]
+        np.testing.assert_array_equal(result.values[n.outputs[0]], fired.astype(h.dtype), err_msg=n.name)
 
 
 def test_fresh_state_every_run():

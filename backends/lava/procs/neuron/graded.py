@@ -16,78 +16,30 @@ multiplies the payload by its weights.  **On silicon:** graded spikes (payloads 
 Loihi 2 feature; the round/clamp emission with reset by the payload is not a stock neuron model and needs a
 programmable (microcode) neuron.
 
-Parameters as ``LIFStep`` (``n``, ``attrs``, ``bias``, ``fixed``, ``T``, ``steps``, ``lag``, ``rec``,
-``rec_v``) plus ``op`` (the IR neuron op); the spike recording holds the payloads, ``rec_v`` the membrane
-``H`` before the emission.
+Parameters, ports and the step skeleton: ``procs.neuron.base``; the spike recording holds the payloads,
+``rec_v`` the membrane ``H`` before the emission.
 """
-import numpy as np
-
 from lava.magma.core.decorator import implements, requires, tag
-from lava.magma.core.model.py.ports import PyInPort, PyOutPort
-from lava.magma.core.model.py.type import LavaPyType
-from lava.magma.core.process.ports.ports import InPort, OutPort
-from lava.magma.core.process.process import AbstractProcess
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from snncompile import ops
-from snncompile.backends.lava.procs.neuron.process import _Base
-from snncompile.ir.graph import Node
+from snncompile.backends.lava.procs.neuron.base import FixedNeuronModel, FloatNeuronModel, NeuronProcess
 from snncompile.loihi.graded import ILIFFixed
 
 
-class GradedStep(AbstractProcess):
-    def __init__(self, *, n: int, T: int, steps: int, op: str, lag: int = 0, attrs=None, bias=None, fixed=None,
-                 rec=None, rec_v=None, name=None):
-        super().__init__(n=n, T=T, steps=steps, op=op, lag=lag, attrs=attrs, bias=bias, fixed=fixed, rec=rec,
-                         rec_v=rec_v, name=name)
-        self.a_in = InPort(shape=(n,))
-        self.s_out = OutPort(shape=(n,))
+class GradedStep(NeuronProcess):
+    """Parameters: those of ``NeuronProcess``; ``op`` is a graded-spike neuron op (e.g. ``ilif``)."""
 
 
 @implements(proc=GradedStep, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("floating_pt")
-class PyGradedStepFloat(_Base):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    out_dtype = np.float64
-
-    def __init__(self, proc_params):
-        super().__init__(proc_params)
-        p = self.proc_params
-        opdef = ops.get(p["op"])
-        self.node = Node("population", p["op"], ["x"], ["s", "v"], dict(p["attrs"], step_mode="single"))
-        self.reference = opdef.reference
-        self.charge = opdef.hook("charge") if p["rec_v"] is not None else None
-        b = p["bias"]
-        self.bias = np.zeros(self.n) if b is None else np.asarray(b, dtype=np.float64)
-
-    def reset(self):
-        self.v = {}  # the op's state dict (its membrane), fresh for every image
-
-    def step(self, x):
-        x = np.asarray(x, dtype=np.float64) + self.bias
-        h = self.charge(self.node, x, dict(self.v)) if self.charge is not None else None
-        s = self.reference(self.node, [x], self.v)[0]
-        return s, h
+class PyGradedStepFloat(FloatNeuronModel):
+    pass
 
 
 @implements(proc=GradedStep, protocol=LoihiProtocol)
 @requires(CPU)
 @tag("fixed_pt")
-class PyGradedStepFixed(_Base):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    out_dtype = np.int32
-
-    def __init__(self, proc_params):
-        super().__init__(proc_params)
-        self.neuron = ILIFFixed.from_dict(self.proc_params["fixed"], self.n)
-
-    def reset(self):
-        self.v = np.zeros(self.n, dtype=np.int64)
-
-    def step(self, x):
-        s, self.v, h = self.neuron.step(np.asarray(x, dtype=np.int64), self.v)
-        return s, h
+class PyGradedStepFixed(FixedNeuronModel):
+    registers = ILIFFixed
