@@ -138,7 +138,9 @@ class QuantConfig:
     by their value domains only).  ``bias_correction``: each weight layer's expected rounding error
     ``(w_q − w)·E[x]`` (``E[x]`` from calibration, see :func:`quantise`) is taken off its bias.
     ``input_bits``: the graded input messages' width; ``pow2_input``: a power-of-two input scale (else the
-    calibrated range fills ``input_bits`` exactly)."""
+    calibrated range fills ``input_bits`` exactly).  ``compensated_rounding``: weights rounded so that each
+    layer's current error over calibration inputs is least (:mod:`snncompile.loihi.rounding`; needs the
+    layers' input second moments, see :func:`quantise`), else to nearest."""
 
     per_channel: bool = True
     f_min: float = 2.0 ** -4
@@ -147,6 +149,7 @@ class QuantConfig:
     bias_correction: bool = True
     input_bits: int = 12
     pow2_input: bool = False
+    compensated_rounding: bool = True
 
     @staticmethod
     def per_layer() -> "QuantConfig":
@@ -155,7 +158,8 @@ class QuantConfig:
 
 
 def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig = QuantConfig(),
-             observed: Optional[dict] = None, input_means: Optional[dict] = None):
+             observed: Optional[dict] = None, input_means: Optional[dict] = None,
+             second_moments: Optional[dict] = None):
     """A fixed-point copy of the one-step graph of ``net`` and the quantisation report.
 
     ``calibration_max``: graph input -> its largest magnitude, or a (lo, hi) range, over calibration data.
@@ -164,6 +168,8 @@ def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig
     bound), which lets the scale use the membrane's bits the data needs rather than the worst case.
     ``input_means``: weight layer's input value -> its mean over calibration data (one step's shape); with
     ``config.bias_correction`` each layer's expected rounding error ``(w_q − w)·E[x]`` is taken off its bias.
+    ``second_moments``: synapse unit -> ``Σ x xᵀ`` [groups, n, n] of the vectors its weight rows multiply over
+    calibration data; with ``config.compensated_rounding`` its weights are rounded by least current error.
     Returns ``(fixed_step_graph, report)``.  The copy has integer weights (``attrs['fixed_exp']``), no
     weight-layer biases, ``attrs['fixed']`` on every ``lif`` (see :class:`LIFFixed`), ``attrs['fixed_mult']``
     on every spike matmul and ``meta['fixed']`` with the input scales and readout dequantisation."""
@@ -180,7 +186,8 @@ def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig
             if config.per_channel else {})
     shift: dict[str, np.ndarray] = {}  # synapse -> bias correction (flat output, float units)
     layers = (_quantise_synapses(net, fg, K_of, in_scale, f_of,
-                                 input_means if config.bias_correction else None, shift)
+                                 input_means if config.bias_correction else None, shift,
+                                 second_moments if config.compensated_rounding else None)
               + _quantise_attention(net, fg, K_of) + _scale_spike_terms(net, fg, K_of)
               + _quantise_neurons(net, fg, K_of, f_of, shift))
     for u in net.of_kind("synapse"):  # weight-layer biases live in the neurons now
@@ -312,7 +319,7 @@ def _synapse_input_scale(net, u, in_scale: dict) -> float:
 
 
 def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict, input_means=None,
-                       shift: Optional[dict] = None) -> list[LayerError]:
+                       shift: Optional[dict] = None, second_moments: Optional[dict] = None) -> list[LayerError]:
     """Integer weights of every synapse unit, in the activation units of the class it feeds (output channel
     ``o`` at ``K·f_o``)."""
     g, layers = net.graph, []
@@ -332,7 +339,7 @@ def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict, i
         if u.name in f_of:
             scale = scale * per_channel(g, g.node(u.node), f_of[u.name]).reshape((-1,) + (1,) * (w.ndim - 1))
         target = w * scale
-        q, e, mode = quantise_weights(target)
+        q, e, mode = quantise_weights(target, (second_moments or {}).get(u.name))
         err = float(np.linalg.norm(q * 2.0 ** e - target) / max(np.linalg.norm(target), 1e-300))
         mean = None if input_means is None else input_means.get(u.ports[0].value)
         if mean is not None and shift is not None:  # E[(w_q − w)·x] in float units, off the bias
