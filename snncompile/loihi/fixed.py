@@ -36,8 +36,10 @@ over the network's terms.  ``K = 64·2^j`` with the largest ``j`` such that ``ma
 the class scale is refined to ``K·f``, ``f ∈ [f_min, 1]``, so that every weight channel fills the 8-bit
 mantissa; a neuron's threshold and bias are then per neuron (``vth`` an array).  A class of weight layers
 read only by the host (``fc(x).mean(0)``) gets ``K`` from its current bound, and the readout dequantises by
-``64/(K·f)``.  Thresholds, biases, decays and weights are rounded to their registers; every rounding is
-reported per layer (:class:`QuantReport`).
+``64/(K·f)``.  Thresholds, biases and decays are rounded to nearest in their registers; weights so that each
+layer's current error over the calibration inputs is least (error-compensating rounding,
+:mod:`snncompile.loihi.rounding`; to nearest with ``QuantConfig(compensated_rounding=False)``); every rounding
+is reported per layer (:class:`QuantReport`).
 """
 from __future__ import annotations
 
@@ -61,6 +63,7 @@ from .graded import membrane_bound, quantise_graded
 from .mapped import separate
 from .registers import (ACT_SHIFT, BIAS_EXP_MAX, BIAS_MANT_BITS, DECAY_BITS, V_BITS, V_MAX, VTH_MANT_BITS,
                         QuantisationError, quantise_bias, quantise_weights)
+from .rounding import current_rel_error
 
 
 # -- quantisation of a unit network ------------------------------------------------------------------------
@@ -86,14 +89,15 @@ class QuantReport:
                 "spike_agreement": self.agreement}
 
     def table(self) -> str:
-        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>5s} {'w rel.err':>9s} {'K':>8s} {'f min':>6s} "
-                f"{'vth err':>9s} {'bias err':>9s} {'spike agree':>11s}"]
+        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>5s} {'w rel.err':>9s} {'I rel.err':>9s} {'K':>8s} "
+                f"{'f min':>6s} {'vth err':>9s} {'bias err':>9s} {'spike agree':>11s}"]
         for l in self.layers:
             d = l.detail
             agree = self.agreement.get(l.name)
             f_min = f"{d['f_min']:.3f}" if "f_min" in d else ""
             rows.append(f"{(l.module or l.name)[:44]:44s} {l.kind:8s} {str(d.get('weight_exp', '')):>5s} "
-                        f"{_f(d.get('weight_rel_error')):>9s} {str(d.get('K', '')):>8s} {f_min:>6s} "
+                        f"{_f(d.get('weight_rel_error')):>9s} {_f(d.get('current_rel_error')):>9s} "
+                        f"{str(d.get('K', '')):>8s} {f_min:>6s} "
                         f"{_f(d.get('threshold_rel_error')):>9s} {_f(d.get('bias_max_abs_error')):>9s} "
                         f"{_f(agree):>11s}")
         return "\n".join(rows)
@@ -339,8 +343,13 @@ def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict, i
         if u.name in f_of:
             scale = scale * per_channel(g, g.node(u.node), f_of[u.name]).reshape((-1,) + (1,) * (w.ndim - 1))
         target = w * scale
-        q, e, mode = quantise_weights(target, (second_moments or {}).get(u.name))
+        moments = (second_moments or {}).get(u.name)
+        q, e, mode = quantise_weights(target, moments)
         err = float(np.linalg.norm(q * 2.0 ** e - target) / max(np.linalg.norm(target), 1e-300))
+        detail = {"weight_exp": e, "sign_mode": mode, "K": K, "weight_rel_error": err,
+                  "rounding": "nearest" if moments is None else "compensated"}
+        if moments is not None:
+            detail["current_rel_error"] = current_rel_error(q * 2.0 ** e, target, moments)
         mean = None if input_means is None else input_means.get(u.ports[0].value)
         if mean is not None and shift is not None:  # E[(w_q − w)·x] in float units, off the bias
             w_err = q * 2.0 ** e / scale - w
@@ -351,8 +360,7 @@ def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict, i
         fg.add_constant(name, q)
         fg.set_inputs(node, [node.inputs[0], name])
         node.attrs = dict(node.attrs, fixed_exp=e, fixed_sign_mode=mode)
-        layers.append(LayerError(u.name, u.module, "synapse", {"weight_exp": e, "sign_mode": mode, "K": K,
-                                                                "weight_rel_error": err}))
+        layers.append(LayerError(u.name, u.module, "synapse", detail))
     return layers
 
 

@@ -65,3 +65,18 @@ def compensated_round(w: np.ndarray, H: np.ndarray, lo: float, hi: float) -> np.
             W[:, j + 1:b1] -= np.outer(e, U[j, j + 1:b1])
         W[:, b1:] -= err @ U[b0:b1, b1:]
     return Q[:, inv]
+
+
+def current_rel_error(w_q: np.ndarray, w: np.ndarray, moments: np.ndarray) -> float:
+    """The layer's RMS current error relative to its RMS current over the calibration inputs:
+    ``√(Σ_rows (w_q − w)ᵀ H (w_q − w) / Σ_rows wᵀ H w)``, rows ``w[o].reshape(-1)`` of group ``o // (rows/groups)``
+    using that group's ``H`` (``moments`` [groups, n, n])."""
+    d = (np.asarray(w_q, dtype=np.float64) - w).reshape(w.shape[0], -1)
+    r = np.asarray(w, dtype=np.float64).reshape(w.shape[0], -1)
+    groups = moments.shape[0]
+    per = r.shape[0] // groups
+    err = sum(float(np.einsum("oi,ij,oj->", d[g * per:(g + 1) * per], moments[g], d[g * per:(g + 1) * per]))
+              for g in range(groups))
+    ref = sum(float(np.einsum("oi,ij,oj->", r[g * per:(g + 1) * per], moments[g], r[g * per:(g + 1) * per]))
+              for g in range(groups))
+    return float(np.sqrt(err / ref)) if ref > 0 else 0.0

@@ -7,7 +7,7 @@ import pytest
 from snncompile import ops
 from snncompile.ir.graph import Graph, Node
 from snncompile.loihi.registers import quantise_weights
-from snncompile.loihi.rounding import compensated_round, second_moment
+from snncompile.loihi.rounding import compensated_round, current_rel_error, second_moment
 
 pytestmark = pytest.mark.nolava
 
@@ -50,6 +50,11 @@ def test_compensated_rounding_lowers_the_current_error_on_unseen_inputs():
     q_comp = compensated_round(w, x_cal.T @ x_cal, -128, 127)
     near, comp = _current_error(q_near, w, x_new), _current_error(q_comp, w, x_new)
     assert comp < 0.7 * near, (comp, near)  # measured: 0.51 of round-to-nearest
+    # the quantiser's per-layer figure is the same quantity, relative to the layer's RMS current
+    H_new = second_moment(x_new[None])
+    ref = float(((w @ x_new.T) ** 2).mean())
+    assert current_rel_error(q_comp, w, H_new) == pytest.approx(np.sqrt(comp / ref))
+    assert current_rel_error(q_near, w, H_new) == pytest.approx(np.sqrt(near / ref))
 
 
 def test_zero_weights_stay_zero_dead_inputs_round_to_nearest_and_values_clip():
