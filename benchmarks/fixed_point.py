@@ -79,7 +79,11 @@ CONFIGS = {  # quantiser choices compared in benchmarks/fixed_point_results.md
     "rounded_thresholds": {"exact_thresholds": False, "current_margin": None, "bias_correction": False},
     "input16": {"input_bits": 16},
     "no_bias_correction": {"bias_correction": False},
+    "nearest_rounding": {"compensated_rounding": False},
 }
+
+
+CALIBRATION_SAMPLES = 32  # lower_graph's current_samples: the images whose float run calibrates the quantiser
 
 
 def quant_config(name: str):
@@ -88,7 +92,18 @@ def quant_config(name: str):
     return QuantConfig(**CONFIGS[name])
 
 
-def measure(arch: str, x_train, x_test, y_test, limit=None, config: str = "default") -> dict:
+def spike_mismatch(low, samples) -> float:
+    """Fraction of spikes (every neuron, every step, over ``samples``) on which the fixed-point run differs
+    from the float64 run."""
+    from snncompile.backends.lava.lower import measure_agreement
+
+    agree = measure_agreement(low, samples)
+    sizes = {n.name: int(np.prod(low.prepared.graph.values[n.outputs[0]].shape)) for n in low.prepared.graph.nodes
+             if n.name in agree}
+    return float(sum((1 - agree[k]) * sizes[k] for k in agree) / max(sum(sizes.values()), 1))
+
+
+def measure(arch: str, x_train, x_test, y_test, limit=None, config: str = "default", spikes: int = 0) -> dict:
     from snncompile.analysis import infer_domains
     from snncompile.backends.lava.lower import lower_graph
     from snncompile.backends.reference.fixed import run_fixed
@@ -108,9 +123,11 @@ def measure(arch: str, x_train, x_test, y_test, limit=None, config: str = "defau
     outs, _, _ = run_fixed(low.program, low.step, as_inputs(xs, meta))
     fixed = np.array([o[0].reshape(-1).argmax() for o in outs])
     tp = torch_predictions(loaded, as_inputs(xs, meta), meta)
-    return {"arch": arch, "config": config, "n": int(len(ys)), "torch": int((tp == ys).sum()),
-            "fixed": int((fixed == ys).sum()),
-            "agree": int((tp == fixed).sum()), "seconds": round(time.time() - t0, 1), "table": low.quant.table()}
+    out = {"arch": arch, "config": config, "n": int(len(ys)), "torch": int((tp == ys).sum()),
+           "fixed": int((fixed == ys).sum()), "agree": int((tp == fixed).sum()), "seconds": round(time.time() - t0, 1)}
+    if spikes:
+        out["spike_mismatch"] = spike_mismatch(low, as_inputs(xs[:spikes], meta))
+    return dict(out, table=low.quant.table())
 
 
 def main(argv=None):
@@ -119,9 +136,14 @@ def main(argv=None):
     ap.add_argument("--limit", type=int)
     ap.add_argument("--json", help="write the results here")
     ap.add_argument("--table", action="store_true", help="print the quantisation table")
-    ap.add_argument("--split", choices=["test", "train"], default="test",
-                    help="evaluate on the 360 test digits or the 1437 training digits (calibration: training)")
+    ap.add_argument("--split", choices=["test", "train", "holdout"], default="test",
+                    help="evaluate on the 360 test digits, the 1437 training digits (calibration: training), or "
+                         "the training digits the calibration's current bounds, means and second moments never "
+                         "saw (all but the first CALIBRATION_SAMPLES)")
     ap.add_argument("--config", choices=sorted(CONFIGS), default="default", help="quantiser choices")
+    ap.add_argument("--spikes", type=int, default=0, metavar="N",
+                    help="also the fraction of spikes (all neurons, all steps) that differ from the float run over "
+                         "the first N evaluated images")
     args = ap.parse_args(argv)
     from snncompile.examples.data import load_digits
 
@@ -130,10 +152,12 @@ def main(argv=None):
     x_test, y_test = split.x_test.numpy().astype(np.float32), split.y_test.numpy()
     if args.split == "train":
         x_test, y_test = x_train, split.y_train.numpy()
+    elif args.split == "holdout":
+        x_test, y_test = x_train[CALIBRATION_SAMPLES:], split.y_train.numpy()[CALIBRATION_SAMPLES:]
     results = []
     for arch in args.archs:
         try:
-            r = measure(arch, x_train, x_test, y_test, args.limit, args.config)
+            r = measure(arch, x_train, x_test, y_test, args.limit, args.config, args.spikes)
         except Exception as e:  # a family this branch cannot lower: its refusal is the result
             r = {"arch": arch, "refused": f"{type(e).__name__}: {str(e).splitlines()[0]}"}
         results.append(r)
@@ -141,7 +165,8 @@ def main(argv=None):
             print(f"{arch:18s} refused: {r['refused']}", flush=True)
         else:
             print(f"{arch:18s} {args.config:18s} torch {r['torch']}/{r['n']}  fixed {r['fixed']}/{r['n']}  "
-                  f"agree {r['agree']}  ({r['seconds']} s)", flush=True)
+                  f"agree {r['agree']}" + (f"  spike mismatch {r['spike_mismatch']:.4%}" if "spike_mismatch" in r
+                                            else "") + f"  ({r['seconds']} s)", flush=True)
             if args.table:
                 print(r["table"])
     if args.json:

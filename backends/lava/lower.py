@@ -42,6 +42,7 @@ from snncompile.ir.serialize import graph_writer
 from snncompile.loihi import Limits, Prepared, build_network, get_limits, partition, prepare
 from snncompile.loihi.limits import check_limits
 from snncompile.loihi.fixed import quantise, quantise_input
+from snncompile.loihi.rounding import second_moment
 from snncompile.outputs import write_directory
 from snncompile.passes.time import StepProgram, retime
 
@@ -89,8 +90,8 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
             raise InputError("fixed mode needs sample inputs to choose the input scale (inputs.npy beside the "
                              "model, or --calibration X.npy)")
         cal = {name: (float(np.min(calibration)), float(np.max(calibration)))}
-        top, means = observe_currents(prepared, calibration[:current_samples])
-        step, quant = quantise(prepared.network, cal, observed=top, input_means=means)
+        top, means, moments = observe_currents(prepared, calibration[:current_samples])
+        step, quant = quantise(prepared.network, cal, observed=top, input_means=means, second_moments=moments)
         net = build_network(step, [u.ports[0].value for u in prepared.network.of_kind("readout")])
     record_mac_convention(step, graph)
     plan = make_plan(net, prepared.program.T, mode=mode)
@@ -101,24 +102,35 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
     return low
 
 
-def observe_currents(prepared: Prepared, samples: np.ndarray) -> tuple[dict[str, float], dict[str, np.ndarray]]:
+def observe_currents(prepared: Prepared, samples: np.ndarray) -> tuple[dict[str, float], dict[str, np.ndarray],
+                                                                      dict[str, np.ndarray]]:
     """From a float64 run of ``samples``: the largest magnitude of every neuron's and host readout's input
-    current (the quantiser's calibrated current bounds), and the mean over samples and steps of every weight
-    layer's input (one step's shape; the quantiser's bias correction)."""
+    current (the quantiser's calibrated current bounds); the mean over samples and steps of every weight
+    layer's input (one step's shape; the quantiser's bias correction); and per weight layer (synapse unit)
+    ``Σ x xᵀ`` over the vectors its weight rows multiply (its op's ``patches``; the quantiser's
+    error-compensating rounding)."""
     net, g, step = prepared.network, prepared.graph, prepared.network.graph
     values = [u.ports[0].value for u in net.of_kind("neuron", "readout") if u.ports[0].value in g.values]
-    inputs = [u.ports[0].value for u in net.of_kind("synapse") if u.ports[0].value in g.values
-              and tuple(g.values[u.ports[0].value].shape[1:]) == tuple(step.values[u.ports[0].value].shape[1:])]
+    synapses = [u for u in net.of_kind("synapse") if u.ports[0].value in g.values
+                and tuple(g.values[u.ports[0].value].shape[1:]) == tuple(step.values[u.ports[0].value].shape[1:])]
+    inputs = sorted({u.ports[0].value for u in synapses})
     ex = ReferenceExecutor()
     top = {v: 0.0 for v in values}
     sums = {v: 0.0 for v in inputs}
+    moments: dict[str, np.ndarray] = {}
     for i in range(len(samples)):
         r = ex.run(g, samples[i:i + 1], dtype=np.float64, record=values + inputs)
         for v in values:
             top[v] = max(top[v], float(np.abs(r.values[v]).max(initial=0.0)))
         for v in inputs:
             sums[v] = sums[v] + np.asarray(r.values[v], dtype=np.float64).mean(axis=0, keepdims=True)
-    return top, {v: sums[v] / max(len(samples), 1) for v in inputs}
+        for u in synapses:
+            node = step.node(u.node)
+            if not ops.get(node.op).has_hook("patches"):  # rounded to nearest
+                continue
+            m = second_moment(ops.get(node.op).hook("patches")(step, node, np.asarray(r.values[u.ports[0].value])))
+            moments[u.name] = moments[u.name] + m if u.name in moments else m
+    return top, {v: sums[v] / max(len(samples), 1) for v in inputs}, moments
 
 
 def measure_agreement(low: Lowered, samples: np.ndarray) -> dict:

@@ -36,8 +36,10 @@ over the network's terms.  ``K = 64·2^j`` with the largest ``j`` such that ``ma
 the class scale is refined to ``K·f``, ``f ∈ [f_min, 1]``, so that every weight channel fills the 8-bit
 mantissa; a neuron's threshold and bias are then per neuron (``vth`` an array).  A class of weight layers
 read only by the host (``fc(x).mean(0)``) gets ``K`` from its current bound, and the readout dequantises by
-``64/(K·f)``.  Thresholds, biases, decays and weights are rounded to their registers; every rounding is
-reported per layer (:class:`QuantReport`).
+``64/(K·f)``.  Thresholds, biases and decays are rounded to nearest in their registers; weights so that each
+layer's current error over the calibration inputs is least (error-compensating rounding,
+:mod:`snncompile.loihi.rounding`; to nearest with ``QuantConfig(compensated_rounding=False)``); every rounding
+is reported per layer (:class:`QuantReport`).
 """
 from __future__ import annotations
 
@@ -61,6 +63,7 @@ from .graded import membrane_bound, quantise_graded
 from .mapped import separate
 from .registers import (ACT_SHIFT, BIAS_EXP_MAX, BIAS_MANT_BITS, DECAY_BITS, V_BITS, V_MAX, VTH_MANT_BITS,
                         QuantisationError, quantise_bias, quantise_weights)
+from .rounding import current_rel_error
 
 
 # -- quantisation of a unit network ------------------------------------------------------------------------
@@ -86,14 +89,15 @@ class QuantReport:
                 "spike_agreement": self.agreement}
 
     def table(self) -> str:
-        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>5s} {'w rel.err':>9s} {'K':>8s} {'f min':>6s} "
-                f"{'vth err':>9s} {'bias err':>9s} {'spike agree':>11s}"]
+        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>5s} {'w rel.err':>9s} {'I rel.err':>9s} {'K':>8s} "
+                f"{'f min':>6s} {'vth err':>9s} {'bias err':>9s} {'spike agree':>11s}"]
         for l in self.layers:
             d = l.detail
             agree = self.agreement.get(l.name)
             f_min = f"{d['f_min']:.3f}" if "f_min" in d else ""
             rows.append(f"{(l.module or l.name)[:44]:44s} {l.kind:8s} {str(d.get('weight_exp', '')):>5s} "
-                        f"{_f(d.get('weight_rel_error')):>9s} {str(d.get('K', '')):>8s} {f_min:>6s} "
+                        f"{_f(d.get('weight_rel_error')):>9s} {_f(d.get('current_rel_error')):>9s} "
+                        f"{str(d.get('K', '')):>8s} {f_min:>6s} "
                         f"{_f(d.get('threshold_rel_error')):>9s} {_f(d.get('bias_max_abs_error')):>9s} "
                         f"{_f(agree):>11s}")
         return "\n".join(rows)
@@ -138,7 +142,9 @@ class QuantConfig:
     by their value domains only).  ``bias_correction``: each weight layer's expected rounding error
     ``(w_q − w)·E[x]`` (``E[x]`` from calibration, see :func:`quantise`) is taken off its bias.
     ``input_bits``: the graded input messages' width; ``pow2_input``: a power-of-two input scale (else the
-    calibrated range fills ``input_bits`` exactly)."""
+    calibrated range fills ``input_bits`` exactly).  ``compensated_rounding``: weights rounded so that each
+    layer's current error over calibration inputs is least (:mod:`snncompile.loihi.rounding`; needs the
+    layers' input second moments, see :func:`quantise`), else to nearest."""
 
     per_channel: bool = True
     f_min: float = 2.0 ** -4
@@ -147,6 +153,7 @@ class QuantConfig:
     bias_correction: bool = True
     input_bits: int = 12
     pow2_input: bool = False
+    compensated_rounding: bool = True
 
     @staticmethod
     def per_layer() -> "QuantConfig":
@@ -155,7 +162,8 @@ class QuantConfig:
 
 
 def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig = QuantConfig(),
-             observed: Optional[dict] = None, input_means: Optional[dict] = None):
+             observed: Optional[dict] = None, input_means: Optional[dict] = None,
+             second_moments: Optional[dict] = None):
     """A fixed-point copy of the one-step graph of ``net`` and the quantisation report.
 
     ``calibration_max``: graph input -> its largest magnitude, or a (lo, hi) range, over calibration data.
@@ -164,6 +172,8 @@ def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig
     bound), which lets the scale use the membrane's bits the data needs rather than the worst case.
     ``input_means``: weight layer's input value -> its mean over calibration data (one step's shape); with
     ``config.bias_correction`` each layer's expected rounding error ``(w_q − w)·E[x]`` is taken off its bias.
+    ``second_moments``: synapse unit -> ``Σ x xᵀ`` [groups, n, n] of the vectors its weight rows multiply over
+    calibration data; with ``config.compensated_rounding`` its weights are rounded by least current error.
     Returns ``(fixed_step_graph, report)``.  The copy has integer weights (``attrs['fixed_exp']``), no
     weight-layer biases, ``attrs['fixed']`` on every ``lif`` (see :class:`LIFFixed`), ``attrs['fixed_mult']``
     on every spike matmul and ``meta['fixed']`` with the input scales and readout dequantisation."""
@@ -180,7 +190,8 @@ def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig
             if config.per_channel else {})
     shift: dict[str, np.ndarray] = {}  # synapse -> bias correction (flat output, float units)
     layers = (_quantise_synapses(net, fg, K_of, in_scale, f_of,
-                                 input_means if config.bias_correction else None, shift)
+                                 input_means if config.bias_correction else None, shift,
+                                 second_moments if config.compensated_rounding else None)
               + _quantise_attention(net, fg, K_of) + _scale_spike_terms(net, fg, K_of)
               + _quantise_neurons(net, fg, K_of, f_of, shift))
     for u in net.of_kind("synapse"):  # weight-layer biases live in the neurons now
@@ -312,7 +323,7 @@ def _synapse_input_scale(net, u, in_scale: dict) -> float:
 
 
 def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict, input_means=None,
-                       shift: Optional[dict] = None) -> list[LayerError]:
+                       shift: Optional[dict] = None, second_moments: Optional[dict] = None) -> list[LayerError]:
     """Integer weights of every synapse unit, in the activation units of the class it feeds (output channel
     ``o`` at ``K·f_o``)."""
     g, layers = net.graph, []
@@ -332,8 +343,13 @@ def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict, i
         if u.name in f_of:
             scale = scale * per_channel(g, g.node(u.node), f_of[u.name]).reshape((-1,) + (1,) * (w.ndim - 1))
         target = w * scale
-        q, e, mode = quantise_weights(target)
+        moments = (second_moments or {}).get(u.name)
+        q, e, mode = quantise_weights(target, moments)
         err = float(np.linalg.norm(q * 2.0 ** e - target) / max(np.linalg.norm(target), 1e-300))
+        detail = {"weight_exp": e, "sign_mode": mode, "K": K, "weight_rel_error": err,
+                  "rounding": "nearest" if moments is None else "compensated"}
+        if moments is not None:
+            detail["current_rel_error"] = current_rel_error(q * 2.0 ** e, target, moments)
         mean = None if input_means is None else input_means.get(u.ports[0].value)
         if mean is not None and shift is not None:  # E[(w_q − w)·x] in float units, off the bias
             w_err = q * 2.0 ** e / scale - w
@@ -344,8 +360,7 @@ def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict, i
         fg.add_constant(name, q)
         fg.set_inputs(node, [node.inputs[0], name])
         node.attrs = dict(node.attrs, fixed_exp=e, fixed_sign_mode=mode)
-        layers.append(LayerError(u.name, u.module, "synapse", {"weight_exp": e, "sign_mode": mode, "K": K,
-                                                                "weight_rel_error": err}))
+        layers.append(LayerError(u.name, u.module, "synapse", detail))
     return layers
 
 

@@ -14,6 +14,8 @@ import numpy as np
 
 from snncompile.errors import SnnCompileError
 
+from .rounding import compensated_round
+
 V_BITS = 24
 V_MAX = 2 ** (V_BITS - 1) - 1
 ACT_SHIFT = 6
@@ -73,8 +75,11 @@ class LIFFixed:
         return LIFFixed(int(d["dv"]), vth, bias, bool(d.get("soft_reset", False)), d.get("fire", "ge"))
 
 
-def quantise_weights(w: np.ndarray) -> tuple[np.ndarray, int, str]:
-    """Integer weights in Lava's final form and the exponent: ``w ≈ w_int · 2^e``."""
+def quantise_weights(w: np.ndarray, second_moments: Optional[np.ndarray] = None) -> tuple[np.ndarray, int, str]:
+    """Integer weights in Lava's final form and the exponent: ``w ≈ w_int · 2^e``.  The exponent is the
+    smallest at which round-to-nearest fits the mantissa; the rounding itself is to nearest, or, given
+    ``second_moments`` [groups, n, n] (``Σ x xᵀ`` of what the rows ``w[o].reshape(-1)`` of each group
+    multiply), error-compensating (:mod:`snncompile.loihi.rounding`)."""
     w = np.asarray(w, dtype=np.float64)
     m = float(np.abs(w).max()) if w.size else 0.0
     if m == 0.0:
@@ -95,7 +100,22 @@ def quantise_weights(w: np.ndarray) -> tuple[np.ndarray, int, str]:
             break
         e += 1
     q = np.clip(q, -256 if mode == "mixed" else -255, top)
+    if second_moments is not None:
+        q = _compensated(w, e, mode, top, second_moments)
     return q, int(e), mode
+
+
+def _compensated(w: np.ndarray, e: int, mode: str, top: int, second_moments: np.ndarray) -> np.ndarray:
+    """Error-compensating rounding of ``w`` on the grid of exponent ``e`` and sign ``mode`` (mixed: even
+    mantissas, i.e. integers of ``2^(e+1)`` in [−128, 127]; one sign: integers of ``2^e`` up to ``top``)."""
+    unit = 2.0 ** (e + 1) if mode == "mixed" else 2.0 ** e
+    lo, hi = {"mixed": (-128, 127), "excitatory": (0, top), "inhibitory": (-top, 0)}[mode]
+    rows = w.reshape(w.shape[0], -1) / unit
+    groups = second_moments.shape[0]
+    per = rows.shape[0] // groups
+    k = np.concatenate([compensated_round(rows[g * per:(g + 1) * per], second_moments[g], lo, hi)
+                        for g in range(groups)])
+    return (k * (unit / 2.0 ** e)).reshape(w.shape)
 
 
 def quantise_bias(b: np.ndarray) -> tuple[np.ndarray, int]:

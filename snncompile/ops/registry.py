@@ -37,7 +37,9 @@ An :class:`OpDef` states, in one place,
 * ``hooks`` — per-concern implementations given on the declaration (``hooks={...}``) or attached with
   :func:`implements` (``"axis"``: a movement's axis map, with ``"noop"``, ``"compose"``, ``"resized"``,
   ``"creates_axis"`` for the shape passes and the step program; ``"time"``: a bespoke time-axis rule;
-  ``"affine"``: the op as a sparse linear map of one operand, for folds and Lava; ``"onnx"``/``"nir"``/
+  ``"affine"``: the op as a sparse linear map of one operand, for folds and Lava; ``"patches"``: a weight
+  layer's inputs as the vectors each weight row multiplies, ``(graph, node, x) -> [groups, N, fan_in]``, for
+  the quantiser's error-compensating rounding; ``"onnx"``/``"nir"``/
   ``"netx"``: emitters, registered by the exporters; ``"torch"``: the op on torch tensors, run by the torch
   engine).
 

@@ -64,9 +64,15 @@ def _linear_map(graph: Graph, node: Node, value: str) -> LinearMap:
     return LinearMap(rows, cols, data, (int(np.prod(y)), int(np.prod(x))))
 
 
+def _linear_patches(graph: Graph, node: Node, x: np.ndarray) -> np.ndarray:
+    """Every token of ``x``: the vectors each weight row ``W[o]`` multiplies, as [1 group, tokens, in]."""
+    return x.reshape(1, -1, x.shape[-1])
+
+
 @op("linear", "weight", domain=_weight_domain, cost=_weight_cost, arity=(2, 3), linear=(0,),
     weight=WeightLayer(out_axis=-1), mixes=lambda node, rank: [rank - 1],
-    hooks={"synops": lambda graph, node, args: linear_synops(args[0], args[1].shape[0]), "affine": _linear_map})
+    hooks={"synops": lambda graph, node, args: linear_synops(args[0], args[1].shape[0]), "affine": _linear_map,
+           "patches": _linear_patches})
 def linear(node: Node, inputs: Sequence[np.ndarray], state: dict):
     """``y = x Wᵀ + b`` over the last axis."""
     x, w = inputs[0], inputs[1]
@@ -81,16 +87,23 @@ def _pad(x: np.ndarray, pads: Sequence[int], value: float = 0.0) -> np.ndarray:
     return np.pad(x, width, constant_values=value) if any(pads) else x
 
 
-def conv_nd(x: np.ndarray, w: np.ndarray, b, stride, padding, dilation, groups: int) -> np.ndarray:
-    """Cross-correlation as torch computes it: x [N, C, *S], w [O, C/groups, *K]."""
-    nd = w.ndim - 2
+def conv_windows(x: np.ndarray, kernel: Sequence[int], stride, padding, dilation) -> np.ndarray:
+    """The windows a convolution reads: ``x`` [N, C, *S] zero-padded, as a view [N, C, *S_out, *K] whose
+    element ``[n, c, *p, *k]`` is the input the kernel tap ``k`` sees at output position ``p``."""
+    nd = len(kernel)
     x = _pad(x, padding)
-    k_eff = [dilation[i] * (w.shape[2 + i] - 1) + 1 for i in range(nd)]
+    k_eff = [dilation[i] * (kernel[i] - 1) + 1 for i in range(nd)]
     win = sliding_window_view(x, k_eff, axis=tuple(range(2, 2 + nd)))
     index = (Ellipsis,) + tuple(slice(None, None, d) for d in dilation)
     win = win[index]  # [N, C, *S_all, *K]
     sl = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in stride)
-    win = win[sl]
+    return win[sl]
+
+
+def conv_nd(x: np.ndarray, w: np.ndarray, b, stride, padding, dilation, groups: int) -> np.ndarray:
+    """Cross-correlation as torch computes it: x [N, C, *S], w [O, C/groups, *K]."""
+    nd = w.ndim - 2
+    win = conv_windows(x, w.shape[2:], stride, padding, dilation)
     n, c = x.shape[:2]
     o = w.shape[0]
     cg, og = c // groups, o // groups
@@ -159,10 +172,26 @@ def _conv_map(graph: Graph, node: Node, value: str) -> LinearMap:
     return LinearMap(rows, cols, data, (B * C_out * Ho * Wo, B * C_in * H * W))
 
 
+def _conv_patches(graph: Graph, node: Node, x: np.ndarray) -> np.ndarray:
+    """Per group, every window of ``x`` (zero padding included) flattened in the order of a kernel row
+    ``W[o].reshape(-1)`` (input channel of the group, then taps): [groups, N·positions, C/groups·∏K]."""
+    a = node.attrs
+    w_shape = graph.constants[node.inputs[1]].shape
+    groups, nd = int(a.get("groups", 1)), len(w_shape) - 2
+    win = conv_windows(x, w_shape[2:], a["stride"], a["padding"], a["dilation"])  # [N, C, *S_out, *K]
+    order = (0,) + tuple(range(2, 2 + nd)) + (1,) + tuple(range(2 + nd, 2 + 2 * nd))
+    win = win.transpose(order)  # [N, *S_out, C, *K]
+    n_pos = int(np.prod(win.shape[:1 + nd]))
+    cg = w_shape[1]
+    return np.stack([win[(slice(None),) * (1 + nd) + (slice(g * cg, (g + 1) * cg),)].reshape(n_pos, -1)
+                     for g in range(groups)])
+
+
 for _name in ("conv1d", "conv2d"):
     op(_name, "weight", domain=_weight_domain, cost=_weight_cost, arity=(2, 3),
        attrs=("stride", "padding", "dilation"), linear=(0,), weight=WeightLayer(out_axis=1),
-       mixes=lambda node, rank: range(1, rank), hooks={"synops": _conv_events, "affine": _conv_map})(_conv)
+       mixes=lambda node, rank: range(1, rank),
+       hooks={"synops": _conv_events, "affine": _conv_map, "patches": _conv_patches})(_conv)
 
 
 def _bn_domain(node: Node, domains: Sequence[Domain], graph: Graph) -> list[Domain]:
