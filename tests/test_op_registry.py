@@ -91,7 +91,7 @@ def test_trait_implied_hooks_are_consistent():
         if d.movement:
             assert d.has_hook("axis"), name
         if d.weight is not None:
-            assert d.has_hook("affine") and d.has_hook("synops"), name
+            assert d.has_hook("affine") and d.has_hook("synops") and d.has_hook("patches"), name
         if d.scale is not None or d.summation:
             assert d.has_hook("affine"), name
         if ops.produces_events(d) is not None:  # the torch engine counts what the reference counts

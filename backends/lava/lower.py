@@ -126,8 +126,6 @@ def observe_currents(prepared: Prepared, samples: np.ndarray) -> tuple[dict[str,
             sums[v] = sums[v] + np.asarray(r.values[v], dtype=np.float64).mean(axis=0, keepdims=True)
         for u in synapses:
             node = step.node(u.node)
-            if not ops.get(node.op).has_hook("patches"):  # rounded to nearest
-                continue
             m = second_moment(ops.get(node.op).hook("patches")(step, node, np.asarray(r.values[u.ports[0].value])))
             moments[u.name] = moments[u.name] + m if u.name in moments else m
     return top, {v: sums[v] / max(len(samples), 1) for v in inputs}, moments

@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..ir.domain import Domain
 from .registry import LinearMap, op
 
 

@@ -450,5 +450,6 @@ _IMPLIED_REFUSALS: dict[str, Callable[[OpDef], Optional[str]]] = {
     "count": lambda d: (None if produces_events(d) is not None
                         else "it produces no events (no synapses, no neuron): only its operands' counts are read"),
     "axis": lambda d: None if d.movement else "it is not a data movement",
+    "patches": lambda d: None if d.weight is not None else "it is not a weight layer (no weight rows to round)",
 }
 """Why an op without a hook has none, as its traits say."""

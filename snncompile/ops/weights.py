@@ -18,7 +18,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..ir.domain import Domain
 from ..ir.graph import Graph, Node
-from .registry import Cost, LinearMap, WeightLayer, input_domain_kind, nonzero_mask, op, real_output
+from .registry import Cost, LinearMap, WeightLayer, input_domain_kind, nonzero_mask, op
 
 
 def _weight_cost(node: Node, graph: Graph) -> Cost:

@@ -6,7 +6,7 @@ The Lava tests show that Lava computes what the fixed-point executor computes (b
 show that what both compute is still the trained model.  Issue 11's bound (at most 0.5 point lost) is asserted
 on the 1437 training digits, where 0.5 point is 7 images; on the 360 test digits (one image = 0.28 point) the
 executor keeps at least the figures measured with this quantiser: every family within one image of torch except
-SEW-ResNet IAND, which loses two (357 -> 355, 0.56 point; 2 of 1437 = 0.14 point on the training digits).  Any change to the
+SEW-ResNet IAND, which loses two (357 -> 355, 0.56 point; 0 of 1437 on the training digits).  Any change to the
 quantiser that costs accuracy (e.g. one scale per layer again: spikformer 352, spikingformer 351 of 360)
 fails here, though Lava would still equal the executor.  No Lava needed: the executor is the specification of the
 fixed-point run.
@@ -18,18 +18,21 @@ torch = pytest.importorskip("torch")
 
 # correct images of the 360 test digits (torch, fixed point) and torch/fixed agreement, measured by
 # `python benchmarks/fixed_point.py` (benchmarks/fixed_point_results.json; quantiser defaults: per-channel
-# scales, exact thresholds, calibrated current bounds, bias correction, 12-bit input)
+# scales, exact thresholds, calibrated current bounds, error-compensating weight rounding, bias correction,
+# 12-bit input).  With rounding to nearest they were (fixed, agree): spikformer 354/357, spikingformer 353/355,
+# sdt 354/357, qkformer 354/355, metaspikeformer 348/347, ilifnet 358/359, add 359/359, and 353/354, iand
+# 355/358, spiking_resnet 356/358: 41 disagreements with torch, 33 now (held-out training digits: 58 -> 51).
 FIGURES = {
-    "spikformer-digits": {"torch": 355, "fixed": 354, "agree": 357},
-    "spikingformer-digits": {"torch": 354, "fixed": 353, "agree": 355},
-    "sdt-digits": {"torch": 353, "fixed": 354, "agree": 357},
-    "qkformer-digits": {"torch": 355, "fixed": 354, "agree": 355},
-    "metaspikeformer-digits": {"torch": 345, "fixed": 348, "agree": 347},
-    "ilifnet-digits": {"torch": 359, "fixed": 358, "agree": 359},
-    "sew_resnet-digits-add": {"torch": 358, "fixed": 359, "agree": 359},
-    "sew_resnet-digits-and": {"torch": 353, "fixed": 353, "agree": 354},
+    "spikformer-digits": {"torch": 355, "fixed": 356, "agree": 359},
+    "spikingformer-digits": {"torch": 354, "fixed": 353, "agree": 354},
+    "sdt-digits": {"torch": 353, "fixed": 354, "agree": 355},
+    "qkformer-digits": {"torch": 355, "fixed": 355, "agree": 355},
+    "metaspikeformer-digits": {"torch": 345, "fixed": 347, "agree": 350},
+    "ilifnet-digits": {"torch": 359, "fixed": 359, "agree": 360},
+    "sew_resnet-digits-add": {"torch": 358, "fixed": 358, "agree": 360},
+    "sew_resnet-digits-and": {"torch": 353, "fixed": 352, "agree": 357},
     "sew_resnet-digits-iand": {"torch": 357, "fixed": 355, "agree": 358},
-    "spiking_resnet-digits": {"torch": 356, "fixed": 356, "agree": 358},
+    "spiking_resnet-digits": {"torch": 356, "fixed": 355, "agree": 359},
 }
 MAX_LOSS = 0.005  # issue 11: at most 0.5 point of accuracy lost to fixed point (on 360 images: one image)
 NAMES = sorted(FIGURES)  # folders under examples/models
@@ -76,8 +79,8 @@ def test_fixed_point_keeps_the_measured_test_accuracy(name, digits_split):
 @pytest.mark.parametrize("name", NAMES)
 def test_fixed_point_loses_at_most_half_a_point_on_the_training_digits(name, digits_split):
     """The issue's bound on 1437 images (measured, torch -> fixed: spikformer 1428 -> 1429, spikingformer
-    1431 -> 1431, sdt 1434 -> 1433, qkformer 1421 -> 1424, metaspikeformer 1426 -> 1424, ilifnet 1437 -> 1437,
-    sew_resnet-add 1432 -> 1431, -and 1422 -> 1424, -iand 1424 -> 1422, spiking_resnet 1429 -> 1432)."""
+    1431 -> 1430, sdt 1434 -> 1434, qkformer 1421 -> 1422, metaspikeformer 1426 -> 1420, ilifnet 1437 -> 1437,
+    sew_resnet-add 1432 -> 1434, -and 1422 -> 1421, -iand 1424 -> 1424, spiking_resnet 1429 -> 1432)."""
     x_train, _, _, y = digits_split
     torch_pred, fixed_pred = _predictions(name, x_train, x_train)
     n, t, f = len(y), int((torch_pred == y).sum()), int((fixed_pred == y).sum())
