@@ -10,9 +10,11 @@ from snncompile.loihi.integrator import (WEIGHT_MAX, accumulate, dequantise_sums
                                          max_steps, step_bound)
 from snncompile.loihi.registers import V_MAX
 
-pytestmark = pytest.mark.nolava
+# the integer semantics need neither Lava nor a shipped model: nolava; the partition test loads the shipped
+# models (spiking_resnet's needs spikingjelly, not in the core-only environment): full environment only
 
 
+@pytest.mark.nolava
 def test_a_mean_over_tokens_is_unit_weights_and_a_gain_of_one_over_n():
     N, C = 12, 3
     G = sp.kron(sp.eye(C), np.full((1, N), 1.0 / N)).tocsr()  # row c: the mean of channel c's N tokens
@@ -22,6 +24,7 @@ def test_a_mean_over_tokens_is_unit_weights_and_a_gain_of_one_over_n():
     np.testing.assert_allclose((sp.diags(g) @ W).toarray(), G.toarray(), rtol=1e-15)
 
 
+@pytest.mark.nolava
 def test_rows_of_mixed_ratios_take_the_largest_common_gain():
     G = sp.csr_matrix(np.array([[2 / 3, 1.0, 0.0], [0.0, -0.5, 1.5], [0.0, 0.0, 0.0]]))
     W, g = integer_rows(G)
@@ -29,6 +32,7 @@ def test_rows_of_mixed_ratios_take_the_largest_common_gain():
     np.testing.assert_allclose(g[:2], [1 / 3, 0.5], rtol=1e-15)
 
 
+@pytest.mark.nolava
 @pytest.mark.parametrize("row", [[1.0, np.pi], [1.0, 1000.0]])
 def test_a_row_that_is_no_small_integer_multiple_is_refused(row):
     """π: no common gain; 1000: the weight would exceed the 8-bit mantissa."""
@@ -37,12 +41,14 @@ def test_a_row_that_is_no_small_integer_multiple_is_refused(row):
         integer_rows(sp.csr_matrix(np.array([row])))
 
 
+@pytest.mark.nolava
 def test_the_register_saturates_at_24_bits():
     W = sp.csr_matrix(np.array([[1, 1], [-1, 0], [2, -1]], dtype=np.int64))
     v = accumulate(np.array([V_MAX - 3, -V_MAX + 1, 5]), W, np.array([2, 3]))
     np.testing.assert_array_equal(v, [V_MAX, -V_MAX, 6])
 
 
+@pytest.mark.nolava
 def test_the_bound_sets_how_many_steps_fit():
     readout = {"scale": [0.5, 0.25], "c": [1.0, -3.0], "bound": 7.0}
     B = step_bound(readout, 2)
@@ -57,6 +63,7 @@ def test_the_bound_sets_how_many_steps_fit():
         integrator_params(G, dict(readout, bound=None), 4, c=None)
 
 
+@pytest.mark.nolava
 def test_dequantising_the_sum_equals_summing_the_dequantised_steps():
     """``scale·g·S + T·c`` = Σ_t ((G·x_t)·scale + c), up to float64 rounding order."""
     rng = np.random.default_rng(0)
@@ -72,6 +79,7 @@ def test_dequantising_the_sum_equals_summing_the_dequantised_steps():
     np.testing.assert_allclose(dequantise_sums(v[None], p, T)[0], want, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.nolava
 def test_a_compartment_without_synapses_does_not_limit_the_steps():
     """A row of the map with no synapse sums nothing (its value is the host's constant alone), whatever its
     constant: only the rows with synapses bound T."""
