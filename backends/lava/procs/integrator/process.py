@@ -15,26 +15,18 @@ dequantises) and ``v ← sat(v + G·a_in)`` in a 24-bit register — the semanti
 """
 import numpy as np
 
-from snncompile.backends.lava.procs.base import FIXED, FLOAT, ClockedModel, UnitProcess, model_of
-from snncompile.backends.lava.procs.runtime import Recorder
+from snncompile.backends.lava.procs.base import FIXED, FLOAT, model_of
+from snncompile.backends.lava.procs.readout.base import ReadoutModel, ReadoutProcess
 from snncompile.loihi.integrator import accumulate
 
 
-class StepIntegrator(UnitProcess):
-    inputs = ("a_in",)
-
-    def __init__(self, *, n_in: int, G, c=None, T: int, steps: int, lag: int = 0, rec=None, name=None):
-        super().__init__(n_in=n_in, G=G, c=c, T=T, steps=steps, lag=lag, rec=rec, name=name)
-        self.open_ports(a_in=n_in)
+class StepIntegrator(ReadoutProcess):
+    """Parameters: those of ``ReadoutProcess`` (``procs.readout.base``)."""
 
 
-class _Base(ClockedModel):
+class _Base(ReadoutModel):
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        p = self.proc_params
-        self.G = p["G"]
-        self.c = None if p["c"] is None else np.asarray(p["c"], dtype=np.float64)
-        self.rec = Recorder(p["rec"])
         self.v = self.zero()
 
     def zero(self):

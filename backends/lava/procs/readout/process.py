@@ -7,27 +7,21 @@ result for model step ``m``.  The host stacks the rows over T and runs the rest 
 """
 import numpy as np
 
-from snncompile.backends.lava.procs.base import FIXED, FLOAT, ClockedModel, UnitProcess, model_of
-from snncompile.backends.lava.procs.runtime import Recorder
+from snncompile.backends.lava.procs.base import FIXED, FLOAT, model_of
+from snncompile.backends.lava.procs.readout.base import ReadoutModel, ReadoutProcess
 
 
-class StepReadout(UnitProcess):
-    inputs = ("a_in",)
+class StepReadout(ReadoutProcess):
+    """Parameters: those of ``ReadoutProcess`` (``procs.readout.base``) and ``scale``."""
 
-    def __init__(self, *, n_in: int, G, c=None, scale: float = 1.0, T: int, steps: int, lag: int = 0, rec=None,
-                 name=None):
-        super().__init__(n_in=n_in, G=G, c=c, scale=scale, T=T, steps=steps, lag=lag, rec=rec, name=name)
-        self.open_ports(a_in=n_in)
+    def __init__(self, *, scale: float = 1.0, **params):
+        super().__init__(scale=scale, **params)
 
 
-class _Base(ClockedModel):
+class _Base(ReadoutModel):
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        p = self.proc_params
-        self.G = p["G"]
-        self.c = None if p["c"] is None else np.asarray(p["c"], dtype=np.float64)
-        self.scale = np.asarray(p["scale"], dtype=np.float64)  # one, or one per readout element
-        self.rec = Recorder(p["rec"])
+        self.scale = np.asarray(self.proc_params["scale"], dtype=np.float64)  # one, or one per readout element
 
     def step(self, m, x):
         y = np.asarray(self.G @ np.asarray(x, dtype=np.float64)).reshape(-1)
