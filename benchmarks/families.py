@@ -45,15 +45,9 @@ RESULTS = os.path.join(HERE, "families_results")
 
 def shipped_families() -> list[str]:
     """Folders of trained digits models written by the example trainer (meta.json names arch and preset)."""
-    found = []
-    for name in sorted(os.listdir(MODELS)):
-        meta = os.path.join(MODELS, name, "meta.json")
-        if "-digits" in name and os.path.isfile(meta) and os.path.isfile(os.path.join(MODELS, name, "checkpoint.pth")):
-            with open(meta) as f:
-                doc = json.load(f)
-            if doc.get("arch") and doc.get("preset") and not doc.get("factory"):
-                found.append(name)
-    return found
+    from snncompile.examples.shipped import trained_digits_models
+
+    return trained_digits_models(MODELS)
 
 
 def refusal(e: BaseException) -> str:
@@ -72,15 +66,6 @@ def attempt(record: dict, key: str, fn: Callable):
     except Exception as e:  # noqa: BLE001 - a family that does not lower is a result, not a crash
         record[key] = {"refused": refusal(e)}
         return None
-
-
-def encode(static: np.ndarray, time_axis: Optional[int], T: int) -> np.ndarray:
-    """Static images ``[N, C, H, W]`` in the batch-first layout of the model's samples: unchanged for a model
-    that repeats its input itself, repeated over T on axis 1 for one that takes time on an input axis (the
-    traced graph's input is batch first: ``[N, T, ...]``, see frontends/torch/inputs.py)."""
-    if time_axis is None:
-        return static
-    return np.ascontiguousarray(np.repeat(static[:, None], T, axis=1))
 
 
 def model_layout(x: np.ndarray, time_axis: Optional[int]):
@@ -121,19 +106,17 @@ def lava_timing(low, x: np.ndarray) -> dict:
 def bench_family(name: str, split, images: int, lava: bool) -> dict:
     import torch
 
-    from snncompile.analysis import infer_domains
     from snncompile.backends.lava.lower import lower_graph
     from snncompile.backends.reference.fixed import run_fixed
-    from snncompile.commands.common import trace_loaded
-    from snncompile.frontends.torch.loading import load_model
+    from snncompile.examples.shipped import repeat_over_time
+    from snncompile.frontends.shipped import load_shipped
 
     t_start = time.perf_counter()
-    loaded = load_model(os.path.join(MODELS, name, "checkpoint.pth"))  # the CLI's defaults
-    graph = trace_loaded(loaded)
-    infer_domains(graph)
+    family = load_shipped(name, MODELS)  # the CLI's loader and defaults
+    loaded, graph = family.loaded, family.graph
     T = int(graph.meta.get("time_steps") or getattr(loaded.model, "T", 1))
-    x_test = encode(split.x_test.numpy().astype(np.float32), loaded.time_axis, T)
-    x_train = encode(split.x_train.numpy().astype(np.float32), loaded.time_axis, T)
+    x_test = repeat_over_time(split.x_test.numpy().astype(np.float32), loaded.time_axis, T)
+    x_train = repeat_over_time(split.x_train.numpy().astype(np.float32), loaded.time_axis, T)
     y = split.y_test.numpy()
     samples = np.asarray(loaded.samples, dtype=np.float32)
     r = {"family": name, "arch": loaded.meta.get("arch"), "preset": loaded.meta.get("preset"),

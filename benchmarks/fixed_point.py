@@ -4,70 +4,27 @@ specification of the Lava ``fixed_pt`` run) on the 360 test digits, calibrated o
     python benchmarks/fixed_point.py [ARCH ...] [--limit N] [--split test|train] [--config NAME]
                                      [--json benchmarks/fixed_point_results.json]
 
-Static-input models (Spikformer, ...) get the image; time-major zoo models (``meta.json`` ``time_axis`` 0) get
-the image repeated over T, batch first (the traced graph's layout).  Prints per model: torch / fixed correct,
+Each model is loaded and traced by ``snncompile.frontends.shipped.load_shipped`` (as the CLI does).  Static-input
+models (Spikformer, ...) get the image; models with a time axis get it repeated over T, batch first (the traced
+graph's layout).  Prints per model: torch / fixed correct,
 agreement, and the quantisation table; families that do not lower print their refusal."""
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 
 import numpy as np
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "examples", "models")
 FAMILIES = ["spikformer", "spikingformer", "sdt", "qkformer", "metaspikeformer", "ilifnet", "sew_resnet-add",
             "sew_resnet-and", "sew_resnet-iand", "spiking_resnet"]
 
 
-def model_folder(arch: str) -> str:
+def folder_name(arch: str) -> str:
+    """The shipped model's folder: ``sew_resnet-iand`` -> ``sew_resnet-digits-iand``."""
     base, _, variant = arch.partition("-")
-    return os.path.join(ROOT, f"{base}-digits" + (f"-{variant}" if variant else ""))
-
-
-def load(arch: str):
-    """(loaded model, traced graph, meta) of a shipped checkpoint, through the CLI's loader."""
-    import torch  # noqa: F401
-    from snncompile.frontends import torch as torch_frontend
-
-    folder = model_folder(arch)
-    meta = json.load(open(os.path.join(folder, "meta.json")))
-    loaded = torch_frontend.load_model(os.path.join(folder, "checkpoint.pth"), time_axis=meta.get("time_axis"))
-    graph = torch_frontend.trace(loaded.model, loaded.example_input(1), [loaded.input_domain], name=loaded.name,
-                                 time_major=loaded.time_axis == 0)
-    torch_frontend.declare_time_axis(graph, loaded.time_axis, getattr(loaded.model, "T", None))
-    return loaded, graph, meta
-
-
-def as_inputs(x: np.ndarray, meta: dict) -> np.ndarray:
-    """Digits images [N, 1, H, W] in the traced graph's (batch-first) layout."""
-    if meta.get("time_axis") == 0:
-        return np.repeat(x[:, None], int(meta["T"]), axis=1)
-    return x
-
-
-def torch_predictions(loaded, x: np.ndarray, meta: dict) -> np.ndarray:
-    import torch
-
-    with torch.no_grad():
-        xt = torch.from_numpy(x)
-        if meta.get("time_axis") == 0:
-            xt = xt.transpose(0, 1)
-        preds = []
-        for i in range(0, len(x), 32):  # batches; stateful neurons reset before each
-            _reset(loaded.model)
-            xb = xt[:, i:i + 32] if meta.get("time_axis") == 0 else xt[i:i + 32]
-            out = loaded.model(xb)
-            preds.append((out.mean(0) if out.dim() == 3 else out).argmax(-1).numpy())
-        return np.concatenate(preds)
-
-
-def _reset(model) -> None:
-    for m in model.modules():
-        if hasattr(m, "reset") and m is not model and callable(m.reset):
-            m.reset()
+    return f"{base}-digits" + (f"-{variant}" if variant else "")
 
 
 CONFIGS = {  # quantiser choices compared in benchmarks/fixed_point_results.md
@@ -104,12 +61,11 @@ def spike_mismatch(low, samples) -> float:
 
 
 def measure(arch: str, x_train, x_test, y_test, limit=None, config: str = "default", spikes: int = 0) -> dict:
-    from snncompile.analysis import infer_domains
     from snncompile.backends.lava.lower import lower_graph
     from snncompile.backends.reference.fixed import run_fixed
+    from snncompile.frontends.shipped import load_shipped
 
-    loaded, graph, meta = load(arch)
-    infer_domains(graph)
+    family = load_shipped(folder_name(arch))
     xs, ys = x_test[:limit], y_test[:limit]
     t0 = time.time()
     from snncompile.backends.lava import lower as lower_module
@@ -117,16 +73,17 @@ def measure(arch: str, x_train, x_test, y_test, limit=None, config: str = "defau
     quantise, cfg = lower_module.quantise, quant_config(config)
     lower_module.quantise = lambda net, cal, **kw: quantise(net, cal, config=cfg, **kw)
     try:
-        low = lower_graph(graph, mode="fixed", calibration=as_inputs(x_train, meta))
+        low = lower_graph(family.graph, mode="fixed", calibration=family.graph_input(x_train))
     finally:
         lower_module.quantise = quantise
-    outs, _, _ = run_fixed(low.program, low.step, as_inputs(xs, meta))
+    x = family.graph_input(xs)
+    outs, _, _ = run_fixed(low.program, low.step, x)
     fixed = np.array([o[0].reshape(-1).argmax() for o in outs])
-    tp = torch_predictions(loaded, as_inputs(xs, meta), meta)
+    tp = family.predict(x)
     out = {"arch": arch, "config": config, "n": int(len(ys)), "torch": int((tp == ys).sum()),
            "fixed": int((fixed == ys).sum()), "agree": int((tp == fixed).sum()), "seconds": round(time.time() - t0, 1)}
     if spikes:
-        out["spike_mismatch"] = spike_mismatch(low, as_inputs(xs[:spikes], meta))
+        out["spike_mismatch"] = spike_mismatch(low, family.graph_input(xs[:spikes]))
     return dict(out, table=low.quant.table())
 
 

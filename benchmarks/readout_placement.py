@@ -53,16 +53,13 @@ def lava_run(low, x: np.ndarray):
 
 
 def bench_family(name: str, images: int) -> dict:
-    from snncompile.analysis import infer_domains
     from snncompile.backends.lava.lower import lower_graph
     from snncompile.backends.reference.fixed import run_fixed
-    from snncompile.commands.common import trace_loaded
-    from snncompile.frontends.torch.loading import load_model
+    from snncompile.frontends.shipped import load_shipped
 
-    loaded = load_model(os.path.join(MODELS, name, "checkpoint.pth"))  # the CLI's defaults
-    graph = trace_loaded(loaded)
-    infer_domains(graph)
-    cal = np.asarray(loaded.samples, dtype=np.float64)
+    family = load_shipped(name, MODELS)  # the CLI's loader and defaults
+    graph = family.graph
+    cal = np.asarray(family.loaded.samples, dtype=np.float64)
     x = cal[:images]
     r = {"family": name}
     runs = {}

@@ -6,19 +6,15 @@ import contextlib
 import functools
 import io
 import sys
-from typing import TYPE_CHECKING, Callable, Optional
+from typing import Callable, Optional
 
 import click
-import numpy as np
 
 from snncompile.errors import SnnCompileError
-from snncompile.frontends import slayer
 from snncompile.frontends import torch as torch_frontend
+from snncompile.frontends.loaded import trace_loaded
 from snncompile.outputs import write_file
 from snncompile.validate import positive_dims
-
-if TYPE_CHECKING:  # the loader imports torch; commands that need no model do not pay for it
-    from snncompile.frontends.torch.loading import LoadedModel
 
 EXIT_CLEAN, EXIT_FINDINGS, EXIT_ERROR = 0, 1, 2
 
@@ -133,19 +129,6 @@ def _load_and_trace(model_source, factory, model_args, trust_pickle, import_path
                                        timesteps=timesteps, input_shape=shape, input_domain=input_domain,
                                        time_axis=time_axis)
     return loaded, trace_loaded(loaded, batch)
-
-
-def trace_loaded(loaded: "LoadedModel", batch: int = 1):
-    """The graph of a loaded model, as every command traces it: SLAYER networks read, torch models traced on
-    ``batch`` samples with the declared time axis (a time-major model traced on its batch-first transpose)."""
-    if slayer.is_slayer_network(loaded.model):  # SLAYER blocks are read, not traced (see frontends/slayer)
-        graph = slayer.slayer_graph(loaded.model, loaded.example_input(batch), name=loaded.name)
-        if loaded.samples is not None:  # the graph reads [B, T, ...]: SLAYER's samples with time moved first
-            loaded.samples = np.moveaxis(loaded.samples, -1, 1)
-        return graph
-    graph = torch_frontend.trace(loaded.model, loaded.example_input(batch), [loaded.input_domain], name=loaded.name,
-                                 time_major=loaded.time_axis == 0)
-    return torch_frontend.declare_time_axis(graph, loaded.time_axis, getattr(loaded.model, "T", None))
 
 
 def _time_axis_option(from_shape: Optional[int]) -> Optional[int]:

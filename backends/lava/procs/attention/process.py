@@ -12,29 +12,21 @@ per head; ``rec_ops`` receives them (``[steps, 2, heads]``).
 """
 import numpy as np
 
-from lava.magma.core.decorator import implements, requires, tag
-from lava.magma.core.model.py.model import PyLoihiProcessModel
-from lava.magma.core.model.py.ports import PyInPort, PyOutPort
-from lava.magma.core.model.py.type import LavaPyType
-from lava.magma.core.process.ports.ports import InPort, OutPort
-from lava.magma.core.process.process import AbstractProcess
-from lava.magma.core.resources import CPU
-from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
-
-from snncompile.backends.lava.procs.runtime import Clock, Recorder
+from snncompile.backends.lava.procs.base import FIXED, FLOAT, ClockedModel, UnitProcess, model_of
+from snncompile.backends.lava.procs.runtime import Recorder
 
 
-class SpikeAttention(AbstractProcess):
+class SpikeAttention(UnitProcess):
+    inputs = ("a", "b", "c")
+    outputs = ("out",)
+
     def __init__(self, *, n_a: int, n_b: int, n_c: int, ga, gb, gc, shape_a, shape_b, shape_c, order: str,
                  gout, T: int, steps: int, lag: int = 0, mult: int = 1, rec_ops=None, name=None):
         gout = np.asarray(gout)
         super().__init__(n_a=n_a, n_b=n_b, n_c=n_c, ga=np.asarray(ga), gb=np.asarray(gb), gc=np.asarray(gc),
                          shape_a=tuple(shape_a), shape_b=tuple(shape_b), shape_c=tuple(shape_c), order=order,
                          gout=gout, T=T, steps=steps, lag=lag, mult=mult, rec_ops=rec_ops, name=name)
-        self.a = InPort(shape=(n_a,))
-        self.b = InPort(shape=(n_b,))
-        self.c = InPort(shape=(n_c,))
-        self.out = OutPort(shape=(len(gout),))
+        self.open_ports(a=n_a, b=n_b, c=n_c, out=len(gout))
 
 
 def _synops(x, y):
@@ -44,7 +36,7 @@ def _synops(x, y):
     return (col * row).sum(-1)
 
 
-class _Base(PyLoihiProcessModel):
+class _Base(ClockedModel):
     def __init__(self, proc_params):
         super().__init__(proc_params)
         p = self.proc_params
@@ -53,13 +45,11 @@ class _Base(PyLoihiProcessModel):
         self.order = p["order"]
         self.gout = np.asarray(p["gout"])
         self.mult = p["mult"]
-        self.clock = Clock(p)
         self.rec = Recorder(p["rec_ops"])
 
-    def run_spk(self):
-        xa, xb, xc = self.a.recv(), self.b.recv(), self.c.recv()
-        a, b, c = (np.asarray(x)[g].reshape(s).astype(self.work) for x, g, s in zip((xa, xb, xc), self.g,
-                                                                                   self.shapes))
+    def step(self, m, xa, xb, xc):
+        a, b, c = (np.asarray(x)[g].reshape(s).astype(self.fmt.work) for x, g, s in zip((xa, xb, xc), self.g,
+                                                                                       self.shapes))
         if self.order == "ab_c":
             inner = a @ b
             out = inner @ c
@@ -68,38 +58,17 @@ class _Base(PyLoihiProcessModel):
             inner = b @ c
             out = a @ inner
             ops = np.stack([_synops(b, c), _synops(a, inner)])
-        z = out.reshape(-1)[self.gout]
-        m = self.clock.model_step(self.time_step)
-        if self.clock.valid(m):
-            self.rec.write(m, ops.reshape(2, -1))
-        else:
-            z = np.zeros_like(z)
-        self.out.send(self.finish(z))
+        self.rec.write(m, ops.reshape(2, -1))
+        return (self.finish(out.reshape(-1)[self.gout]),)
 
 
-@implements(proc=SpikeAttention, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
+@model_of(SpikeAttention, FLOAT)
 class PySpikeAttentionFloat(_Base):
-    a: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    b: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    c: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    work = np.float64
-
     def finish(self, z):
         return z * float(self.mult)
 
 
-@implements(proc=SpikeAttention, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
+@model_of(SpikeAttention, FIXED)
 class PySpikeAttentionFixed(_Base):
-    a: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    b: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    c: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    work = np.int64
-
     def finish(self, z):
         return (z * int(self.mult)).astype(np.int32)

@@ -15,47 +15,28 @@ dequantises) and ``v ← sat(v + G·a_in)`` in a 24-bit register — the semanti
 """
 import numpy as np
 
-from lava.magma.core.decorator import implements, requires, tag
-from lava.magma.core.model.py.model import PyLoihiProcessModel
-from lava.magma.core.model.py.ports import PyInPort
-from lava.magma.core.model.py.type import LavaPyType
-from lava.magma.core.process.ports.ports import InPort
-from lava.magma.core.process.process import AbstractProcess
-from lava.magma.core.resources import CPU
-from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
-
-from snncompile.backends.lava.procs.runtime import Clock, Recorder
+from snncompile.backends.lava.procs.base import FIXED, FLOAT, model_of
+from snncompile.backends.lava.procs.readout.base import ReadoutModel, ReadoutProcess
 from snncompile.loihi.integrator import accumulate
 
 
-class StepIntegrator(AbstractProcess):
-    def __init__(self, *, n_in: int, G, c=None, T: int, steps: int, lag: int = 0, rec=None, name=None):
-        super().__init__(n_in=n_in, G=G, c=c, T=T, steps=steps, lag=lag, rec=rec, name=name)
-        self.a_in = InPort(shape=(n_in,))
+class StepIntegrator(ReadoutProcess):
+    """Parameters: those of ``ReadoutProcess`` (``procs.readout.base``)."""
 
 
-class _Base(PyLoihiProcessModel):
+class _Base(ReadoutModel):
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        p = self.proc_params
-        self.G = p["G"]
-        self.c = None if p["c"] is None else np.asarray(p["c"], dtype=np.float64)
-        self.clock = Clock(p)
-        self.rec = Recorder(p["rec"])
         self.v = self.zero()
 
     def zero(self):
-        return np.zeros(self.G.shape[0])
+        return np.zeros(self.G.shape[0], dtype=self.fmt.work)
 
     def integrate(self, x):
         v = self.v + np.asarray(self.G @ np.asarray(x, dtype=np.float64)).reshape(-1)
         return v if self.c is None else v + self.c
 
-    def run_spk(self):
-        x = self.a_in.recv()
-        m = self.clock.model_step(self.time_step)
-        if not self.clock.valid(m):
-            return
+    def step(self, m, x):
         if self.clock.image_start(m):
             self.v = self.zero()
         self.v = self.integrate(x)
@@ -63,21 +44,12 @@ class _Base(PyLoihiProcessModel):
             self.rec.write(m // self.clock.T, self.v)
 
 
-@implements(proc=StepIntegrator, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
+@model_of(StepIntegrator, FLOAT)
 class PyStepIntegratorFloat(_Base):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    pass
 
 
-@implements(proc=StepIntegrator, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
+@model_of(StepIntegrator, FIXED)
 class PyStepIntegratorFixed(_Base):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-
-    def zero(self):
-        return np.zeros(self.G.shape[0], dtype=np.int64)
-
     def integrate(self, x):
         return accumulate(self.v, self.G, x)

@@ -4,82 +4,64 @@ its IR op's reference step, in fixed point its register class (named by the subc
 A population of ``n`` neurons reads one summed input current ``a_in`` per Lava step and sends its spikes on
 ``s_out``.  At Lava step ``s`` it handles the model step ``m`` of its ``Clock``: outside ``0 ≤ m < steps``
 (pipeline fill and drain) it sends zeros; at every image start (``m % T == 0``) its state is reset; otherwise
-``(S, H) = step(a_in)`` — spikes and the membrane ``H`` before the reset — and ``S`` is sent and both are
-recorded (``rec``, ``rec_v``).
+``(S, H) = update(a_in)`` — spikes and the membrane ``H`` before the reset — and ``S`` is sent and both are
+recorded (``rec``, ``rec_v``).  Ports, number formats and the clock skeleton: ``procs.base``.
 
-* :class:`FloatNeuronModel` (tag ``floating_pt``): float64 ports; the IR neuron op's own reference step
+* :class:`FloatNeuronModel` (for ``procs.base.FLOAT``): the IR neuron op's own reference step
   (``ops.get(op).reference`` in single-step mode, what the reference executor runs) on ``x = a_in + bias``
   (float64), ``H`` from the op's ``charge`` hook; the state is the op's, fresh at every image.
-* :class:`FixedNeuronModel` (tag ``fixed_pt``): 24-bit integer ports; the integer neuron is the subclass's
+* :class:`FixedNeuronModel` (for ``procs.base.FIXED``): the integer neuron is the subclass's
   ``registers`` class (``from_dict(fixed, n)``; ``step(a, v) -> (S, v', H)`` on int64), membrane ``v = 0`` at
   rest.
 
-These bases carry no ``@implements``/``@requires``/``@tag``: Lava appends tags and resources over
-inheritance and matches a model to ``type(proc)`` exactly, so only the concrete models are decorated.  Lava
-finds ports and Vars declared on a base Process or base ProcessModel (checked on lava-nc 0.10: ``LavaPyType``
-attributes are collected through the class's ``dir``/bases).
+These bases carry no decorator; a concrete model is ``@model_of(Proc, FLOAT)`` (or ``FIXED``) on one of them.
 """
 import numpy as np
 
-from lava.magma.core.model.py.model import PyLoihiProcessModel
-from lava.magma.core.model.py.ports import PyInPort, PyOutPort
-from lava.magma.core.model.py.type import LavaPyType
-from lava.magma.core.process.ports.ports import InPort, OutPort
-from lava.magma.core.process.process import AbstractProcess
-
 from snncompile import ops
-from snncompile.backends.lava.procs.runtime import Clock, Recorder
+from snncompile.backends.lava.procs.base import ClockedModel, UnitProcess
+from snncompile.backends.lava.procs.runtime import Recorder
 from snncompile.ir.graph import Node
 
 
-class NeuronProcess(AbstractProcess):
+class NeuronProcess(UnitProcess):
     """Parameters: ``n``; ``op`` (the IR neuron op) and ``attrs`` (its node's attributes), float mode; ``bias``
     (n,) float; ``fixed`` (dict of integer registers, fixed mode); ``T``, ``steps``, ``lag`` (see
     ``procs.runtime.Clock``); ``rec`` and ``rec_v`` (recording specs for the spikes and the membrane ``H``)."""
+
+    inputs = ("a_in",)
+    outputs = ("s_out",)
 
     def __init__(self, *, n: int, op: str, T: int, steps: int, lag: int = 0, attrs=None, bias=None, fixed=None,
                  rec=None, rec_v=None, name=None):
         super().__init__(n=n, op=op, T=T, steps=steps, lag=lag, attrs=attrs, bias=bias, fixed=fixed, rec=rec,
                          rec_v=rec_v, name=name)
-        self.a_in = InPort(shape=(n,))
-        self.s_out = OutPort(shape=(n,))
+        self.open_ports(a_in=n, s_out=n)
 
 
-class NeuronModel(PyLoihiProcessModel):
-    """The step skeleton (module docstring); a subclass defines ``reset()`` and ``step(a_in) -> (S, H)``."""
-
-    out_dtype: type
+class NeuronModel(ClockedModel):
+    """The step (module docstring); a subclass defines ``reset()`` and ``update(a_in) -> (S, H)``."""
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
         p = self.proc_params
         self.n = int(p["n"])
-        self.clock = Clock(p)
         self.rec = Recorder(p["rec"])
         self.rec_v = Recorder(p["rec_v"])
         self.v = None
         self.s = None
 
-    def run_spk(self):
-        x = self.a_in.recv()
-        m = self.clock.model_step(self.time_step)
-        if not self.clock.valid(m):
-            self.s_out.send(np.zeros(self.n, dtype=self.out_dtype))
-            return
+    def step(self, m, x):
         if self.v is None or self.clock.image_start(m):
             self.reset()
-        s, h = self.step(x)
+        s, h = self.update(x)
         self.rec.write(m, s)
         self.rec_v.write(m, h)
-        self.s_out.send(s.astype(self.out_dtype))
+        return (s.astype(self.fmt.message),)
 
 
 class FloatNeuronModel(NeuronModel):
-    """float64 ports; the op's reference step on ``a_in + bias`` (module docstring)."""
-
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    out_dtype = np.float64
+    """The op's reference step on ``a_in + bias`` (module docstring)."""
 
     def __init__(self, proc_params):
         super().__init__(proc_params)
@@ -94,7 +76,7 @@ class FloatNeuronModel(NeuronModel):
     def reset(self):
         self.v = {}  # the op's state dict, fresh for every image
 
-    def step(self, x):
+    def update(self, x):
         x = np.asarray(x, dtype=np.float64) + self.bias
         h = self.charge(self.node, [x], dict(self.v)) if self.charge is not None else None
         s = self.reference(self.node, [x], self.v)[0]
@@ -102,11 +84,8 @@ class FloatNeuronModel(NeuronModel):
 
 
 class FixedNeuronModel(NeuronModel):
-    """24-bit integer ports; the neuron is ``registers.from_dict(fixed, n)``, its membrane int64 from rest."""
+    """The neuron is ``registers.from_dict(fixed, n)``, its membrane int64 from rest."""
 
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    out_dtype = np.int32
     registers: type  # the integer neuron: LIFFixed, ILIFFixed, ...
 
     def __init__(self, proc_params):
@@ -116,6 +95,6 @@ class FixedNeuronModel(NeuronModel):
     def reset(self):
         self.v = np.zeros(self.n, dtype=np.int64)
 
-    def step(self, x):
+    def update(self, x):
         s, self.v, h = self.neuron.step(np.asarray(x, dtype=np.int64), self.v)
         return s, h

@@ -19,10 +19,7 @@ programmable (microcode) neuron.
 Parameters, ports and the step skeleton: ``procs.neuron.base``; the spike recording holds the payloads,
 ``rec_v`` the membrane ``H`` before the emission.
 """
-from lava.magma.core.decorator import implements, requires, tag
-from lava.magma.core.resources import CPU
-from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
-
+from snncompile.backends.lava.procs.base import FIXED, FLOAT, model_of
 from snncompile.backends.lava.procs.neuron.base import FixedNeuronModel, FloatNeuronModel, NeuronProcess
 from snncompile.loihi.graded import ILIFFixed
 
@@ -31,15 +28,11 @@ class GradedStep(NeuronProcess):
     """Parameters: those of ``NeuronProcess``; ``op`` is a graded-spike neuron op (e.g. ``ilif``)."""
 
 
-@implements(proc=GradedStep, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
+@model_of(GradedStep, FLOAT)
 class PyGradedStepFloat(FloatNeuronModel):
     pass
 
 
-@implements(proc=GradedStep, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
+@model_of(GradedStep, FIXED)
 class PyGradedStepFixed(FixedNeuronModel):
     registers = ILIFFixed

@@ -14,10 +14,7 @@ at every image boundary (what ``LIFReset`` does) and recording.
 Parameters, ports and the step skeleton: ``procs.neuron.base`` (``rec_v`` records the membrane ``H`` compared
 with the threshold).
 """
-from lava.magma.core.decorator import implements, requires, tag
-from lava.magma.core.resources import CPU
-from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
-
+from snncompile.backends.lava.procs.base import FIXED, FLOAT, model_of
 from snncompile.backends.lava.procs.neuron.base import FixedNeuronModel, FloatNeuronModel, NeuronProcess
 from snncompile.loihi.registers import LIFFixed
 
@@ -29,15 +26,11 @@ class LIFStep(NeuronProcess):
         super().__init__(op="lif", **params)
 
 
-@implements(proc=LIFStep, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
+@model_of(LIFStep, FLOAT)
 class PyLIFStepFloat(FloatNeuronModel):
     pass
 
 
-@implements(proc=LIFStep, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
+@model_of(LIFStep, FIXED)
 class PyLIFStepFixed(FixedNeuronModel):
     registers = LIFFixed

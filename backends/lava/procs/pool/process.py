@@ -13,66 +13,46 @@ and ``pad`` below any 24-bit current, so the int32 max equals the fixed-point ex
 """
 import numpy as np
 
-from lava.magma.core.decorator import implements, requires, tag
-from lava.magma.core.model.py.model import PyLoihiProcessModel
-from lava.magma.core.model.py.ports import PyInPort, PyOutPort
-from lava.magma.core.model.py.type import LavaPyType
-from lava.magma.core.process.ports.ports import InPort, OutPort
-from lava.magma.core.process.process import AbstractProcess
-from lava.magma.core.resources import CPU
-from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
-
-from snncompile.backends.lava.procs.runtime import Clock, Recorder
+from snncompile.backends.lava.procs.base import FIXED, FLOAT, ClockedModel, UnitProcess, model_of
+from snncompile.backends.lava.procs.runtime import Recorder
 
 
-class SpikeMaxPool(AbstractProcess):
+class SpikeMaxPool(UnitProcess):
+    inputs = ("s_in",)
+    outputs = ("s_out",)
+
     def __init__(self, *, n_in: int, windows, T: int, steps: int, lag: int = 0, rec=None, bias=None, pad=0.0,
                  name=None):
         windows = np.asarray(windows)
         super().__init__(n_in=n_in, windows=windows, T=T, steps=steps, lag=lag, rec=rec, bias=bias, pad=pad,
                          name=name)
-        self.s_in = InPort(shape=(n_in,))
-        self.s_out = OutPort(shape=(windows.shape[0],))
+        self.open_ports(s_in=n_in, s_out=windows.shape[0])
 
 
-class _Base(PyLoihiProcessModel):
+class _Base(ClockedModel):
     def __init__(self, proc_params):
         super().__init__(proc_params)
         self.win = np.asarray(self.proc_params["windows"])
         self.n_in = int(self.proc_params["n_in"])
         self.win = np.where(self.win < 0, self.n_in, self.win)
-        self.clock = Clock(self.proc_params)
         self.rec = Recorder(self.proc_params["rec"])
         b = self.proc_params.get("bias")
-        self.bias = None if b is None else np.asarray(b, dtype=self.dtype)
+        self.bias = None if b is None else np.asarray(b, dtype=self.fmt.message)
         self.pad = self.proc_params.get("pad", 0.0)
 
-    def run_spk(self):
-        x = self.s_in.recv()
-        xp = np.full(self.n_in + 1, self.pad, dtype=self.dtype)
+    def step(self, m, x):
+        xp = np.full(self.n_in + 1, self.pad, dtype=self.fmt.message)
         xp[: self.n_in] = x if self.bias is None else x + self.bias
         out = xp[self.win].max(axis=1)
-        m = self.clock.model_step(self.time_step)
-        if self.clock.valid(m):
-            self.rec.write(m, out)
-        else:
-            out[:] = 0
-        self.s_out.send(out)
+        self.rec.write(m, out)
+        return (out,)
 
 
-@implements(proc=SpikeMaxPool, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
+@model_of(SpikeMaxPool, FLOAT)
 class PySpikeMaxPoolFloat(_Base):
-    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    dtype = np.float64
+    pass
 
 
-@implements(proc=SpikeMaxPool, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
+@model_of(SpikeMaxPool, FIXED)
 class PySpikeMaxPoolFixed(_Base):
-    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    dtype = np.int32
+    pass

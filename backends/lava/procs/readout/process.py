@@ -7,41 +7,24 @@ result for model step ``m``.  The host stacks the rows over T and runs the rest 
 """
 import numpy as np
 
-from lava.magma.core.decorator import implements, requires, tag
-from lava.magma.core.model.py.model import PyLoihiProcessModel
-from lava.magma.core.model.py.ports import PyInPort
-from lava.magma.core.model.py.type import LavaPyType
-from lava.magma.core.process.ports.ports import InPort
-from lava.magma.core.process.process import AbstractProcess
-from lava.magma.core.resources import CPU
-from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
-
-from snncompile.backends.lava.procs.runtime import Clock, Recorder
+from snncompile.backends.lava.procs.base import FIXED, FLOAT, model_of
+from snncompile.backends.lava.procs.readout.base import ReadoutModel, ReadoutProcess
 
 
-class StepReadout(AbstractProcess):
-    def __init__(self, *, n_in: int, G, c=None, scale: float = 1.0, T: int, steps: int, lag: int = 0, rec=None,
-                 name=None):
-        super().__init__(n_in=n_in, G=G, c=c, scale=scale, T=T, steps=steps, lag=lag, rec=rec, name=name)
-        self.a_in = InPort(shape=(n_in,))
+class StepReadout(ReadoutProcess):
+    """Parameters: those of ``ReadoutProcess`` (``procs.readout.base``) and ``scale``."""
+
+    def __init__(self, *, scale: float = 1.0, **params):
+        super().__init__(scale=scale, **params)
 
 
-class _Base(PyLoihiProcessModel):
+class _Base(ReadoutModel):
     def __init__(self, proc_params):
         super().__init__(proc_params)
-        p = self.proc_params
-        self.G = p["G"]
-        self.c = None if p["c"] is None else np.asarray(p["c"], dtype=np.float64)
-        self.scale = np.asarray(p["scale"], dtype=np.float64)  # one, or one per readout element
-        self.clock = Clock(p)
-        self.rec = Recorder(p["rec"])
+        self.scale = np.asarray(self.proc_params["scale"], dtype=np.float64)  # one, or one per readout element
 
-    def run_spk(self):
-        x = np.asarray(self.a_in.recv(), dtype=np.float64)
-        m = self.clock.model_step(self.time_step)
-        if not self.clock.valid(m):
-            return
-        y = np.asarray(self.G @ x).reshape(-1)
+    def step(self, m, x):
+        y = np.asarray(self.G @ np.asarray(x, dtype=np.float64)).reshape(-1)
         if np.any(self.scale != 1.0):
             y = y * self.scale
         if self.c is not None:
@@ -49,15 +32,11 @@ class _Base(PyLoihiProcessModel):
         self.rec.write(m, y)
 
 
-@implements(proc=StepReadout, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
+@model_of(StepReadout, FLOAT)
 class PyStepReadoutFloat(_Base):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
+    pass
 
 
-@implements(proc=StepReadout, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
+@model_of(StepReadout, FIXED)
 class PyStepReadoutFixed(_Base):
-    a_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
+    pass

@@ -6,20 +6,17 @@ mode, their integer quantisation in fixed mode).
 """
 import numpy as np
 
-from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
-from lava.magma.core.model.py.ports import PyOutPort
-from lava.magma.core.model.py.type import LavaPyType
-from lava.magma.core.process.ports.ports import OutPort
-from lava.magma.core.process.process import AbstractProcess
-from lava.magma.core.resources import CPU
-from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from snncompile.backends.lava.procs.base import FIXED, FLOAT, UnitProcess, model_of
 
 
-class StepSource(AbstractProcess):
+class StepSource(UnitProcess):
+    outputs = ("s_out",)
+
     def __init__(self, *, n: int, data: str, name=None):
         super().__init__(n=n, data=data, name=name)
-        self.s_out = OutPort(shape=(n,))
+        self.open_ports(s_out=n)
 
 
 class _Base(PyLoihiProcessModel):
@@ -33,20 +30,14 @@ class _Base(PyLoihiProcessModel):
             self.data = np.load(self.proc_params["data"], mmap_mode="r")
         m = self.time_step - 1
         row = self.data[m] if m < len(self.data) else np.zeros(self.n)
-        self.s_out.send(np.asarray(row, dtype=self.out_dtype))
+        self.s_out.send(np.asarray(row, dtype=self.fmt.message))
 
 
-@implements(proc=StepSource, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
+@model_of(StepSource, FLOAT)
 class PyStepSourceFloat(_Base):
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    out_dtype = np.float64
+    pass
 
 
-@implements(proc=StepSource, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
+@model_of(StepSource, FIXED)
 class PyStepSourceFixed(_Base):
-    s_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    out_dtype = np.int32
+    pass

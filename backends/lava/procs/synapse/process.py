@@ -13,26 +13,23 @@ layer's output onto the order the consumers expect.
 """
 import numpy as np
 
-from lava.magma.core.decorator import implements, requires, tag
 from lava.magma.core.model.py.model import PyLoihiProcessModel
-from lava.magma.core.model.py.ports import PyInPort, PyOutPort
-from lava.magma.core.model.py.type import LavaPyType
-from lava.magma.core.process.ports.ports import InPort, OutPort
-from lava.magma.core.process.process import AbstractProcess
-from lava.magma.core.resources import CPU
-from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
+
+from snncompile.backends.lava.procs.base import FIXED, FLOAT, UnitProcess, model_of
 from snncompile.ops.weights import conv_nd
 
 
-class SharedSynapse(AbstractProcess):
+class SharedSynapse(UnitProcess):
+    inputs = ("s_in",)
+    outputs = ("a_out",)
+
     def __init__(self, *, op: str, attrs: dict, weight, in_shape, gather, out_perm, n_in: int, weight_exp: int = 0,
                  name=None, **_):
         out_perm = np.asarray(out_perm)
         super().__init__(op=op, attrs=dict(attrs), weight=np.asarray(weight), in_shape=tuple(in_shape),
                          gather=np.asarray(gather), out_perm=out_perm, n_in=n_in, weight_exp=int(weight_exp),
                          name=name)
-        self.s_in = InPort(shape=(n_in,))
-        self.a_out = OutPort(shape=(len(out_perm),))
+        self.open_ports(s_in=n_in, a_out=len(out_perm))
 
 
 class _Base(PyLoihiProcessModel):
@@ -40,10 +37,10 @@ class _Base(PyLoihiProcessModel):
         super().__init__(proc_params)
         p = self.proc_params
         self.op, self.attrs = p["op"], p["attrs"]
-        self.w = np.asarray(p["weight"], dtype=self.work)
+        self.w = np.asarray(p["weight"], dtype=self.fmt.work)
         self.in_shape, self.gather, self.out_perm = p["in_shape"], p["gather"], p["out_perm"]
         self.e = int(p["weight_exp"])
-        self.buf = np.zeros(len(self.out_perm), dtype=self.work)
+        self.buf = np.zeros(len(self.out_perm), dtype=self.fmt.work)
 
     def apply(self, x):
         if self.w.ndim == 2:  # a dense layer: W [out, in] per token
@@ -53,30 +50,18 @@ class _Base(PyLoihiProcessModel):
 
     def run_spk(self):
         self.a_out.send(self.buf)
-        x = np.asarray(self.s_in.recv(), dtype=self.work)[self.gather].reshape(self.in_shape)
+        x = np.asarray(self.s_in.recv(), dtype=self.fmt.work)[self.gather].reshape(self.in_shape)
         self.buf = self.finish(self.apply(x).reshape(-1)[self.out_perm])
 
 
-@implements(proc=SharedSynapse, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("floating_pt")
+@model_of(SharedSynapse, FLOAT)
 class PySharedSynapseFloat(_Base):
-    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, float)
-    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
-    work = np.float64
-
     def finish(self, y):
         return y
 
 
-@implements(proc=SharedSynapse, protocol=LoihiProtocol)
-@requires(CPU)
-@tag("fixed_pt")
+@model_of(SharedSynapse, FIXED)
 class PySharedSynapseFixed(_Base):
-    s_in: PyInPort = LavaPyType(PyInPort.VEC_DENSE, np.int32, precision=24)
-    a_out: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, np.int32, precision=24)
-    work = np.int64
-
     def finish(self, y):
         y = np.left_shift(y, self.e) if self.e > 0 else np.right_shift(y, -self.e)
         return y.astype(np.int32)
