@@ -26,7 +26,24 @@ exactly:
   is ``intmul`` (priced as a MAC), as the SNN105 rule prices a Loihi 2 graded spike; the same convention as
   ``report`` (``spikes`` = nonzero outputs, ``synaptic_ops`` = nonzero inputs × fan-out);
 * the **readout** (the head after the mean over T) runs on the host: its ops are counted by the reference
-  counting rules on the host's own computation and reported under ``host``.
+  counting rules on the host's own computation and reported under ``host``.  The readout's per-step map
+  (e.g. the mean over tokens; the term matrices of the network's ``readout`` unit) is no op of ``report``'s
+  counts (a reduction) and is not counted under ``--readout host``;
+* **integrators** (``--readout chip``: a readout's non-spiking population on chip,
+  :mod:`snncompile.loihi.integrator`): its synaptic ops are, per model step, every nonzero message arriving —
+  a spike of a neuron or pool, or the graded current of a weight layer's compartment (nonzero after the
+  layer's own arithmetic: float, or the fixed-point integer rule) — times its synapses into the
+  integrator's compartments on that core (the nonzeros of its column of the term matrix; fixed point: of the
+  integer map ``W``, the same entries).  Each source population sends its own messages (two populations
+  summed into one readout are two messages).  Cost kind: the message's — ``ac`` for binary spikes,
+  ``intmul`` for integer payloads, ``mac`` for real currents (then its MACs: the compartment's synapses from
+  real sources, every step); a core fed several kinds takes the costliest (an upper bound).  Its compartment
+  updates (one per compartment per step) are listed apart (``compartment_updates``, in
+  ``totals()["integrator"]``).  These are on-chip synaptic ops: they enter ``on_chip``, ``by_kind`` and both
+  energies.  Nothing is counted twice: the host now reads the sums ``S/T`` instead of the per-step readout,
+  and its post graph (the mean over T, the head) is counted as before, the same ops in both placements.  So
+  under ``--readout host`` the ledger equals ``report``; under ``--readout chip`` it exceeds it by exactly
+  ``totals()["integrator"]["synaptic_ops"]`` (the readout map that ``report`` does not count).
 
 * **MACs** of layers fed real values (cost kind ``mac``: the encoding layer on the analog image, a host
   readout) under the one MAC convention of ``report``
@@ -47,6 +64,7 @@ import scipy.sparse as sp
 
 from snncompile import ops
 from snncompile.backends.reference.counts import mac_count_per_output
+from snncompile.ops.registry import input_domain_kind
 from snncompile.ir.graph import Graph
 from snncompile.loihi.limits import PAPER_PJ_PER_AC, PAPER_PJ_PER_MAC
 from snncompile.loihi.network import Network
@@ -54,6 +72,7 @@ from snncompile.loihi.partition import Partition
 
 from snncompile.loihi.affine import synapse_matrix, term_matrix
 from snncompile.loihi.coincidence import operand_map
+from snncompile.loihi.registers import shift
 
 
 @dataclass
@@ -67,7 +86,7 @@ class CoreEntry:
     neuron_updates: int = 0
     op_kind: str = ""  # ac | intmul | mac (from the IR cost rule of the layer's weights)
     unit_synapse_events: int = 0  # coincidence populations: operand spikes × their unit synapses on this core
-    compartment_updates: int = 0  # coincidence populations: compartment updates (one per element per step)
+    compartment_updates: int = 0  # coincidence and integrator populations: one per compartment per step
     macs: int = 0  # op_kind mac: structural FLOPs of the outputs on this core (the MAC convention)
 
     def to_dict(self) -> dict:
@@ -90,11 +109,14 @@ class Ledger:
         host = sum(h["synaptic_ops"] for h in self.host.values())
         for h in self.host.values():
             by_kind[h["kind"]] = by_kind.get(h["kind"], 0) + h["synaptic_ops"]
-        coincidence = {k: sum(getattr(c, k) for c in self.cores) for k in ("unit_synapse_events",
-                                                                             "compartment_updates")}
+        coincidence = {k: sum(getattr(c, k) for c in self.cores if c.kind != "integrator")
+                       for k in ("unit_synapse_events", "compartment_updates")}
+        integrator = {k: sum(getattr(c, k) for c in self.cores if c.kind == "integrator")
+                      for k in ("synaptic_ops", "compartment_updates")}
         active = [c for c in self.cores if c.neuron_updates or c.synaptic_ops or c.compartment_updates]
         macs = sum(c.macs for c in self.cores) + sum(h.get("macs", 0) for h in self.host.values())
-        return {"on_chip": on_chip, "coincidence": coincidence, "host_synaptic_ops": host,
+        return {"on_chip": on_chip, "coincidence": coincidence, "integrator": integrator,
+                "host_synaptic_ops": host,
                 "synaptic_ops": on_chip["synaptic_ops"] + host, "by_kind": by_kind, "macs": macs,
                 "cores_used": len(active),
                 "cores": len(self.cores)}
@@ -244,6 +266,10 @@ def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: 
             return rec.currents[unit]  # loihi.mapped's layer over it): its nonzero values are the events
         return rec.spikes[unit]
 
+    integrators = [u for u in net.of_kind("readout") if u.name not in part.host]
+    read_currents = {t.source for u in integrators for p in u.ports for t in p.terms
+                     if t.source and net.units[t.source].kind == "synapse"}
+    layer_inputs: dict[str, np.ndarray] = {}  # weight layers whose currents an integrator reads: their input
     per_step = np.zeros(rec.steps)
     for u in net.of_kind("synapse"):
         layer = part.layer(u.name)
@@ -254,6 +280,8 @@ def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: 
             M = term_matrix(step, t)
             part_x = (M @ source_rows(t.source).T.astype(np.float64)).T
             x = part_x if x is None else x + part_x
+        if u.name in read_currents:
+            layer_inputs[u.name] = x
         nz = (x != 0).astype(np.float64)
         core_of = layer.core_of(np.arange(int(np.prod(step.values[u.output].shape)))) - layer.first_core
         F = fanout_by_core(step, u.node, core_of, layer.cores)
@@ -307,6 +335,10 @@ def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: 
             e.unit_synapse_events += int(round(events[k]))
             e.compartment_updates += int(sizes[layer.first_core + k]) * rec.steps
         per_step += spikes.sum(1)
+    for u in integrators:
+        per_step += _count_integrator(net, part.layer(u.name), u, entries, rec.steps, lambda src: (
+            layer_currents(step, step.node(net.units[src].node), layer_inputs[src])
+            if net.units[src].kind == "synapse" else source_rows(src)))
     for u in net.of_kind("neuron"):
         if u.name not in rec.spikes:
             continue
@@ -324,6 +356,59 @@ def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: 
             e.spikes += int(counts[k])
             e.neuron_updates += int(sizes[k]) * rec.steps
     return Ledger([entries[k] for k in sorted(entries)], host_counts or {}, samples, per_step)
+
+
+_KIND_ORDER = ("ac", "intmul", "mac")  # cheapest first: a core fed several kinds takes the last one present
+
+
+def layer_currents(step: Graph, node, x: np.ndarray) -> np.ndarray:
+    """``[steps, n_out]`` currents a weight layer's compartments send on (its output without the bias, which
+    the consumers hold as a constant), from its rebuilt input ``x`` ``[steps, n_in]``.  Float: ``A·x``.
+    Fixed point (the node carries ``fixed_exp``): the rule of the fixed-point executor
+    (``backends.reference.fixed``) — integer input (``round(x·gain)`` where the layer reads a mean of
+    spikes), integer weights, ``shift(acc, fixed_exp)``."""
+    A = synapse_matrix(step, node)
+    if "fixed_exp" not in node.attrs:
+        return (A @ x.T).T
+    gain = node.attrs.get("fixed_input_gain")
+    xi = np.round(x * gain) if gain is not None else np.round(x)
+    acc = np.rint((A @ xi.T).T).astype(np.int64)
+    return shift(acc, int(node.attrs["fixed_exp"]))
+
+
+def _count_integrator(net: Network, layer, u, entries: dict, steps: int, messages) -> np.ndarray:
+    """Add an on-chip integrator's synaptic ops, MACs and compartment updates to its cores' entries (module
+    docstring); ``messages(source)`` gives ``[steps, n_source]`` what each source population sends.  Returns
+    the ops per step."""
+    step = net.graph
+    n = int(np.prod(step.values[u.ports[0].value].shape))
+    local = layer.core_of(np.arange(n)) - layer.first_core
+    onehot = sp.csr_matrix((np.ones(n), (np.arange(n), local)), shape=(n, layer.cores))
+    ops_steps = np.zeros((steps, layer.cores))
+    kinds = set()
+    real_synapses = np.zeros(layer.cores)
+    for p in u.ports:
+        for t in p.terms:
+            if not t.source:
+                continue
+            S = term_matrix(step, t).tocsr()
+            S.data = np.ones_like(S.data)  # structural: one synapse per entry of the map
+            F = (S.T @ onehot).toarray()  # [source elements, cores]: synapses each element drives per core
+            ops_steps += (np.asarray(messages(t.source)) != 0).astype(np.float64) @ F
+            domain = step.values[t.value].domain
+            kind = "mac" if domain is None else input_domain_kind(domain)
+            kinds.add(kind)
+            if kind == "mac":
+                real_synapses += F.sum(0)
+    kind = max(kinds, key=_KIND_ORDER.index) if kinds else "ac"
+    sizes = np.bincount(local, minlength=layer.cores)
+    for k in range(layer.cores):
+        e = entries[layer.first_core + k]
+        e.synaptic_ops += int(round(ops_steps[:, k].sum()))
+        e.op_kind = kind
+        e.macs += int(round(real_synapses[k])) * steps
+        e.compartment_updates += int(sizes[k]) * steps
+    return ops_steps.sum(1)
 
 
 def _neuron_cores(net: Network, part: Partition, u, n: int) -> np.ndarray:

@@ -95,6 +95,7 @@ def test_lava_ledger_totals_and_layout_round_trip_through_the_reader(tmp_path):
     ledger = Ledger(cores, host=dict(HOST), samples=4)
     assert ledger.totals() == {"on_chip": {"synaptic_ops": 60, "spikes": 12, "neuron_updates": 32},
                                "coincidence": {"unit_synapse_events": 0, "compartment_updates": 0},
+                               "integrator": {"synaptic_ops": 0, "compartment_updates": 0},
                                "host_synaptic_ops": 12, "synaptic_ops": 72, "by_kind": {"ac": 60, "mac": 12},
                                "macs": 20, "cores_used": 2, "cores": 3}
     energy = ledger.energy(23.6)

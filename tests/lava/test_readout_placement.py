@@ -171,6 +171,21 @@ def test_fixed_chip_readout_is_refused_where_its_sum_may_overflow():
 
 FIXED_IMAGES = 3
 _LOWERED: dict = {}
+_RUNS: dict = {}
+
+
+def _run_fixed_chip(name: str, out: str):
+    """The Lava run of the first ``FIXED_IMAGES`` samples on the lowered directory ``out``, once per session:
+    (the loaded directory, the samples, the run's result)."""
+    from digits_models import load_family
+
+    from snncompile.backends.lava.lower import load_lowered, run_lowered
+
+    if out not in _RUNS:
+        low = load_lowered(out)
+        x = load_family(name).samples[:FIXED_IMAGES]
+        _RUNS[out] = (low, x, run_lowered(low, x))
+    return _RUNS[out]
 
 
 def _lowered_fixed_chip(name: str, tmp_path_factory):
@@ -201,17 +216,12 @@ def test_fixed_chip_readouts_give_the_fixed_executors_sums_and_logits(fixed_chip
     integer sum equals the sum over T of the fixed-point executor's readout integers (bit for bit), and the
     host's dequantised sums give the executor's logits (up to float64 rounding order: ``scale·g·S + T·c``
     against ``Σ_t (G·x_t·scale + c)``) and its predictions.  The partition's integrator cores are the run's."""
-    from digits_models import load_family
-
-    from snncompile.backends.lava.lower import load_lowered, run_lowered
     from snncompile.backends.reference.fixed import run_fixed
 
     name, out, doc = fixed_chip
     by_type = doc["processes"]["by_type"]
     assert by_type.get("integrator", 0) >= 1 and "readout" not in by_type
-    low = load_lowered(out)
-    x = load_family(name).samples[:FIXED_IMAGES]
-    res = run_lowered(low, x)
+    low, x, res = _run_fixed_chip(name, out)
     T, n = low.program.T, len(x)
     values = list(low.plan.readouts)
     want, rows, _ = run_fixed(low.program, low.step, x, record=values)
@@ -234,6 +244,64 @@ def test_fixed_chip_readouts_give_the_fixed_executors_sums_and_logits(fixed_chip
         if c.kind == "integrator":
             ran[c.layer] = ran.get(c.layer, 0) + 1
     assert planned and ran == planned
+
+
+def test_integrator_cores_count_the_messages_the_fixed_executor_sends(fixed_chip):
+    """The ledger's integrator cores: per core, every nonzero value the fixed-point executor's sources send in
+    a step (Spikformer: spikes of the residual stream's neurons and pool; spiking_resnet: the head's integer
+    currents) times its nonzero weights in the integrator's integer map ``W`` into that core's compartments,
+    and one compartment update per compartment and step.  The other cores are those of the host placement's
+    ledger of the same recordings, and the chip's totals exceed it by the integrators' ops alone."""
+    from snncompile.backends.lava.ledger import build_ledger
+    from snncompile.backends.reference.fixed import run_fixed
+    from snncompile.loihi.network import build_network
+    from snncompile.loihi.partition import partition
+
+    name, out, _ = fixed_chip
+    low, x, res = _run_fixed_chip(name, out)
+    steps = len(x) * low.program.T
+    net = build_network(low.step, low.doc["readout_values"])
+    part = partition(net, low.limits, readout="chip")
+    want_ops: dict = {}
+    want_updates: dict = {}
+    for u in net.of_kind("readout"):
+        (proc,) = low.plan.readouts[u.ports[0].value]
+        W = low.plan.procs[proc].params["G"].tocsr()  # [compartments, source elements in emission order]
+        sources = [t for t in u.ports[0].terms if t.source]
+        _, sent, _ = run_fixed(low.program, low.step, x, record=[t.value for t in sources])
+        events = np.zeros(W.shape[0])
+        for t in sources:
+            msgs = sent[t.value].reshape(steps, -1)[:, low.plan.emission[t.source]]
+            events += ((W != 0).astype(np.int64) @ (msgs != 0).astype(np.int64).T).sum(1)
+        layer = part.layer(u.name)
+        cores = layer.core_of(np.arange(W.shape[0]))
+        for k in range(layer.first_core, layer.first_core + layer.cores):
+            want_ops[k] = int(events[cores == k].sum())
+            want_updates[k] = int((cores == k).sum()) * steps
+    led = res.ledger
+    got = {c.core: c for c in led.cores if c.kind == "integrator"}
+    assert want_ops and sum(want_ops.values()) > 0
+    assert {k: c.synaptic_ops for k, c in got.items()} == want_ops
+    assert {k: c.compartment_updates for k, c in got.items()} == want_updates
+    kinds = {c.op_kind for c in got.values()}
+    assert kinds == ({"mac"} if name.startswith("spiking_resnet") else {"ac"})
+    tot = led.totals()
+    assert tot["integrator"] == {"synaptic_ops": sum(want_ops.values()),
+                                 "compartment_updates": sum(want_updates.values())}
+
+    host = build_ledger(net, partition(net, low.limits, readout="host"), res.recordings, samples=len(x),
+                        host_counts=led.host)
+    assert not [c for c in host.cores if c.kind == "integrator"]
+    fields = ("layer", "kind", "op_kind", "synaptic_ops", "spikes", "neuron_updates", "macs",
+              "unit_synapse_events", "compartment_updates")
+    assert [[getattr(c, f) for f in fields] for c in led.cores if c.kind != "integrator"] == \
+        [[getattr(c, f) for f in fields] for c in host.cores]
+    htot = host.totals()
+    (kind,) = kinds
+    assert tot["on_chip"]["synaptic_ops"] == htot["on_chip"]["synaptic_ops"] + tot["integrator"]["synaptic_ops"]
+    assert tot["by_kind"][kind] == htot["by_kind"].get(kind, 0) + tot["integrator"]["synaptic_ops"]
+    assert htot["integrator"] == {"synaptic_ops": 0, "compartment_updates": 0}
+    assert tot["coincidence"] == htot["coincidence"] and tot["host_synaptic_ops"] == htot["host_synaptic_ops"]
 
 
 def test_run_refuses_more_steps_than_the_integrators_sum_holds(tmp_path_factory, tmp_path):
