@@ -42,6 +42,61 @@ def test_host_and_chip_readouts_give_the_executors_logits(arch, tmp_path):
             np.testing.assert_allclose(outs[i][0], want[i], rtol=1e-12, atol=1e-12, err_msg=f"{place}, image {i}")
 
 
+@pytest.mark.parametrize("model", ["metaspikeformer", "fc_mean"])
+def test_float_integrator_cores_count_the_executors_currents(model, tmp_path):
+    """Float mode, a weight layer's currents integrated on chip (Meta-SpikeFormer: its head ``fc`` per step;
+    ``fc(LIF(fc0(x))).mean(0)``: a head whose LIF is silent on some steps, so some currents are 0): the
+    integrator cores' synaptic ops are the nonzero currents the layer sends each step — the reference
+    executor's layer output less its bias, which the integrator holds as a constant — times their synapses
+    (the nonzeros of the integrator's map ``G``) into each core's compartments; real messages: kind ``mac``,
+    one MAC per synapse and step."""
+    from lava_models import Case
+
+    from snncompile.backends.lava.host import run_post, step_inputs
+    from snncompile.backends.lava.ledger import build_ledger
+    from snncompile.backends.lava.lower import lower_graph
+    from snncompile.backends.lava.simulate import simulate
+    from snncompile.backends.reference.steps import run_steps
+    from snncompile.loihi.affine import synapse_bias
+
+    if model == "fc_mean":
+        graph, x = _fc_mean(4), 4 * np.random.default_rng(1).random((3, 6))
+    else:
+        case = Case(model)
+        graph, x = case.graph, case.x[:2]
+    low = lower_graph(graph, mode="float", readout="chip")
+    rec = simulate(low.plan, step_inputs(low.program, x), str(tmp_path / "chip"))
+    _, host = run_post(low.program, rec.readouts, len(x))
+    net = low.prepared.network
+    led = build_ledger(net, low.part, rec, samples=len(x), original=graph, host_counts=host)
+    (u,) = [u for u in net.of_kind("readout")]
+    (proc,) = low.plan.readouts[u.ports[0].value]
+    G = low.plan.procs[proc].params["G"].tocsr()
+    sources = [t for t in u.ports[0].terms if t.source]
+    assert {net.units[t.source].kind for t in sources} == {"synapse"}
+    events, silent = np.zeros(G.shape[0]), 0
+    for i in range(len(x)):
+        sent = run_steps(low.program, [x[i:i + 1]], record=[t.value for t in sources]).steps
+        for t in sources:
+            b = synapse_bias(net.graph, net.graph.node(net.units[t.source].node))
+            msgs = np.stack([np.asarray(v).reshape(-1) - b for v in sent[t.value]])[:, low.plan.emission[t.source]]
+            events += ((G != 0).astype(np.int64) @ (msgs != 0).astype(np.int64).T).sum(1)
+            silent += int((msgs == 0).sum())
+    layer = low.part.layer(u.name)
+    cores = layer.core_of(np.arange(G.shape[0]))
+    got = {c.core: c for c in led.cores if c.kind == "integrator"}
+    assert got and {k: c.synaptic_ops for k, c in got.items()} == \
+        {k: int(events[cores == k].sum()) for k in range(layer.first_core, layer.first_core + layer.cores)}
+    assert sum(c.synaptic_ops for c in got.values()) > 0 and {c.op_kind for c in got.values()} == {"mac"}
+    assert silent > 0 or model != "fc_mean"  # the case where counting every compartment would be wrong
+    steps = len(x) * low.program.T
+    synapses = np.diff(G.indptr) * len(sources)  # per compartment: one synapse per source and entry of G
+    assert {k: c.macs for k, c in got.items()} == \
+        {k: int(synapses[cores == k].sum()) * steps for k in range(layer.first_core, layer.first_core + layer.cores)}
+    assert {k: c.compartment_updates for k, c in got.items()} == \
+        {k: int((cores == k).sum()) * steps for k in range(layer.first_core, layer.first_core + layer.cores)}
+
+
 class _TwoLayers(torch.nn.Module):
     """``LIF(fc(LIF(fc0(x))))`` over T = 2 steps, returned per step or as its mean over T."""
 
