@@ -205,6 +205,43 @@ def _fc_mean(T: int):
     return g
 
 
+def test_fixed_integrator_cores_count_the_fixed_executors_currents(tmp_path):
+    """Fixed point, ``fc(LIF(fc0(x))).mean(0)``: the integrator cores' synaptic ops are the nonzero integer
+    currents the fixed-point executor's head sends each step (0 on the steps its LIF is silent) times their
+    nonzero weights in the integer map ``W``; the ledger is built as ``run`` builds it (from the quantised
+    step graph)."""
+    from snncompile.backends.lava.host import step_inputs
+    from snncompile.backends.lava.ledger import build_ledger
+    from snncompile.backends.lava.lower import lower_graph
+    from snncompile.backends.lava.simulate import simulate
+    from snncompile.backends.reference.fixed import run_fixed
+    from snncompile.loihi.fixed import quantise_input
+    from snncompile.loihi.network import build_network
+    from snncompile.loihi.partition import partition
+
+    cal, x = 4 * np.random.default_rng(0).random((8, 6)), 4 * np.random.default_rng(1).random((3, 6))
+    low = lower_graph(_fc_mean(4), mode="fixed", calibration=cal, readout="chip")
+    inp = step_inputs(low.program, x)
+    name = low.program.step.inputs[0]
+    rec = simulate(low.plan, {name: quantise_input(inp[name], low.step.meta["fixed"]["inputs"][name])},
+                   str(tmp_path / "chip"))
+    net = build_network(low.step, [u.ports[0].value for u in low.prepared.network.of_kind("readout")])
+    part = partition(net, low.limits, readout="chip")
+    led = build_ledger(net, part, rec, samples=len(x))
+    (u,) = net.of_kind("readout")
+    (proc,) = low.plan.readouts[u.ports[0].value]
+    W = low.plan.procs[proc].params["G"].tocsr()
+    (t,) = [t for t in u.ports[0].terms if t.source]
+    _, sent, _ = run_fixed(low.program, low.step, x, record=[t.value])
+    msgs = sent[t.value].reshape(rec.steps, -1)[:, low.plan.emission[t.source]]
+    assert 0 < int((msgs == 0).sum()) < msgs.size  # silent steps and active ones
+    events = ((W != 0).astype(np.int64) @ (msgs != 0).astype(np.int64).T).sum(1)
+    layer = part.layer(u.name)
+    cores = layer.core_of(np.arange(W.shape[0]))
+    got = {c.core: c.synaptic_ops for c in led.cores if c.kind == "integrator"}
+    assert got == {k: int(events[cores == k].sum()) for k in range(layer.first_core, layer.first_core + layer.cores)}
+
+
 def test_fixed_chip_readout_is_refused_where_its_sum_may_overflow():
     """The head's integer currents summed over T = 4 steps fit the integrator's 24 bits (by the quantiser's
     bound on the head's value); over 64 steps they may not: refused with the bound, while the host readout
