@@ -216,6 +216,10 @@ def _result_table(res, low, png, all_cores) -> str:
     if co.get("compartment_updates"):  # products of spike trains: the populations' own work (ledger docstring)
         lines.append(f"coincidence populations (products of spikes): {co['unit_synapse_events']} unit-synapse "
                      f"events, {co['compartment_updates']} compartment updates (not in the totals above)")
+    ig = tot.get("integrator", {})
+    if ig.get("compartment_updates"):  # --readout chip: the readouts' integrators (ledger docstring)
+        lines.append(f"readout integrators on chip: {ig['synaptic_ops']} synaptic ops (in the totals above), "
+                     f"{ig['compartment_updates']} compartment updates")
     lines += [f"energy: {e['paper_45nm_pJ'] / 1e6 / max(led.samples, 1):.4f} uJ per input ({e['paper_model']})"
               + (f"; {e['chip_pJ'] / 1e6 / max(led.samples, 1):.4f} uJ per input ({e['chip_model']})"
                  if "chip_pJ" in e else ""),
