@@ -27,8 +27,8 @@ exactly:
   ``report`` (``spikes`` = nonzero outputs, ``synaptic_ops`` = nonzero inputs × fan-out);
 * the **readout** (the head after the mean over T) runs on the host: its ops are counted by the reference
   counting rules on the host's own computation and reported under ``host``.  The readout's per-step map
-  (e.g. the mean over tokens; the term matrices of the network's ``readout`` unit) is no op of ``report``'s
-  counts (a reduction) and is not counted under ``--readout host``;
+  (e.g. the mean over tokens; the term matrices of the network's ``readout`` unit) has no synaptic ops in
+  ``report``'s counts and none under ``--readout host``;
 * **integrators** (``--readout chip``: a readout's non-spiking population on chip,
   :mod:`snncompile.loihi.integrator`): its synaptic ops are, per model step, every nonzero message arriving —
   a spike of a neuron or pool, or the graded current of a weight layer's compartment (nonzero after the
@@ -64,7 +64,6 @@ import scipy.sparse as sp
 
 from snncompile import ops
 from snncompile.backends.reference.counts import mac_count_per_output
-from snncompile.ops.registry import input_domain_kind
 from snncompile.ir.graph import Graph
 from snncompile.loihi.limits import PAPER_PJ_PER_AC, PAPER_PJ_PER_MAC
 from snncompile.loihi.network import Network
@@ -73,6 +72,7 @@ from snncompile.loihi.partition import Partition
 from snncompile.loihi.affine import synapse_matrix, term_matrix
 from snncompile.loihi.coincidence import operand_map
 from snncompile.loihi.registers import shift
+from snncompile.ops.registry import input_domain_kind
 
 
 @dataclass
