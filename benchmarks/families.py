@@ -37,6 +37,8 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from results_files import write_results
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MODELS = os.path.join(ROOT, "examples", "models")
@@ -227,12 +229,7 @@ def main(argv=None) -> None:
         doc["families"].append(got or r)
         print(json.dumps(got or r), flush=True)
     doc["load_average_at_end"] = round(os.getloadavg()[0], 1)
-    with open(a.output + ".json", "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
-    with open(a.output + ".md", "w", encoding="utf-8") as f:
-        f.write(markdown(doc))
-    print(f"wrote {a.output}.json and {a.output}.md")
+    write_results(doc, a.output, markdown)
 
 
 if __name__ == "__main__":

@@ -30,6 +30,7 @@ import warnings
 import numpy as np
 
 from families import MODELS, attempt, shipped_families
+from results_files import write_results
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 RESULTS = os.path.join(HERE, "readout_placement_results")
@@ -136,12 +137,7 @@ def main(argv=None) -> None:
         got = attempt(r, "load", lambda: bench_family(name, a.images))
         doc["families"].append(got or r)
         print(json.dumps(got or r), flush=True)
-    with open(a.output + ".json", "w", encoding="utf-8") as f:
-        json.dump(doc, f, indent=1)
-        f.write("\n")
-    with open(a.output + ".md", "w", encoding="utf-8") as f:
-        f.write(markdown(doc))
-    print(f"wrote {a.output}.json and {a.output}.md")
+    write_results(doc, a.output, markdown)
 
 
 if __name__ == "__main__":
