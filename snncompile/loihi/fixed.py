@@ -264,15 +264,23 @@ def _threshold_mantissa(g: Graph, u, K_of: dict) -> float:
     return abs(float(a["v_threshold"])) * K_of[u.name] / (input_decay(a) * 2 ** ACT_SHIFT)
 
 
+def _value_bound(bounds: Graph, value: str) -> Optional[float]:
+    """The largest magnitude ``value`` takes by its domain in ``bounds``; None when it has no finite bound."""
+    d = bounds.values[value].domain
+    if d is None or not (math.isfinite(d.lo) and math.isfinite(d.hi)):
+        return None
+    return max(abs(d.lo), abs(d.hi))
+
+
 def _readout_bound(units: dict, members: list[str], bounds: Graph) -> float:
     """The largest magnitude of the currents a class of readouts receives (their port values' domains)."""
     out = 0.0
     for m in members:
         if units[m].kind == "readout":
-            d = bounds.values[units[m].ports[0].value].domain
-            if d is None or not (math.isfinite(d.lo) and math.isfinite(d.hi)):
+            b = _value_bound(bounds, units[m].ports[0].value)
+            if b is None:
                 raise QuantisationError(f"readout {units[m].ports[0].value}: its current has no finite bound")
-            out = max(out, abs(d.lo), abs(d.hi))
+            out = max(out, b)
     return out
 
 
@@ -546,8 +554,7 @@ def _readouts(net, K_of: dict, f_of: dict, shift: Optional[dict] = None,
             elif units[t.source].kind == "synapse":
                 b = synapse_bias(g, g.node(units[t.source].node))
                 c += term_matrix(g, t) @ (b + shift[t.source] if shift and t.source in shift else b)
-        d = bounds.values[value].domain if bounds is not None and value in bounds.values else None
-        bound = max(abs(d.lo), abs(d.hi)) if d is not None and math.isfinite(d.lo) and math.isfinite(d.hi) else None
+        bound = _value_bound(bounds, value) if bounds is not None and value in bounds.values else None
         readouts[value] = {"scale": scale, "c": [float(v) for v in c], "bound": bound}
     return readouts
 

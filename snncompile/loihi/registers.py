@@ -14,7 +14,7 @@ import numpy as np
 
 from snncompile.errors import SnnCompileError
 
-from .rounding import compensated_round
+from .rounding import compensated_round, row_groups
 
 V_BITS = 24
 V_MAX = 2 ** (V_BITS - 1) - 1
@@ -111,10 +111,8 @@ def _compensated(w: np.ndarray, e: int, mode: str, top: int, second_moments: np.
     unit = 2.0 ** (e + 1) if mode == "mixed" else 2.0 ** e
     lo, hi = {"mixed": (-128, 127), "excitatory": (0, top), "inhibitory": (-top, 0)}[mode]
     rows = w.reshape(w.shape[0], -1) / unit
-    groups = second_moments.shape[0]
-    per = rows.shape[0] // groups
-    k = np.concatenate([compensated_round(rows[g * per:(g + 1) * per], second_moments[g], lo, hi)
-                        for g in range(groups)])
+    k = np.concatenate([compensated_round(r, H, lo, hi)
+                        for r, H in zip(row_groups(rows, len(second_moments)), second_moments)])
     return (k * (unit / 2.0 ** e)).reshape(w.shape)
 
 

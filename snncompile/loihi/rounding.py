@@ -34,6 +34,13 @@ def second_moment(patches: np.ndarray) -> np.ndarray:
     return np.matmul(p.transpose(0, 2, 1), p)
 
 
+def row_groups(rows: np.ndarray, groups: int) -> list[np.ndarray]:
+    """The rows ``[O, n]`` of a weight layer split by weight group: group ``g`` holds rows ``g·O/groups`` up to
+    ``(g+1)·O/groups − 1`` (the rows that multiply the ``g``-th ``patches`` group)."""
+    per = rows.shape[0] // groups
+    return [rows[g * per:(g + 1) * per] for g in range(groups)]
+
+
 def compensated_round(w: np.ndarray, H: np.ndarray, lo: float, hi: float) -> np.ndarray:
     """Integers ``q`` in ``[lo, hi]`` for the rows of ``w`` [rows, n] (grid units) that minimise, row by row and
     one weight at a time, ``(q − w)ᵀ H (q − w)`` (the module's algorithm); ``H`` [n, n] symmetric ≥ 0."""
@@ -73,10 +80,9 @@ def current_rel_error(w_q: np.ndarray, w: np.ndarray, moments: np.ndarray) -> fl
     using that group's ``H`` (``moments`` [groups, n, n])."""
     d = (np.asarray(w_q, dtype=np.float64) - w).reshape(w.shape[0], -1)
     r = np.asarray(w, dtype=np.float64).reshape(w.shape[0], -1)
-    groups = moments.shape[0]
-    per = r.shape[0] // groups
-    err = sum(float(np.einsum("oi,ij,oj->", d[g * per:(g + 1) * per], moments[g], d[g * per:(g + 1) * per]))
-              for g in range(groups))
-    ref = sum(float(np.einsum("oi,ij,oj->", r[g * per:(g + 1) * per], moments[g], r[g * per:(g + 1) * per]))
-              for g in range(groups))
-    return float(np.sqrt(err / ref)) if ref > 0 else 0.0
+
+    def energy(rows):
+        return sum(float(np.einsum("oi,ij,oj->", x, H, x)) for x, H in zip(row_groups(rows, len(moments)), moments))
+
+    ref = energy(r)
+    return float(np.sqrt(energy(d) / ref)) if ref > 0 else 0.0
