@@ -75,15 +75,14 @@ class LIFFixed:
         return LIFFixed(int(d["dv"]), vth, bias, bool(d.get("soft_reset", False)), d.get("fire", "ge"))
 
 
-def quantise_weights(w: np.ndarray, second_moments: Optional[np.ndarray] = None) -> tuple[np.ndarray, int, str]:
-    """Integer weights in Lava's final form and the exponent: ``w ≈ w_int · 2^e``.  The exponent is the
-    smallest at which round-to-nearest fits the mantissa; the rounding itself is to nearest, or, given
-    ``second_moments`` [groups, n, n] (``Σ x xᵀ`` of what the rows ``w[o].reshape(-1)`` of each group
-    multiply), error-compensating (:mod:`snncompile.loihi.rounding`)."""
+def weight_exponent(w: np.ndarray) -> tuple[int, str, int]:
+    """The exponent, the sign mode and the largest mantissa (Lava's final form) of weights ``w``: the smallest
+    ``e`` at which round-to-nearest fits the 8-bit mantissa (mixed sign: even numbers in [−256, 254]; one sign:
+    [0, 255] or [−255, 0]).  All-zero weights: ``(0, "null", 0)``."""
     w = np.asarray(w, dtype=np.float64)
     m = float(np.abs(w).max()) if w.size else 0.0
     if m == 0.0:
-        return np.zeros_like(w), 0, "null"
+        return 0, "null", 0
     if w.min() >= 0:
         mode, top = "excitatory", 255
     elif w.max() <= 0:
@@ -97,23 +96,33 @@ def quantise_weights(w: np.ndarray, second_moments: Optional[np.ndarray] = None)
         else:
             q = np.round(w / 2 ** e)
         if np.abs(q).max() <= (256 if mode == "mixed" and q.min() < 0 else top):
-            break
+            return int(e), mode, top
         e += 1
-    q = np.clip(q, -256 if mode == "mixed" else -255, top)
-    if second_moments is not None:
-        q = _compensated(w, e, mode, top, second_moments)
-    return q, int(e), mode
 
 
-def _compensated(w: np.ndarray, e: int, mode: str, top: int, second_moments: np.ndarray) -> np.ndarray:
-    """Error-compensating rounding of ``w`` on the grid of exponent ``e`` and sign ``mode`` (mixed: even
-    mantissas, i.e. integers of ``2^(e+1)`` in [−128, 127]; one sign: integers of ``2^e`` up to ``top``)."""
-    unit = 2.0 ** (e + 1) if mode == "mixed" else 2.0 ** e
+def quantise_weights(w: np.ndarray, second_moments: Optional[np.ndarray] = None) -> tuple[np.ndarray, int, str]:
+    """Integer weights in Lava's final form and the exponent: ``w ≈ w_int · 2^e`` (:func:`weight_exponent`).
+    The rounding is to nearest, or, given ``second_moments`` [groups, n, n] (``Σ x xᵀ`` of what the rows
+    ``w[o].reshape(-1)`` of each group multiply), error-compensating (:mod:`snncompile.loihi.rounding`)."""
+    w = np.asarray(w, dtype=np.float64)
+    e, mode, top = weight_exponent(w)
+    if mode == "null":
+        return np.zeros_like(w), 0, "null"
+    unit = 2.0 ** (e + 1) if mode == "mixed" else 2.0 ** e  # mixed: even mantissas, integers of 2^(e+1)
     lo, hi = {"mixed": (-128, 127), "excitatory": (0, top), "inhibitory": (-top, 0)}[mode]
-    rows = w.reshape(w.shape[0], -1) / unit
+    k = round_on_grid(w / unit, lo, hi, second_moments)
+    return k * (unit / 2.0 ** e), e, mode
+
+
+def round_on_grid(w: np.ndarray, lo: int, hi: int, second_moments: Optional[np.ndarray] = None) -> np.ndarray:
+    """Integers in ``[lo, hi]`` for ``w`` (in grid units): to nearest, or error-compensating row by row given
+    the weight groups' ``second_moments`` (:func:`snncompile.loihi.rounding.compensated_round`)."""
+    if second_moments is None:
+        return np.clip(np.round(w), lo, hi)
+    rows = w.reshape(w.shape[0], -1)
     k = np.concatenate([compensated_round(r, H, lo, hi)
                         for r, H in zip(row_groups(rows, len(second_moments)), second_moments)])
-    return (k * (unit / 2.0 ** e)).reshape(w.shape)
+    return k.reshape(w.shape)
 
 
 def quantise_bias(b: np.ndarray) -> tuple[np.ndarray, int]:
