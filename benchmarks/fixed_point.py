@@ -37,6 +37,8 @@ CONFIGS = {  # quantiser choices compared in benchmarks/fixed_point_results.md
     "input16": {"input_bits": 16},
     "no_bias_correction": {"bias_correction": False},
     "nearest_rounding": {"compensated_rounding": False},
+    # every weight layer as two 8-bit synapses (exponents e, e-8): 16-bit mantissas, twice the synaptic ops
+    "weight16": {"weight_bits": 16},
 }
 
 
@@ -68,14 +70,8 @@ def measure(arch: str, x_train, x_test, y_test, limit=None, config: str = "defau
     family = load_shipped(folder_name(arch))
     xs, ys = x_test[:limit], y_test[:limit]
     t0 = time.time()
-    from snncompile.backends.lava import lower as lower_module
-
-    quantise, cfg = lower_module.quantise, quant_config(config)
-    lower_module.quantise = lambda net, cal, **kw: quantise(net, cal, config=cfg, **kw)
-    try:
-        low = lower_graph(family.graph, mode="fixed", calibration=family.graph_input(x_train))
-    finally:
-        lower_module.quantise = quantise
+    low = lower_graph(family.graph, mode="fixed", calibration=family.graph_input(x_train),
+                      quant_config=quant_config(config))
     x = family.graph_input(xs)
     outs, _, _ = run_fixed(low.program, low.step, x)
     fixed = np.array([o[0].reshape(-1).argmax() for o in outs])

@@ -41,8 +41,9 @@ from snncompile.ir.graph import Graph
 from snncompile.ir.serialize import graph_writer
 from snncompile.loihi import Limits, Prepared, build_network, get_limits, partition, prepare
 from snncompile.loihi.limits import check_limits
-from snncompile.loihi.fixed import quantise, quantise_input
+from snncompile.loihi.fixed import QuantConfig, quantise, quantise_input
 from snncompile.loihi.rounding import second_moment
+from snncompile.loihi.split_weights import weight_planes
 from snncompile.outputs import write_directory
 from snncompile.passes.time import StepProgram, retime
 
@@ -72,15 +73,21 @@ class Lowered:
 
 def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] = None,
                 calibration: Optional[np.ndarray] = None, agreement_samples: int = 8,
-                current_samples: int = 32, readout: str = "host") -> Lowered:
+                current_samples: int = 32, readout: str = "host",
+                quant_config: Optional[QuantConfig] = None) -> Lowered:
     """Passes, time slicing, partitioning and (fixed mode) quantisation of a traced graph (the currents'
     scales calibrated on ``current_samples`` calibration inputs); ``readout``: where the readouts run
-    (``host`` or ``chip``, :mod:`.readouts`)."""
+    (``host`` or ``chip``, :mod:`.readouts`); ``quant_config``: the quantiser's choices (fixed mode; default
+    :class:`QuantConfig`), whose ``weight_bits`` 16 doubles the weight layers' synapses in the partition."""
     if mode not in ("float", "fixed"):
         raise InputError(f"--mode must be float or fixed, got {mode!r}")
+    if quant_config is not None and mode != "fixed":
+        raise InputError("quantiser choices (e.g. --weight-bits) apply to --mode fixed only")
+    quant_config = quant_config or QuantConfig()
     limits = limits or get_limits(None)
     prepared = prepare(graph)
-    part = partition(prepared.network, limits, readout=readout)
+    planes = 2 if mode == "fixed" and quant_config.weight_bits == 16 else 1
+    part = partition(prepared.network, limits, readout=readout, synapse_planes=planes)
     quant = None
     step = prepared.program.step
     net = prepared.network
@@ -91,7 +98,8 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
                              "model, or --calibration X.npy)")
         cal = {name: (float(np.min(calibration)), float(np.max(calibration)))}
         top, means, moments = observe_currents(prepared, calibration[:current_samples])
-        step, quant = quantise(prepared.network, cal, observed=top, input_means=means, second_moments=moments)
+        step, quant = quantise(prepared.network, cal, observed=top, input_means=means, second_moments=moments,
+                               config=quant_config)
         net = build_network(step, [u.ports[0].value for u in prepared.network.of_kind("readout")])
     record_mac_convention(step, graph)
     plan = make_plan(net, prepared.program.T, mode=mode)
@@ -270,7 +278,10 @@ def lowering_report(low: Lowered, model_name: str = "") -> str:
             lines.append(f"    refused {r.node}: {r.reason}")
     lines += ["", f"partition ({part.limits.name}; {part.limits.source}):", part.table()]
     if low.quant is not None:
-        lines += ["", "quantisation (Loihi fixed point):", low.quant.table()]
+        split = sum(1 for n in low.step.nodes if n.attrs.get("fixed_low"))
+        bits = (f"16-bit weights: {split} weight layer(s) as two 8-bit synapses each (exponents e and e-8; twice "
+                f"their synapses and synaptic ops)" if split else "8-bit weight mantissas")
+        lines += ["", f"quantisation (Loihi fixed point; {bits}):", low.quant.table()]
     held = {n: p.params["max_steps"] for n, p in plan.procs.items()
             if p.type == "integrator" and "max_steps" in p.params}
     if held:  # fixed-point readouts on chip (snncompile.loihi.integrator)
@@ -410,7 +421,8 @@ def run_lowered(low: LoadedLowered, samples: np.ndarray, *, labels: Optional[np.
     host_s = time.perf_counter() - t0
     net = build_network(low.step, low.doc["readout_values"])
     on_chip = any(p.type == "integrator" for p in low.plan.procs.values())
-    part = partition(net, low.limits, readout="chip" if on_chip else "host")
+    planes = max(len(weight_planes(low.step, n)) for n in low.step.nodes)
+    part = partition(net, low.limits, readout="chip" if on_chip else "host", synapse_planes=planes)
     ledger = build_ledger(net, part, rec, samples=n, host_counts=host)
     logits = np.concatenate([o[0].reshape(1, -1) for o in outs])
     pred = logits.argmax(1)

@@ -38,6 +38,7 @@ from snncompile.loihi.current_pool import is_current_pool
 from snncompile.loihi.affine import (constant_vector, fingerprint, is_permutation, is_selection, numel, pool_windows,
                                      synapse_bias, synapse_matrix, term_matrix)
 from snncompile.loihi.fixed import exact_weights, fixed_lif, spike_term_gain
+from snncompile.loihi.split_weights import weight_planes
 from snncompile.loihi.network import Network, Term, Unit
 
 
@@ -206,7 +207,6 @@ class _Builder:
         n_out = numel(self.g, node.outputs[0])
         fan_in = int(np.prod(self.g.values[node.inputs[1]].shape[1:]))
         shared = n_out * fan_in > self.shared_above
-        A = None if shared else synapse_matrix(self.g, node)
         groups: dict[tuple, list] = {}
         for ti, t in terms:
             Me = self.in_emitted(u, 0, ti)
@@ -215,36 +215,43 @@ class _Builder:
         e_out = self.em(u.name)
         self.lag[u.name] = lag_in + 1
         self.sparse_of[u.name] = []
-        for gi, members in enumerate(groups.values()):
-            Me = members[0][2]
-            if shared:
-                self._shared(u, node, gi, len(groups), members, lag_in, e_out)
-                continue
-            if self.mode == "fixed" and node.attrs.get("fixed_input_gain") is not None:
-                Me = Me * float(node.attrs["fixed_input_gain"])  # means of spikes as integer sums
-                Me.data = np.round(Me.data)
-            W = (A @ Me).tocsr()[e_out]
-            binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool", "product")
-            binary = binary and not is_current_pool(self.net.units, members[0][1].source)  # pooled currents
-            name = f"sparse:{u.name}" + (f":{gi}" if len(groups) > 1 else "")
-            binary = binary and not self.net.units[members[0][1].source].graded  # graded: a payload per spike
-            params = {"weights": W.tocsr(), "num_message_bits": 0 if binary else GRADED_BITS}
-            if self.mode == "fixed":
-                W = W.tocsr()
-                if not np.all(np.mod(W.data, 1) == 0):
-                    raise UnsupportedOpError(f"{node.location}: non-integer weights in fixed point")
-                params["weights"] = sp.csr_matrix((W.data.astype(np.int32), W.indices, W.indptr), shape=W.shape)
-                params["weight_exp"] = int(node.attrs["fixed_exp"])
-                params["num_weight_bits"] = 8
-            self.add(ProcSpec(name, "sparse", u.name, lag_in + 1, params))
-            self.sparse_of[u.name].append(name)
-            for ti, t, _ in members:
-                self.connect(self.out_port[t.source], name, "s_in", lag_in - self._term_lag(t),
-                             self.size(t.source))
+        for plane in weight_planes(self.g, node):  # a split layer (16-bit weights): high and low synapses
+            suffix = ":low" if plane is not node else ""
+            A = None if shared else synapse_matrix(self.g, plane)
+            for gi, members in enumerate(groups.values()):
+                name_g = (f":{gi}" if len(groups) > 1 else "") + suffix
+                if shared:
+                    self._shared(u, plane, name_g, members, lag_in, e_out)
+                else:
+                    self._sparse(u, plane, name_g, A, members, lag_in, e_out)
         self.out_port[u.name] = None  # several Sparse procs: consumers connect to each
 
-    def _shared(self, u: Unit, node, gi: int, n_groups: int, members, lag_in: int, e_out) -> None:
-        """A weight-shared synapse process (layers too large for a Sparse matrix)."""
+    def _sparse(self, u: Unit, node, name_g: str, A, members, lag_in: int, e_out) -> None:
+        """One Sparse process of a weight layer: its synapses from one group of input terms (one plane)."""
+        Me = members[0][2]
+        if self.mode == "fixed" and node.attrs.get("fixed_input_gain") is not None:
+            Me = Me * float(node.attrs["fixed_input_gain"])  # means of spikes as integer sums
+            Me.data = np.round(Me.data)
+        W = (A @ Me).tocsr()[e_out]
+        binary = len(members) == 1 and self.net.units[members[0][1].source].kind in ("neuron", "pool", "product")
+        binary = binary and not is_current_pool(self.net.units, members[0][1].source)  # pooled currents
+        binary = binary and not self.net.units[members[0][1].source].graded  # graded: a payload per spike
+        params = {"weights": W.tocsr(), "num_message_bits": 0 if binary else GRADED_BITS}
+        if self.mode == "fixed":
+            W = W.tocsr()
+            if not np.all(np.mod(W.data, 1) == 0):
+                raise UnsupportedOpError(f"{node.location}: non-integer weights in fixed point")
+            params["weights"] = sp.csr_matrix((W.data.astype(np.int32), W.indices, W.indptr), shape=W.shape)
+            params["weight_exp"] = int(node.attrs["fixed_exp"])
+            params["num_weight_bits"] = 8
+        name = f"sparse:{u.name}{name_g}"
+        self.add(ProcSpec(name, "sparse", u.name, lag_in + 1, params))
+        self.sparse_of[u.name].append(name)
+        for ti, t, _ in members:
+            self.connect(self.out_port[t.source], name, "s_in", lag_in - self._term_lag(t), self.size(t.source))
+
+    def _shared(self, u: Unit, node, name_g: str, members, lag_in: int, e_out) -> None:
+        """A weight-shared synapse process (layers too large for a Sparse matrix; one plane)."""
         Me = members[0][2]
         if not is_selection(Me):
             raise UnsupportedOpError(f"{node.location}: its input is not a plain rearrangement of its producers")
@@ -255,7 +262,7 @@ class _Builder:
                   "out_perm": np.asarray(e_out), "n_in": Me.shape[1]}
         if self.mode == "fixed":
             params["weight_exp"] = int(node.attrs["fixed_exp"])
-        name = f"shared:{u.name}" + (f":{gi}" if n_groups > 1 else "")
+        name = f"shared:{u.name}{name_g}"
         self.add(ProcSpec(name, "shared", u.name, lag_in + 1, params))
         self.sparse_of[u.name].append(name)
         for ti, t, _ in members:

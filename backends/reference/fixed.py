@@ -9,6 +9,7 @@ from snncompile.ir.graph import Graph, Node
 from snncompile.loihi.fixed import fixed_lif, quantise_input
 from snncompile.loihi.registers import QuantisationError, shift
 from snncompile.loihi.graded import fixed_neuron
+from snncompile.loihi.split_weights import weight_planes
 
 from .executor import ReferenceExecutor
 
@@ -46,9 +47,12 @@ class FixedStepExecutor:
             x = np.asarray(args[0])
             gain = a.get("fixed_input_gain")  # means of spikes: n·x is the integer window sum
             x = np.round(x * gain).astype(np.int64) if gain is not None else x.astype(np.int64)
-            w = np.asarray(args[1]).astype(np.int64)
-            acc = base(graph, node, [x, w], {})[0]
-            return [shift(acc, int(a["fixed_exp"]))]
+            out = None
+            for plane in weight_planes(graph, node):  # a split layer: high and low synapses, summed
+                w = (np.asarray(args[1]) if plane is node else graph.constants[plane.inputs[1]]).astype(np.int64)
+                a_p = shift(base(graph, node, [x, w], {})[0], int(plane.attrs["fixed_exp"]))
+                out = a_p if out is None else out + a_p
+            return [out]
         if opdef.neuron is not None:
             st = self.states.setdefault(node.name, {})
             lif = fixed_neuron(fixed_lif(graph, node))  # LIFFixed, or ILIFFixed for graded spikes

@@ -24,6 +24,7 @@ from snncompile.commands.common import guarded, load_and_trace, model_options
 from snncompile.energy.plots import plot_core_load
 from snncompile.errors import InputError
 from snncompile.loihi import get_limits, partition, prepare
+from snncompile.loihi.fixed import QuantConfig
 from snncompile.outputs import check_directory_target, check_file_target, ensure_dir, write_file
 
 
@@ -38,7 +39,7 @@ Examples:
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False),
               help="Directory to write (default: out/<model>.loihi).")
 @click.option("--mode", type=click.Choice(["float", "fixed"]), default="float", show_default=True,
-              help="float: float64 Lava models; fixed: Loihi fixed point (8-bit weights, 24-bit states).")
+              help="float: float64 Lava models; fixed: Loihi fixed point (8-bit weight mantissas, or 16 with --weight-bits, 24-bit states).")
 @click.option("--limits", "limits_file", metavar="loihi1|loihi2|FILE",
               help="Limits table: loihi2 (default), loihi1, or a JSON/TOML file of overrides.")
 @click.option("--calibration", type=click.Path(exists=True, dir_okay=False),
@@ -48,15 +49,23 @@ Examples:
                    "population sums it over T and is read once per input (the host must use only its sum or "
                    "mean over T; fixed mode: an integer sum dequantised on the host, refused where it may "
                    "overflow 24 bits).")
+@click.option("--weight-bits", type=click.Choice(["8", "16"]), default=None,
+              help="Fixed mode: the weights' mantissa bits. 8 (default): one 8-bit Loihi synapse per connection; "
+                   "16: every weight layer as two synapses, a high and a low 8-bit mantissa (exponents e and e-8), "
+                   "twice the synapses and synaptic ops (counted in the partition and the ledger).")
 @click.option("--partition-only", is_flag=True, help="Only print the partition (cores, chips); write nothing.")
 @click.option("--force", is_flag=True,
               help="Replace DIR if snncompile wrote it (it holds snncompile-manifest.json and nothing else of yours).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @guarded
 def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron, timesteps, input_shape,
-          input_domain, target, output, mode, limits_file, calibration, readout, partition_only, force, fmt):
+          input_domain, target, output, mode, limits_file, calibration, readout, weight_bits, partition_only, force,
+          fmt):
     """Lower MODEL to Lava processes for Loihi (see 'snncompile run')."""
 
+    if weight_bits is not None and mode != "fixed":
+        raise InputError("--weight-bits applies to --mode fixed (float mode keeps float64 weights)")
+    quant_config = QuantConfig(weight_bits=int(weight_bits)) if weight_bits else None
     limits = get_limits(limits_file)
     if output and not partition_only:
         check_directory_target(output, force=force)
@@ -64,7 +73,7 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
                                    timesteps, input_shape, input_domain)
     if partition_only:
         prepared = prepare(graph)
-        part = partition(prepared.network, limits, readout=readout)
+        part = partition(prepared.network, limits, readout=readout, synapse_planes=2 if weight_bits == "16" else 1)
         click.echo(strictjson.dumps(part.to_dict(), indent=1) if fmt == "json" else part.table())
         return
 
@@ -76,7 +85,7 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
             cal = np.asarray(loaded.samples)
         else:
             raise InputError("fixed mode needs sample inputs for the input scale: --calibration X.npy")
-    low = lower_graph(graph, mode=mode, limits=limits, calibration=cal, readout=readout)
+    low = lower_graph(graph, mode=mode, limits=limits, calibration=cal, readout=readout, quant_config=quant_config)
     out = output or os.path.join("out", f"{_slug(loaded.name)}.loihi")
     if not output:
         ensure_dir("out")

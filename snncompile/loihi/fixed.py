@@ -64,6 +64,7 @@ from .mapped import separate
 from .registers import (ACT_SHIFT, BIAS_EXP_MAX, BIAS_MANT_BITS, DECAY_BITS, V_BITS, V_MAX, VTH_MANT_BITS,
                         QuantisationError, quantise_bias, quantise_weights)
 from .rounding import current_rel_error
+from .split_weights import LOW_SHIFT, quantise_split
 
 
 # -- quantisation of a unit network ------------------------------------------------------------------------
@@ -89,18 +90,24 @@ class QuantReport:
                 "spike_agreement": self.agreement}
 
     def table(self) -> str:
-        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>5s} {'w rel.err':>9s} {'I rel.err':>9s} {'K':>8s} "
+        rows = [f"{'layer':44s} {'kind':8s} {'w exp':>7s} {'w rel.err':>9s} {'I rel.err':>9s} {'K':>8s} "
                 f"{'f min':>6s} {'vth err':>9s} {'bias err':>9s} {'spike agree':>11s}"]
         for l in self.layers:
             d = l.detail
             agree = self.agreement.get(l.name)
             f_min = f"{d['f_min']:.3f}" if "f_min" in d else ""
-            rows.append(f"{(l.module or l.name)[:44]:44s} {l.kind:8s} {str(d.get('weight_exp', '')):>5s} "
+            rows.append(f"{(l.module or l.name)[:44]:44s} {l.kind:8s} {_exponents(d):>7s} "
                         f"{_f(d.get('weight_rel_error')):>9s} {_f(d.get('current_rel_error')):>9s} "
                         f"{str(d.get('K', '')):>8s} {f_min:>6s} "
                         f"{_f(d.get('threshold_rel_error')):>9s} {_f(d.get('bias_max_abs_error')):>9s} "
                         f"{_f(agree):>11s}")
         return "\n".join(rows)
+
+
+def _exponents(detail: dict) -> str:
+    """A weight layer's exponent, or ``e/e−8`` for a split (16-bit) layer."""
+    e = detail.get("weight_exp")
+    return "" if e is None else f"{e}/{detail['low_exp']}" if "low_exp" in detail else str(e)
 
 
 def _f(x) -> str:
@@ -144,7 +151,9 @@ class QuantConfig:
     ``input_bits``: the graded input messages' width; ``pow2_input``: a power-of-two input scale (else the
     calibrated range fills ``input_bits`` exactly).  ``compensated_rounding``: weights rounded so that each
     layer's current error over calibration inputs is least (:mod:`snncompile.loihi.rounding`; needs the
-    layers' input second moments, see :func:`quantise`), else to nearest."""
+    layers' input second moments, see :func:`quantise`), else to nearest.  ``weight_bits``: 8 (one Loihi synapse
+    per connection) or 16 (every weight layer split into a high and a low synapse, :mod:`.split_weights`: twice
+    the synapses and synaptic ops)."""
 
     per_channel: bool = True
     f_min: float = 2.0 ** -4
@@ -154,6 +163,11 @@ class QuantConfig:
     input_bits: int = 12
     pow2_input: bool = False
     compensated_rounding: bool = True
+    weight_bits: int = 8
+
+    def __post_init__(self):
+        if self.weight_bits not in (8, 16):
+            raise QuantisationError(f"weight bits must be 8 or 16 (a split synapse pair), got {self.weight_bits}")
 
     @staticmethod
     def per_layer() -> "QuantConfig":
@@ -191,7 +205,7 @@ def quantise(net, calibration_max: Optional[dict] = None, *, config: QuantConfig
     shift: dict[str, np.ndarray] = {}  # synapse -> bias correction (flat output, float units)
     layers = (_quantise_synapses(net, fg, K_of, in_scale, f_of,
                                  input_means if config.bias_correction else None, shift,
-                                 second_moments if config.compensated_rounding else None)
+                                 second_moments if config.compensated_rounding else None, config.weight_bits)
               + _quantise_attention(net, fg, K_of) + _scale_spike_terms(net, fg, K_of)
               + _quantise_neurons(net, fg, K_of, f_of, shift))
     for u in net.of_kind("synapse"):  # weight-layer biases live in the neurons now
@@ -331,9 +345,10 @@ def _synapse_input_scale(net, u, in_scale: dict) -> float:
 
 
 def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict, input_means=None,
-                       shift: Optional[dict] = None, second_moments: Optional[dict] = None) -> list[LayerError]:
+                       shift: Optional[dict] = None, second_moments: Optional[dict] = None,
+                       weight_bits: int = 8) -> list[LayerError]:
     """Integer weights of every synapse unit, in the activation units of the class it feeds (output channel
-    ``o`` at ``K·f_o``)."""
+    ``o`` at ``K·f_o``); with ``weight_bits`` 16, split into a high and a low synapse (:mod:`.split_weights`)."""
     g, layers = net.graph, []
     for u in net.of_kind("synapse"):
         node = fg.node(u.node)
@@ -352,15 +367,21 @@ def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict, i
             scale = scale * per_channel(g, g.node(u.node), f_of[u.name]).reshape((-1,) + (1,) * (w.ndim - 1))
         target = w * scale
         moments = (second_moments or {}).get(u.name)
-        q, e, mode = quantise_weights(target, moments)
-        err = float(np.linalg.norm(q * 2.0 ** e - target) / max(np.linalg.norm(target), 1e-300))
-        detail = {"weight_exp": e, "sign_mode": mode, "K": K, "weight_rel_error": err,
+        low = None
+        if weight_bits == 16:
+            split = quantise_split(target, moments)
+            q, e, mode, low, realised = split.high, split.exp, split.mode, split.low, split.value()
+        else:
+            q, e, mode = quantise_weights(target, moments)
+            realised = q * 2.0 ** e
+        err = float(np.linalg.norm(realised - target) / max(np.linalg.norm(target), 1e-300))
+        detail = {"weight_exp": e, "sign_mode": mode, "K": K, "weight_rel_error": err, "weight_bits": weight_bits,
                   "rounding": "nearest" if moments is None else "compensated"}
         if moments is not None:
-            detail["current_rel_error"] = current_rel_error(q * 2.0 ** e, target, moments)
+            detail["current_rel_error"] = current_rel_error(realised, target, moments)
         mean = None if input_means is None else input_means.get(u.ports[0].value)
         if mean is not None and shift is not None:  # E[(w_q − w)·x] in float units, off the bias
-            w_err = q * 2.0 ** e / scale - w
+            w_err = realised / scale - w
             src = g.node(u.node)
             shift[u.name] = -np.asarray(ops.get(src.op).reference(src, [np.asarray(mean), w_err], {})[0],
                                         dtype=np.float64).reshape(-1)
@@ -368,6 +389,11 @@ def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict, i
         fg.add_constant(name, q)
         fg.set_inputs(node, [node.inputs[0], name])
         node.attrs = dict(node.attrs, fixed_exp=e, fixed_sign_mode=mode)
+        if low is not None:
+            low_name = fg.unique_name(f"{node.name}_wfixed_low")
+            fg.add_constant(low_name, low)
+            node.attrs["fixed_low"] = {"weight": low_name, "exp": e - LOW_SHIFT}
+            detail["low_exp"] = e - LOW_SHIFT
         layers.append(LayerError(u.name, u.module, "synapse", detail))
     return layers
 
@@ -618,6 +644,7 @@ def _drop_unused(g: Graph) -> None:
     used = {v for n in g.nodes for v in n.inputs} | set(g.outputs)
     used |= {n.attrs["fixed"][k] for n in g.nodes if isinstance(n.attrs.get("fixed"), dict) for k in ("bias", "vth")
              if isinstance(n.attrs["fixed"].get(k), str)}
+    used |= {n.attrs["fixed_low"]["weight"] for n in g.nodes if n.attrs.get("fixed_low")}
     for name in [c for c in g.constants if c not in used]:
         del g.constants[name]
         g.values.pop(name, None)

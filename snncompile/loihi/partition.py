@@ -467,7 +467,7 @@ def _routes(net: Network, plans: dict[str, LayerPlan], merged: dict[str, str], u
     return max(total, 1)
 
 
-def partition(net: Network, lim: Limits, *, readout: str = "host") -> Partition:
+def partition(net: Network, lim: Limits, *, readout: str = "host", synapse_planes: int = 1) -> Partition:  # TEMP: helper splitcount implements planes
     """Tile every on-chip unit of ``net`` under ``lim`` (see the module docstring); ``readout="chip"``
     places the readouts on chip as integrator populations."""
     merged = _merged_into(net)

@@ -139,3 +139,27 @@ def test_lower_and_run_float(cli, checkpoint, tmp_path):
     assert d["ledger"]["totals"]["synaptic_ops"] == count_events(g, x).synaptic_ops and os.path.isfile(d["png"])
     r = CliRunner().invoke(cli, ["run", str(out), "--input", str(tmp_path / "x.npy")])
     assert r.exit_code == 0 and "predictions:" in r.output and "synaptic ops" in r.output
+
+
+@pytest.mark.nolava
+def test_weight_bits_16_splits_every_weight_layer_and_is_fixed_mode_only(cli, checkpoint, tmp_path):
+    from snncompile.backends.lava.lower import load_lowered
+    from snncompile.loihi.split_weights import weight_planes
+
+    path, _, _ = checkpoint
+    bad = tmp_path / "float16.loihi"
+    r = CliRunner().invoke(cli, ["lower", path, "-o", str(bad), "--weight-bits", "16"])
+    assert r.exit_code == 2 and "--weight-bits applies to --mode fixed" in r.output and not bad.exists()
+    out = tmp_path / "sf16.loihi"
+    r = CliRunner().invoke(cli, ["lower", path, "-o", str(out), "--mode", "fixed", "--weight-bits", "16"])
+    assert r.exit_code == 0, r.output
+    assert "16-bit weights" in r.output
+    layers = [l for l in json.loads((out / "quantisation.json").read_text())["layers"] if l["kind"] == "synapse"]
+    assert layers and all(l["weight_bits"] == 16 and l["low_exp"] == l["weight_exp"] - 8 for l in layers)
+    low = load_lowered(str(out))  # the low mantissas survive the directory round trip
+    split = [n for n in low.step.nodes if len(weight_planes(low.step, n)) == 2]
+    assert len(split) == len(layers)
+    for n in split:
+        w_low = low.step.constants[n.attrs["fixed_low"]["weight"]]
+        assert w_low.shape == low.step.constants[n.inputs[1]].shape and np.any(w_low != 0)
+    assert sum(1 for p in low.plan.procs if p.endswith(":low")) >= len(layers)
