@@ -115,7 +115,8 @@ class Ledger:
     per_step_ops: Optional[np.ndarray] = None  # [steps] synaptic ops on chip
 
     def totals(self) -> dict:
-        split = {"synaptic_ops": sum(c.low_synapse_ops for c in self.cores), "macs": sum(c.low_macs for c in self.cores)}
+        split = {"synaptic_ops": sum(c.low_synapse_ops for c in self.cores),
+                 "macs": sum(c.low_macs for c in self.cores)}
         on_chip = {k: sum(getattr(c, k) for c in self.cores) for k in ("synaptic_ops", "spikes", "neuron_updates")}
         on_chip["synaptic_ops"] += split["synaptic_ops"]
         by_kind: dict[str, int] = {}

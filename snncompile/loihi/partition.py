@@ -204,8 +204,7 @@ class LayerPlan:
     def to_dict(self) -> dict:
         d = {"name": self.name, "module": self.module, "kind": self.kind, "merged_neurons": self.merged,
              "compartments": self.neurons, "synapses": self.synapses, "synapse_planes": self.planes,
-             "cores": self.cores,
-             "first_core": self.first_core, "tile": asdict(self.tile),
+             "cores": self.cores, "first_core": self.first_core, "tile": asdict(self.tile),
              "output_axons_per_core": self.output_axons}
         if self.assumed:
             d["assumed_mapping"] = self.assumed

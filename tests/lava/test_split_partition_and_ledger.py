@@ -100,9 +100,17 @@ def test_a_layer_that_fits_one_core_with_one_plane_takes_two_with_two(limit):
     assert two.synapses == 1024 and two.tile.axons == one.tile.axons == 16
 
 
-def test_synapse_planes_other_than_one_or_two_are_refused():
+def test_a_compartment_whose_two_planes_exceed_a_core_does_not_fit_and_says_why():
+    """16 inputs: 16 synapses per compartment at one plane, 32 at two, under a core of 20 synapses."""
+    from snncompile.loihi.partition import DoesNotFitError
+
+    p = _one_linear()
+    lim = replace(LOIHI2, name="tiny", synapses_per_core=20)
+    assert partition(p.network, lim).layer(p.network.of_kind("synapse")[0].name).tile.synapses <= 20
+    with pytest.raises(DoesNotFitError, match=r"32 synapses .* per compartment \(2 synapses per connection"):
+        partition(p.network, lim, synapse_planes=2)
     with pytest.raises(ValueError, match="synapse_planes must be 1 or 2"):
-        partition(_one_linear().network, LOIHI2, synapse_planes=3)
+        partition(p.network, LOIHI2, synapse_planes=3)
 
 
 # -- the ledger ----------------------------------------------------------------------------------------------
@@ -164,7 +172,8 @@ def test_the_low_synapses_are_counted_apart_in_the_totals_and_both_energies():
     led = build_ledger(net, partition(net, LOIHI1, synapse_planes=2), rec, samples=3)
 
     fields = ("core", "layer", "kind", "op_kind", "synaptic_ops", "spikes", "neuron_updates", "macs")
-    assert [[getattr(c, f) for f in fields] for c in led.cores] == [[getattr(c, f) for f in fields] for c in plain.cores]
+    row = lambda c: [getattr(c, f) for f in fields]  # noqa: E731
+    assert [row(c) for c in led.cores] == [row(c) for c in plain.cores]
     by_layer = {c.layer: c for c in led.cores}
     (inp,) = net.of_kind("input")
     want = {"fc1__linear": int((rec.inputs[inp.name] != 0).sum()) * 3,
