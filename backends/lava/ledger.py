@@ -42,8 +42,19 @@ exactly:
   ``totals()["integrator"]``).  These are on-chip synaptic ops: they enter ``on_chip``, ``by_kind`` and both
   energies.  Nothing is counted twice: the host now reads the sums ``S/T`` instead of the per-step readout,
   and its post graph (the mean over T, the head) is counted as before, the same ops in both placements.  So
-  under ``--readout host`` the ledger equals ``report``; under ``--readout chip`` it exceeds it by exactly
-  ``totals()["integrator"]["synaptic_ops"]`` (the readout map that ``report`` does not count).
+  (without split layers) under ``--readout host`` the ledger equals ``report``; under ``--readout chip`` it
+  exceeds it by exactly ``totals()["integrator"]["synaptic_ops"]`` (the readout map that ``report`` does not
+  count).
+
+* **split weight layers** (16-bit fixed point, :mod:`snncompile.loihi.split_weights`: a node whose
+  :func:`~snncompile.loihi.split_weights.weight_planes` are two): the low synapses are the same structural
+  connections as the high ones and fire with them, so every input event costs one more synaptic op per
+  synapse (and a layer fed real values one more MAC per MAC).  Counted apart per core (``low_synapse_ops``,
+  ``low_macs``) and in ``totals()["split_synapses"]``, so that ``synaptic_ops`` stays ``report``'s count; they
+  enter ``on_chip``, ``by_kind`` (the layer's own cost kind), ``macs`` and both energies.  A split layer's
+  current (:func:`layer_currents`) is the sum over its planes of ``shift(A_p·x, e_p)``.
+
+So: ledger = ``report`` + integrators + split synapses (on chip), each listed apart in ``totals()``.
 
 * **MACs** of layers fed real values (cost kind ``mac``: the encoding layer on the analog image, a host
   readout) under the one MAC convention of ``report``
@@ -72,6 +83,7 @@ from snncompile.loihi.partition import Partition
 from snncompile.loihi.affine import synapse_matrix, term_matrix
 from snncompile.loihi.coincidence import operand_map
 from snncompile.loihi.registers import shift
+from snncompile.loihi.split_weights import weight_planes
 from snncompile.ops.registry import input_domain_kind
 
 
@@ -88,6 +100,8 @@ class CoreEntry:
     unit_synapse_events: int = 0  # coincidence populations: operand spikes × their unit synapses on this core
     compartment_updates: int = 0  # coincidence and integrator populations: one per compartment per step
     macs: int = 0  # op_kind mac: structural FLOPs of the outputs on this core (the MAC convention)
+    low_synapse_ops: int = 0  # split weight layers: the low synapses' ops (not in synaptic_ops)
+    low_macs: int = 0  # split weight layers fed real values: the low synapses' MACs (not in macs)
 
     def to_dict(self) -> dict:
         return dict(self.__dict__)
@@ -101,11 +115,14 @@ class Ledger:
     per_step_ops: Optional[np.ndarray] = None  # [steps] synaptic ops on chip
 
     def totals(self) -> dict:
+        split = {"synaptic_ops": sum(c.low_synapse_ops for c in self.cores),
+                 "macs": sum(c.low_macs for c in self.cores)}
         on_chip = {k: sum(getattr(c, k) for c in self.cores) for k in ("synaptic_ops", "spikes", "neuron_updates")}
+        on_chip["synaptic_ops"] += split["synaptic_ops"]
         by_kind: dict[str, int] = {}
         for c in self.cores:
-            if c.synaptic_ops:
-                by_kind[c.op_kind] = by_kind.get(c.op_kind, 0) + c.synaptic_ops
+            if c.synaptic_ops or c.low_synapse_ops:
+                by_kind[c.op_kind] = by_kind.get(c.op_kind, 0) + c.synaptic_ops + c.low_synapse_ops
         host = sum(h["synaptic_ops"] for h in self.host.values())
         for h in self.host.values():
             by_kind[h["kind"]] = by_kind.get(h["kind"], 0) + h["synaptic_ops"]
@@ -114,8 +131,8 @@ class Ledger:
         integrator = {k: sum(getattr(c, k) for c in self.cores if c.kind == "integrator")
                       for k in ("synaptic_ops", "compartment_updates")}
         active = [c for c in self.cores if c.neuron_updates or c.synaptic_ops or c.compartment_updates]
-        macs = sum(c.macs for c in self.cores) + sum(h.get("macs", 0) for h in self.host.values())
-        return {"on_chip": on_chip, "coincidence": coincidence, "integrator": integrator,
+        macs = sum(c.macs for c in self.cores) + split["macs"] + sum(h.get("macs", 0) for h in self.host.values())
+        return {"on_chip": on_chip, "coincidence": coincidence, "integrator": integrator, "split_synapses": split,
                 "host_synaptic_ops": host,
                 "synaptic_ops": on_chip["synaptic_ops"] + host, "by_kind": by_kind, "macs": macs,
                 "cores_used": len(active),
@@ -289,12 +306,17 @@ def build_ledger(net: Network, part: Partition, rec, *, samples: int, original: 
         kind = _op_kind(original, step, u.node)
         outputs_on = np.bincount(core_of, minlength=layer.cores)
         mac_per_output = _mac_per_output(original, step, u.node) if kind == "mac" else 0
+        low_planes = len(weight_planes(step, step.node(u.node))) - 1  # split: the low plane, same synapses
         for k in range(layer.cores):
             e = entries[layer.first_core + k]
-            e.synaptic_ops += int(round(ops_steps[:, k].sum()))
+            ops_k = int(round(ops_steps[:, k].sum()))
+            macs_k = int(outputs_on[k]) * mac_per_output * rec.steps
+            e.synaptic_ops += ops_k
             e.op_kind = kind
-            e.macs += int(outputs_on[k]) * mac_per_output * rec.steps
-        per_step += ops_steps.sum(1)
+            e.macs += macs_k
+            e.low_synapse_ops += low_planes * ops_k
+            e.low_macs += low_planes * macs_k
+        per_step += (1 + low_planes) * ops_steps.sum(1)
     for u in net.of_kind("attention"):
         layer = part.layer(u.name)
         ops_rec = rec.attention_ops[u.name]  # [steps, 2, heads]
@@ -366,14 +388,17 @@ def layer_currents(step: Graph, node, x: np.ndarray) -> np.ndarray:
     the consumers hold as a constant), from its rebuilt input ``x`` ``[steps, n_in]``.  Float: ``A·x``.
     Fixed point (the node carries ``fixed_exp``): the rule of the fixed-point executor
     (``backends.reference.fixed``) — integer input (``round(x·gain)`` where the layer reads a mean of
-    spikes), integer weights, ``shift(acc, fixed_exp)``."""
-    A = synapse_matrix(step, node)
+    spikes), integer weights, ``Σ_p shift(A_p·x, e_p)`` over the layer's synapse planes
+    (:func:`~snncompile.loihi.split_weights.weight_planes`: one plane, or a split layer's high and low)."""
     if "fixed_exp" not in node.attrs:
-        return (A @ x.T).T
+        return (synapse_matrix(step, node) @ x.T).T
     gain = node.attrs.get("fixed_input_gain")
     xi = np.round(x * gain) if gain is not None else np.round(x)
-    acc = np.rint((A @ xi.T).T).astype(np.int64)
-    return shift(acc, int(node.attrs["fixed_exp"]))
+    total = 0
+    for plane in weight_planes(step, node):
+        acc = np.rint((synapse_matrix(step, plane) @ xi.T).T).astype(np.int64)
+        total = total + shift(acc, int(plane.attrs["fixed_exp"]))
+    return total
 
 
 def _count_integrator(net: Network, layer, u, entries: dict, steps: int, messages) -> np.ndarray:

@@ -9,7 +9,9 @@ each core did.  The reader takes the Lava backend's ``Ledger.to_dict()`` (``back
      "host": {name: {"synaptic_ops": int, "kind": str, "module": str, "macs": int}}}   # off-chip work (the readout)
 
 ``macs`` (optional): MACs of layers fed real values under the one MAC convention
-(``backends.reference.counts.mac_count``), comparable with the report's ``macs``.
+(``backends.reference.counts.mac_count``), comparable with the report's ``macs``.  ``low_synapse_ops`` and
+``low_macs`` (optional): a split weight layer's low synapses, on chip work that the report does not count;
+they are added to the core's ``synaptic_ops`` and ``macs``.
 
 and, more loosely, ``units``/``layers``/``modules`` lists per core and ``synops``/``sops`` for the count.
 Everything is normalised to per-image figures.
@@ -58,7 +60,7 @@ def _macs_per_image(entries: list, images: int, found: str) -> Optional[float]:
     if not given:
         return None
     try:
-        return sum(float(m) for m in given) / images
+        return sum(float(m) for m in given + [e.get("low_macs") or 0 for e in entries]) / images
     except (TypeError, ValueError):
         raise InputError(f"{found}: malformed ledger entry ('macs' must be a number)") from None
 
@@ -91,6 +93,8 @@ def read_ledger(path: str) -> dict:
             if units is None:
                 units = [u for u in (c.get("module"), c.get("layer")) if u][:1]
             syn = _per(_first(c, _SYN_KEYS), images)
+            if syn is not None and c.get("low_synapse_ops"):
+                syn += float(c["low_synapse_ops"]) / images
             row = {"core": _first(c, ("core", "id", "index"), i), "units": [str(u) for u in units],
                    "module": c.get("module"), "kind": c.get("op_kind") or c.get("kind"),
                    "synaptic_ops": syn, "spikes": _per(c.get("spikes"), images),

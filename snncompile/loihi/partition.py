@@ -52,13 +52,20 @@ so synapse bits are an upper bound for convolutions (exact for dense layers).  F
 no per-core synapse-memory format; the table's ``synapses_per_core`` is the chip's ~120 M spread evenly
 (:mod:`.limits`).
 
+**Split weights** (``synapse_planes=2``, 16-bit fixed point, :mod:`.split_weights`): every weight layer
+(``synapse`` unit; not pools, relays, attention, products or integrators) stores each structural connection as
+two synapses, a high and a low 8-bit mantissa with different exponents.  Its synapses double, and so does
+its synapse memory: the low synapses have their own synapse format (exponent ``e − 8``), hence their own
+blocks and headers, i.e. exactly the memory of a second 8-bit layer.  Input axons and compartments do not
+change.  The tiling search checks the doubled figures, so a split layer may need more cores.
+
 Chips needed = max(⌈cores / cores_per_chip⌉, ⌈neurons / neurons_per_chip⌉, ⌈synapses / synapses_per_chip⌉).
 A layer whose single compartment already exceeds a limit raises :class:`DoesNotFitError`.
 """
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Optional
 
 import numpy as np
@@ -103,6 +110,7 @@ class Geometry:
     relay_inputs: int = 0  # relay neurons: incoming dendrite units
     fan_in: int = 0
     row_synapses: tuple = ()  # integrator: synapses of each compartment (nnz of its term-matrix rows)
+    planes: int = 1  # synapses stored per structural connection (split weights: 2, module docstring)
 
 
 @dataclass
@@ -161,10 +169,19 @@ class LayerPlan:
             local = idx // t.rb
         return self.first_core + local
 
+    @property
+    def planes(self) -> int:
+        """Synapses per structural connection: 2 for a split weight layer, else 1."""
+        return self.geometry.planes
+
     def synapses_per_output(self) -> np.ndarray:
         """Synapses of every output compartment (flat, the anchor's per-step output layout): a conv/pool
         output ``(h, w)`` has ``(C_in/g) · taps_h(h) · taps_w(w)`` (padding taps are no synapses), a dense
-        output ``C_in``, a relay neuron one per input unit; attention stores none."""
+        output ``C_in``, a relay neuron one per input unit; attention stores none.  Times the layer's
+        :attr:`planes`."""
+        return self.geometry.planes * self._connections_per_output()
+
+    def _connections_per_output(self) -> np.ndarray:
         g = self.geometry
         if g.kind == "conv":
             taps_h, taps_w = conv_taps(g)
@@ -186,8 +203,8 @@ class LayerPlan:
 
     def to_dict(self) -> dict:
         d = {"name": self.name, "module": self.module, "kind": self.kind, "merged_neurons": self.merged,
-             "compartments": self.neurons, "synapses": self.synapses, "cores": self.cores,
-             "first_core": self.first_core, "tile": asdict(self.tile),
+             "compartments": self.neurons, "synapses": self.synapses, "synapse_planes": self.planes,
+             "cores": self.cores, "first_core": self.first_core, "tile": asdict(self.tile),
              "output_axons_per_core": self.output_axons}
         if self.assumed:
             d["assumed_mapping"] = self.assumed
@@ -234,15 +251,18 @@ class Partition:
                 "layers": [layer.to_dict() for layer in self.layers], "host": self.host}
 
     def table(self) -> str:
-        rows = [f"{'layer':44s} {'kind':9s} {'compart.':>9s} {'synapses':>11s} {'cores':>6s} {'tile':>14s} "
-                f"{'n/core':>7s} {'axons/core':>10s}"]
+        """One row per layer; a ``planes`` column (synapses per connection) appears when a layer is split."""
+        split = any(layer.planes > 1 for layer in self.layers)
+        rows = [f"{'layer':44s} {'kind':9s} {'compart.':>9s} {'synapses':>11s} " + ("planes " if split else "")
+                + f"{'cores':>6s} {'tile':>14s} {'n/core':>7s} {'axons/core':>10s}"]
         for layer in self.layers:
             t = layer.tile
             rows.append(f"{(layer.module or layer.name)[:44]:44s} {layer.kind:9s} {layer.neurons:9d} "
-                        f"{layer.synapses:11d} {layer.cores:6d} {f'{t.cb}x{t.rb}x{t.wb}':>14s} {t.neurons:7d} "
-                        f"{t.axons:10d}")
+                        f"{layer.synapses:11d} " + (f"{layer.planes:6d} " if split else "")
+                        + f"{layer.cores:6d} {f'{t.cb}x{t.rb}x{t.wb}':>14s} {t.neurons:7d} {t.axons:10d}")
         rows.append(f"total: {self.cores} cores, {self.chips} chip(s) of {self.limits.cores_per_chip} cores "
-                    f"({self.limits.name}); {self.neurons} compartments, {self.synapses} synapses")
+                    f"({self.limits.name}); {self.neurons} compartments, {self.synapses} synapses"
+                    + (" (split weight layers: 2 synapses per connection)" if split else ""))
         return "\n".join(rows)
 
 
@@ -352,7 +372,8 @@ def _span(block, stride, k, dil, size_in):
 
 
 def candidate_tiles(g: Geometry, lim: Limits):
-    """Arrays (cb, rb, wb, cores, neurons, axons, synapses) over every block shape."""
+    """Arrays (cb, rb, wb, cores, neurons, axons, synapses, synapse bits) over every block shape; synapses and
+    bits of all ``g.planes`` planes (each plane: the nengo-loihi memory of one 8-bit synapse set)."""
     if g.kind == "conv":
         cb, rb, wb = np.meshgrid(_blocks(g.c_out), _blocks(g.h_out), _blocks(g.w_out), indexing="ij")
         cb, rb, wb = cb.ravel(), rb.ravel(), wb.ravel()
@@ -399,8 +420,8 @@ def candidate_tiles(g: Geometry, lim: Limits):
         axons = rb * g.relay_inputs
         synapses = rb * g.relay_inputs
     per_axon = np.where(axons > 0, -(-synapses // np.maximum(axons, 1)), 0)
-    bits = _bits(axons, per_axon, neurons, lim.weight_bits)
-    return cb, rb, wb, cores, neurons, axons, synapses, bits
+    bits = g.planes * _bits(axons, per_axon, neurons, lim.weight_bits)
+    return cb, rb, wb, cores, neurons, axons, g.planes * synapses, bits
 
 
 def best_tile(name: str, g: Geometry, lim: Limits, max_neurons: Optional[int] = None) -> Tile:
@@ -417,6 +438,7 @@ def best_tile(name: str, g: Geometry, lim: Limits, max_neurons: Optional[int] = 
         raise DoesNotFitError(
             f"layer {name} does not fit on {lim.name} cores even one compartment per core: "
             f"{int(axons[i])} input axons, {int(synapses[i])} synapses ({int(bits[i])} bits) per compartment "
+            + (f"({g.planes} synapses per connection: split weights) " if g.planes > 1 else "") +
             f"(limits: {lim.input_axons_per_core} axons, {lim.synapses_per_core} synapses, "
             f"{lim.synapse_bits_per_core} bits per core)")
     idx = np.flatnonzero(ok)
@@ -467,9 +489,12 @@ def _routes(net: Network, plans: dict[str, LayerPlan], merged: dict[str, str], u
     return max(total, 1)
 
 
-def partition(net: Network, lim: Limits, *, readout: str = "host", synapse_planes: int = 1) -> Partition:  # TEMP: helper splitcount implements planes
+def partition(net: Network, lim: Limits, *, readout: str = "host", synapse_planes: int = 1) -> Partition:
     """Tile every on-chip unit of ``net`` under ``lim`` (see the module docstring); ``readout="chip"``
-    places the readouts on chip as integrator populations."""
+    places the readouts on chip as integrator populations; ``synapse_planes=2`` stores every weight layer's
+    connections as two synapses (split weights)."""
+    if synapse_planes not in (1, 2):
+        raise ValueError(f"synapse_planes must be 1 or 2 (split weights), got {synapse_planes!r}")
     merged = _merged_into(net)
     plans: dict[str, LayerPlan] = {}
     on_chip = ("synapse", "pool", "attention", "neuron", "product") + (("readout",) if readout == "chip" else ())
@@ -477,6 +502,8 @@ def partition(net: Network, lim: Limits, *, readout: str = "host", synapse_plane
     for name in order:
         u = net.units[name]
         g = geometry_of(net, u)
+        if u.kind == "synapse":
+            g = replace(g, planes=synapse_planes)
         tile = best_tile(u.module or name, g, lim)
         assumed = ("attention: intermediate products held as compartments of programmable neurons, no stored "
                    "weights (not a published Loihi mapping)") if u.kind == "attention" else ""
@@ -505,6 +532,11 @@ def partition(net: Network, lim: Limits, *, readout: str = "host", synapse_plane
 
 
 def _count(g: Geometry, what: str) -> int:
+    """The layer's compartments (``what="neurons"``) or synapses (all planes)."""
+    return _count_one_plane(g, what) * (g.planes if what == "synapses" else 1)
+
+
+def _count_one_plane(g: Geometry, what: str) -> int:
     if g.kind == "conv":
         n = g.batch * g.c_out * g.h_out * g.w_out
         if what == "neurons":

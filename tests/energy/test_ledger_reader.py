@@ -96,6 +96,7 @@ def test_lava_ledger_totals_and_layout_round_trip_through_the_reader(tmp_path):
     assert ledger.totals() == {"on_chip": {"synaptic_ops": 60, "spikes": 12, "neuron_updates": 32},
                                "coincidence": {"unit_synapse_events": 0, "compartment_updates": 0},
                                "integrator": {"synaptic_ops": 0, "compartment_updates": 0},
+                               "split_synapses": {"synaptic_ops": 0, "macs": 0},
                                "host_synaptic_ops": 12, "synaptic_ops": 72, "by_kind": {"ac": 60, "mac": 12},
                                "macs": 20, "cores_used": 2, "cores": 3}
     energy = ledger.energy(23.6)
@@ -107,6 +108,22 @@ def test_lava_ledger_totals_and_layout_round_trip_through_the_reader(tmp_path):
     assert led["macs"] == 5.0  # the host head's 20 structural MACs over 4 images
     assert [c["spikes"] for c in led["cores"]] == [2.0, 1.0, 0.0]
     assert [c["neuron_updates"] for c in led["cores"]] == [4.0, 4.0, 0.0]
+
+
+def test_a_split_layers_low_synapses_are_on_chip_work_the_reader_adds(tmp_path):
+    """A core of a split weight layer (two synapses per connection): its low synapses' ops and MACs, listed apart
+    in the Lava ledger, are read into the core's synaptic ops and the MAC total."""
+    from snncompile.backends.lava.ledger import CoreEntry, Ledger
+
+    cores = [CoreEntry(0, "fc1", "fc1", "linear", synaptic_ops=8, op_kind="mac", macs=12, low_synapse_ops=8,
+                       low_macs=12),
+             CoreEntry(1, "fc2", "fc2", "linear", synaptic_ops=6, op_kind="ac", low_synapse_ops=6)]
+    ledger = Ledger(cores, samples=2)
+    assert ledger.totals()["split_synapses"] == {"synaptic_ops": 14, "macs": 12}
+    led = read_ledger(str(_write(tmp_path / "ledger.json", ledger.to_dict())))
+    assert [c["synaptic_ops"] for c in led["cores"]] == [8.0, 6.0]
+    assert led["on_chip_synaptic_ops"] == 14.0 == ledger.totals()["on_chip"]["synaptic_ops"] / 2
+    assert led["macs"] == 12.0 == ledger.totals()["macs"] / 2
 
 
 def test_a_bare_list_of_cores_is_one_image(tmp_path):
