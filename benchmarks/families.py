@@ -9,8 +9,10 @@ meta.json's time axis, spikingjelly's zoo nets taking ``[T, B, ...]``):
 * accuracy on the 360 test digits of torch (float32) and of the fixed-point executor (the specification of the
   Loihi fixed-point run; Lava equals it bit for bit, tests/lava/test_families_on_loihi.py), calibrated on the
   training images, as tests/lava/test_fixed_point_accuracy.py is;
-* Lava processes and Loihi 2 cores of the lowered plan, float and fixed;
-* Lava wall seconds per image, float and fixed, on the first ``--images`` samples: the steady-state time of T
+* the same at 16-bit weights (``--weight-bits 16``: every weight layer as a high and a low 8-bit synapse,
+  ``snncompile.loihi.split_weights``; twice the synapses and synaptic ops of those layers);
+* Lava processes and Loihi 2 cores of the lowered plan, float, fixed and fixed 16-bit;
+* Lava wall seconds per image, float, fixed and fixed 16-bit, on the first ``--images`` samples: the steady-state time of T
   steps (images are pipelined), measured after the first chunk, which includes compilation and the start-up of
   one OS process per Lava process (as benchmarks/lava_benchmark.py measures it);
 * machine and date.
@@ -43,6 +45,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 MODELS = os.path.join(ROOT, "examples", "models")
 RESULTS = os.path.join(HERE, "families_results")
+MODES = ("float", "fixed", "fixed16")  # fixed16: --weight-bits 16, every weight layer as two 8-bit synapses
 
 
 def shipped_families() -> list[str]:
@@ -112,6 +115,7 @@ def bench_family(name: str, split, images: int, lava: bool) -> dict:
     from snncompile.backends.reference.fixed import run_fixed
     from snncompile.examples.shipped import repeat_over_time
     from snncompile.frontends.shipped import load_shipped
+    from snncompile.loihi.fixed import QuantConfig
 
     t_start = time.perf_counter()
     family = load_shipped(name, MODELS)  # the CLI's loader and defaults
@@ -130,13 +134,15 @@ def bench_family(name: str, split, images: int, lava: bool) -> dict:
     torch.manual_seed(0)
     torch_pred = torch_predictions(loaded.model, x_test, loaded.time_axis)
     r["torch_accuracy"] = float((torch_pred == y).mean())
-    for mode in ("float", "fixed"):
-        cal = x_train if mode == "fixed" else None
-        low = attempt(r, mode, lambda: lower_graph(graph, mode=mode, calibration=cal))
+    for mode in MODES:
+        cal = x_train if mode != "float" else None
+        config = QuantConfig(weight_bits=16) if mode == "fixed16" else None
+        low = attempt(r, mode, lambda: lower_graph(graph, mode="float" if mode == "float" else "fixed",
+                                                   calibration=cal, quant_config=config))
         if low is None:
             continue
         r[mode] = {"processes": low.plan.process_count, "cores": low.part.cores, "chips": low.part.chips}
-        if mode == "fixed":
+        if mode != "float":
             t0 = time.perf_counter()
             outs = attempt(r[mode], "accuracy", lambda: run_fixed(low.program, low.step, x_test)[0])
             if outs is not None:
@@ -171,22 +177,25 @@ def markdown(doc: dict) -> str:
              f"{doc['machine']}; {doc['date']}; Lava: {doc['lava']}; Lava timing on the first "
              f"{doc['images']} test images (steady state, after compilation); accuracy on the "
              f"{doc['test_images']} test digits, fixed point calibrated on the training images.", "",
-             "| family | params | torch acc | fixed acc (executor) | fixed − torch | float: processes / cores "
-             "| fixed: processes / cores | Lava float s/image | Lava fixed s/image |",
-             "|---|---:|---:|---:|---:|---|---|---:|---:|"]
+             "| family | params | torch acc | fixed acc (executor) | fixed − torch | fixed 16-bit acc | "
+             "16-bit − torch | float: processes / cores | fixed: processes / cores | fixed 16-bit: processes / cores "
+             "| Lava float s/image | Lava fixed s/image | Lava fixed 16-bit s/image |",
+             "|---|---:|---:|---:|---:|---:|---:|---|---|---|---:|---:|---:|"]
     refusals = []
     for r in doc["families"]:
         if "refused" in r:
-            lines.append(f"| {r['family']} | — | — | — | — | refused | refused | — | — |")
+            lines.append(f"| {r['family']} | — | — | — | — | — | — | refused | refused | refused | — | — | — |")
             refusals.append((r["family"], "load", r["refused"]))
             continue
-        fl, ff = _mode_cells(r.get("float")), _mode_cells(r.get("fixed"))
-        fixed = r.get("fixed") or {}
-        acc = fixed.get("accuracy")
-        delta = f"{100 * (acc - r['torch_accuracy']):+.2f} points" if isinstance(acc, float) else "—"
-        lines.append(f"| {r['family']} | {r['params']:,} | {_pct(r['torch_accuracy'])} | "
-                     f"{_pct(acc)} | {delta} | {fl[0]} | {ff[0]} | {fl[1]} | {ff[1]} |")
-        for mode in ("float", "fixed"):
+        cells = {mode: _mode_cells(r.get(mode)) for mode in MODES}
+        accs = []
+        for mode in ("fixed", "fixed16"):
+            acc = (r.get(mode) or {}).get("accuracy")
+            delta = f"{100 * (acc - r['torch_accuracy']):+.2f} points" if isinstance(acc, float) else "—"
+            accs += [_pct(acc), delta]
+        lines.append(f"| {r['family']} | {r['params']:,} | {_pct(r['torch_accuracy'])} | {' | '.join(accs)} | "
+                     + " | ".join(cells[m][0] for m in MODES) + " | " + " | ".join(cells[m][1] for m in MODES) + " |")
+        for mode in MODES:
             m = r.get(mode) or {}
             for where, sub in (("", m), (" Lava", m.get("lava") or {}), (" accuracy", m.get("accuracy"))):
                 if isinstance(sub, dict) and "refused" in sub:

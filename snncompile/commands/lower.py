@@ -229,6 +229,10 @@ def _result_table(res, low, png, all_cores) -> str:
     if ig.get("compartment_updates"):  # --readout chip: the readouts' integrators (ledger docstring)
         lines.append(f"readout integrators on chip: {ig['synaptic_ops']} synaptic ops (in the totals above), "
                      f"{ig['compartment_updates']} compartment updates")
+    sw = tot.get("split_synapses", {})
+    if sw.get("synaptic_ops"):  # --weight-bits 16: the low synapses fire with the high ones (ledger docstring)
+        lines.append(f"split weight layers (16-bit weights): {sw['synaptic_ops']} low-synapse ops (in the totals "
+                     f"above; the per-core column shows the high synapses' ops)")
     lines += [f"energy: {e['paper_45nm_pJ'] / 1e6 / max(led.samples, 1):.4f} uJ per input ({e['paper_model']})"
               + (f"; {e['chip_pJ'] / 1e6 / max(led.samples, 1):.4f} uJ per input ({e['chip_model']})"
                  if "chip_pJ" in e else ""),

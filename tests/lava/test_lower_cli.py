@@ -163,3 +163,30 @@ def test_weight_bits_16_splits_every_weight_layer_and_is_fixed_mode_only(cli, ch
         w_low = low.step.constants[n.attrs["fixed_low"]["weight"]]
         assert w_low.shape == low.step.constants[n.inputs[1]].shape and np.any(w_low != 0)
     assert sum(1 for p in low.plan.procs if p.endswith(":low")) >= len(layers)
+
+
+def test_run_at_16_bit_weights_counts_the_low_synapses(cli, checkpoint, tmp_path):
+    """Lava run of a 16-bit lowering: the ledger's low-synapse ops equal the weight layers' own synaptic ops
+    (every split connection fires twice) and enter the totals; the predictions are the executor's."""
+    from snncompile.backends.lava.lower import load_lowered
+    from snncompile.backends.reference.fixed import run_fixed
+
+    path, x, _ = checkpoint
+    out = tmp_path / "sf16.loihi"
+    r = CliRunner().invoke(cli, ["lower", path, "-o", str(out), "--mode", "fixed", "--weight-bits", "16"])
+    assert r.exit_code == 0, r.output
+    np.save(str(tmp_path / "x.npy"), x[:2])
+    r = CliRunner().invoke(cli, ["run", str(out), "--input", str(tmp_path / "x.npy"), "--format", "json"])
+    assert r.exit_code == 0, r.output
+    d = json.loads(r.output)
+    low = load_lowered(str(out))
+    outs, _, _ = run_fixed(low.program, low.step, x[:2])
+    assert d["predictions"] == [int(o[0].reshape(-1).argmax()) for o in outs]
+    cores = d["ledger"]["cores"]
+    weight_cores = [c for c in cores if c["low_synapse_ops"]]
+    assert weight_cores and all(c["low_synapse_ops"] == c["synaptic_ops"] for c in weight_cores)
+    tot = d["ledger"]["totals"]
+    assert tot["split_synapses"]["synaptic_ops"] == sum(c["synaptic_ops"] for c in weight_cores)
+    assert tot["on_chip"]["synaptic_ops"] == sum(c["synaptic_ops"] for c in cores) + tot["split_synapses"]["synaptic_ops"]
+    r = CliRunner().invoke(cli, ["run", str(out), "--input", str(tmp_path / "x.npy")])
+    assert r.exit_code == 0 and "low-synapse ops" in r.output
