@@ -216,7 +216,10 @@ def traced(loaded, x):
 def dtype_of(name: str):
     import torch
 
-    return {"float32": torch.float32, "float64": torch.float64}[name]
+    dtypes = {"float32": torch.float32, "float64": torch.float64}
+    if name not in dtypes:
+        raise ValueError(f"dtype must be float32 or float64, got {name!r}")
+    return dtypes[name]
 
 
 # -- 1. exactness ----------------------------------------------------------------------------------
@@ -415,26 +418,36 @@ def environment(device: str, argv) -> dict:
            "cpus": os.cpu_count(), "torch_threads": torch.get_num_threads(), "platform": platform.platform(),
            "device": device, "command": "python " + " ".join([os.path.relpath(__file__, ROOT)] + list(argv))}
     if device.startswith("cuda"):
-        d = torch.device(device)
-        env["gpu"] = torch.cuda.get_device_name(d)
-        props = torch.cuda.get_device_properties(d)
-        env["gpu_memory_gib"] = props.total_memory / 2**30
-        env["cudnn"] = torch.backends.cudnn.version()
-        env["tf32"] = {"matmul": torch.backends.cuda.matmul.allow_tf32, "cudnn": torch.backends.cudnn.allow_tf32}
-        try:
-            q = subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
-                               capture_output=True, text=True, timeout=15)
-            env["driver"] = q.stdout.strip().splitlines()[0] if q.returncode == 0 and q.stdout.strip() else None
-        except (OSError, subprocess.SubprocessError):
-            env["driver"] = None
+        env.update(_cuda_facts(torch, torch.device(device)))
     return env
 
 
+def _cuda_facts(torch, d) -> dict:
+    """Card, memory, cuDNN, TF32 switches and driver; a fact that cannot be read is recorded as None."""
+    facts = {}
+    readers = {
+        "gpu": lambda: torch.cuda.get_device_name(d),
+        "gpu_memory_gib": lambda: torch.cuda.get_device_properties(d).total_memory / 2**30,
+        "cudnn": lambda: torch.backends.cudnn.version(),
+        "tf32_matmul": lambda: torch.backends.cuda.matmul.allow_tf32,
+        "tf32_cudnn": lambda: torch.backends.cudnn.allow_tf32,
+        "driver": lambda: subprocess.run(["nvidia-smi", "--query-gpu=driver_version", "--format=csv,noheader"],
+                                         capture_output=True, text=True, timeout=15).stdout.strip().splitlines()[0],
+    }
+    for key, read in readers.items():
+        try:
+            facts[key] = read()
+        except Exception:  # noqa: BLE001 - a missing fact must not stop the run
+            facts[key] = None
+    return facts
+
+
 def parse_configs(text: str):
+    """``"B:DTYPE,..."`` -> ``[(B, DTYPE), ...]`` (ValueError on a malformed item)."""
     out = []
     for item in text.split(","):
         batch, dt = item.split(":")
-        dtype_of(dt)  # KeyError on an unknown dtype
+        dtype_of(dt)  # ValueError on an unknown dtype
         out.append((int(batch), dt))
     return out
 
@@ -460,19 +473,24 @@ def main(argv=None) -> int:
                     f"{IMAGENET_CONFIGS}; with --quick {QUICK_IMAGENET_CONFIGS})")
     ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (default 0: torch's default, all cores)")
     args = ap.parse_args(argv)
+    quick = args.quick
     warnings.filterwarnings("ignore")
     budget = Budget(args.budget_s)
     import torch
 
     from snncompile.backends.torch import resolve_device
+    from snncompile.errors import InputError
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = str(resolve_device(args.device))
+    try:
+        device = str(resolve_device(args.device))
+        configs = parse_configs(args.imagenet_configs or (QUICK_IMAGENET_CONFIGS if quick else IMAGENET_CONFIGS))
+    except (InputError, ValueError) as e:
+        print(f"counting_gpu: {e}", file=sys.stderr)
+        return 2
     only = set(args.only.split(","))
-    quick = args.quick
     digit_runs, imagenet_runs = (3, 2) if quick else (7, 3)
-    configs = parse_configs(args.imagenet_configs or (QUICK_IMAGENET_CONFIGS if quick else IMAGENET_CONFIGS))
     os.makedirs(args.out, exist_ok=True)
     output = os.path.join(args.out, "counting_gpu_results")
     doc = {"environment": environment(device, argv), "quick": quick, "budget_s": args.budget_s, "sections": {}}
@@ -483,13 +501,13 @@ def main(argv=None) -> int:
     shares = {"exactness": 0.2, "digits": 0.3, "imagenet": 0.75, "cli": 1.0}
     presets = args.presets.split(",")
     sections = {
-        "exactness": lambda until: [attempt(exactness, a, 32 if quick else 64, device, budget, split(until, DIGITS, a))
-                                    for a in DIGITS],
+        "exactness": lambda until: [{"arch": a, **attempt(exactness, a, 32 if quick else 64, device, budget,
+                                                          split(until, DIGITS, a))} for a in DIGITS],
         "digits": lambda until: [r for a in DIGITS for r in digits_throughput(
             a, (32, 64) if quick else (32, 256), ("float32", "float64"), device, 2, digit_runs, budget,
             split(until, DIGITS, a))],
-        "imagenet": lambda until: [attempt(imagenet, p, configs, device, 1, imagenet_runs, budget,
-                                           split(until, presets, p)) for p in presets],
+        "imagenet": lambda until: [{"arch": p.split(":")[0], "preset": p.split(":")[-1], **attempt(
+            imagenet, p, configs, device, 1, imagenet_runs, budget, split(until, presets, p))} for p in presets],
         "cli": lambda until: attempt(cli, device, 256 if quick else 2048, [32, 256], budget, until),
     }
     for name, run in sections.items():
@@ -518,11 +536,12 @@ def _why(r: dict) -> str:
     return r.get("skipped") and f"skipped: {r['skipped']}" or r.get("error", "")
 
 
-def to_markdown(doc: dict) -> str:
-    env = doc["environment"]
+def to_markdown(doc_in: dict) -> str:
+    doc, env = doc_in, doc_in["environment"]
     cuda = env["device"].startswith("cuda")
-    card = (f"{env['gpu']} ({env['gpu_memory_gib']:.0f} GiB), driver {env.get('driver') or '?'}, CUDA {env['cuda_build']}, "
-            f"cuDNN {env.get('cudnn')}, TF32 matmul {env['tf32']['matmul']} / cuDNN {env['tf32']['cudnn']}" if cuda else
+    card = (f"{env['gpu']} ({_f(env['gpu_memory_gib'], '.0f')} GiB), driver {env['driver']}, CUDA {env['cuda_build']}, "
+            f"cuDNN {env['cudnn']}, TF32 allowed: matmul {env['tf32_matmul']}, cuDNN {env['tf32_cudnn']} (torch's "
+            "defaults, left as they are)" if cuda else
             "**device cpu: a test of the script, not a GPU measurement**")
     out = ["# Counting engine on a GPU (issue 12)", "",
            f"`{env['command']}` on {card}; torch {env['torch']}, numpy {env['numpy']}, Python {env['python']}, "
@@ -530,13 +549,17 @@ def to_markdown(doc: dict) -> str:
            f"whole run {_f(doc.get('wall_s'), '.0f')} s of a {doc['budget_s']:.0f} s budget"
            f"{' (--quick)' if doc['quick'] else ''}.", ""]
     dev = env["device"]
+    for name in ("exactness", "digits", "imagenet"):
+        if isinstance(doc.get(name), dict):  # the whole section did not run
+            doc = dict(doc, **{name: []})
+            out.append(f"Section {name}: {_why(doc_in[name])}.")
     if "exactness" in doc:
         out += [f"## 1. Exactness: counts on {dev} vs on CPU in float64 (trained digits models)", "",
                 f"| model | images | {dev} float64 identical | largest per-node difference | differing nodes | "
                 f"{dev} float32: largest relative difference of totals | synaptic ops / image |", "|---|---|---|---|---|---|---|"]
         for r in _rows(doc["exactness"]):
             if "float64" not in r:
-                out.append(f"| {r.get('arch', '?')} | | {_why(r)} | | | | |")
+                out.append(f"| {r['arch']} digits | | {_why(r)} | | | | |")
                 continue
             a, b = r["float64"], r["float32"]
             out.append(f"| {r['arch']} digits | {r['images']} | {a['identical']} | {a['max_abs_difference']} | "
@@ -562,7 +585,7 @@ def to_markdown(doc: dict) -> str:
                 "| model | batch | dtype | trace s (CPU) | forward s | count s | count / forward | count img/s | "
                 "peak MiB forward / count | 50,000 images (count) |", "|---|---|---|---|---|---|---|---|---|---|"]
         for m in _rows(doc["imagenet"]):
-            name = f"{m.get('arch')}-{m.get('preset')}"
+            name = f"{m['arch']}-{m['preset']}"
             if "rows" not in m:
                 out.append(f"| {name} | | | {_why(m)} | | | | | | |")
                 continue
@@ -572,11 +595,13 @@ def to_markdown(doc: dict) -> str:
                     out.append(f"| {name} | {r['batch']} | {r['dtype']} | {tr} | {_why(r)} | | | | | |")
                     continue
                 out.append(f"| {name} | {r['batch']} | {r['dtype']} | {tr} | {med(r['forward_s']):.3f} | "
-                           f"{med(r['count_s']):.3f} | {r['count_over_forward']:.2f}x | {r['count_images_per_s']:.1f} | "
+                           f"{med(r['count_s']):.3f} | {r['count_over_forward']:.2f}x | {r['count_images_per_s']:.3g} | "
                            f"{_f(r['peak_forward_mib'], '.0f')} / {_f(r['peak_count_mib'], '.0f')} | "
                            f"{_hours(r['projected_50k_hours'])} |")
         out += ["", "Trace: on CPU at the row's batch (float32), once per batch. Untrained weights: the firing rates, "
-                "hence the counting work, are not a trained model's.", ""]
+                "hence the counting work, are not a trained model's. Medians of interleaved runs after 1 warm-up "
+                "run each. Peak memory: `torch.cuda.max_memory_allocated` in the warm-up run (the count's figure "
+                "includes the torch model's weights, still on the device).", ""]
     if "cli" in doc:
         c = doc["cli"]
         out += ["## 4. `snncompile report` end to end (new process: start-up, load, trace, count, report)", ""]
