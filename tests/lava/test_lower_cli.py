@@ -190,3 +190,20 @@ def test_run_at_16_bit_weights_counts_the_low_synapses(cli, checkpoint, tmp_path
     assert tot["on_chip"]["synaptic_ops"] == sum(c["synaptic_ops"] for c in cores) + tot["split_synapses"]["synaptic_ops"]
     r = CliRunner().invoke(cli, ["run", str(out), "--input", str(tmp_path / "x.npy")])
     assert r.exit_code == 0 and "low-synapse ops" in r.output
+
+
+@pytest.mark.nolava
+def test_partition_only_at_16_bit_weights_doubles_the_weight_layers_synapses(cli, checkpoint):
+    path, _, _ = checkpoint
+    docs = {}
+    for bits in ("8", "16"):
+        r = CliRunner().invoke(cli, ["lower", path, "--mode", "fixed", "--weight-bits", bits, "--partition-only",
+                                     "--format", "json"])
+        assert r.exit_code == 0, r.output
+        docs[bits] = {layer["name"]: layer for layer in json.loads(r.output)["layers"]}
+    assert docs["8"].keys() == docs["16"].keys()
+    weights = [n for n, layer in docs["16"].items() if layer["synapse_planes"] == 2]
+    assert weights and all(docs["8"][n]["synapse_planes"] == 1 for n in weights)
+    for n, layer in docs["16"].items():
+        assert layer["synapses"] == docs["8"][n]["synapses"] * (2 if n in weights else 1), n
+        assert layer["compartments"] == docs["8"][n]["compartments"], n
