@@ -12,6 +12,9 @@ lowered and run on Lava on the first ``--images`` samples:
   whether the predictions agree;
 * ``max_steps``: the most steps the integrators' 24-bit sums hold (from the quantiser's bound on the readout
   value), and the values the host reads per image (host placement: T rows per readout; chip: one);
+* the per-core ledger of each run (``backends/lava/ledger.py``, as ``snncompile run`` builds it): on-chip synaptic
+  ops per image, and under ``chip`` the integrators' own synaptic ops and compartment updates per image (the
+  readout map that ``report`` does not count; the ledger exceeds the host placement's by exactly these);
 * Lava wall seconds of each run (compilation and process start-up included; they move with the machine's load).
 
     python benchmarks/readout_placement.py [--family NAME ...] [--images 3]
@@ -37,9 +40,12 @@ RESULTS = os.path.join(HERE, "readout_placement_results")
 
 
 def lava_run(low, x: np.ndarray):
-    """(per-image logits [images, classes], recordings, wall seconds) of a fixed-point Lava run of ``x``."""
+    """(per-image logits [images, classes], recordings, wall seconds, ledger totals) of a fixed-point Lava run of
+    ``x``; the ledger is built as ``snncompile run`` builds it (the fixed network, its partition)."""
     from snncompile.backends.lava.host import run_post, step_inputs
+    from snncompile.backends.lava.ledger import build_ledger
     from snncompile.backends.lava.simulate import simulate
+    from snncompile.loihi import build_network, partition
     from snncompile.loihi.fixed import quantise_input
 
     name = low.program.step.inputs[0]
@@ -49,8 +55,12 @@ def lava_run(low, x: np.ndarray):
     with tempfile.TemporaryDirectory(prefix="snncompile-readouts-") as work:
         rec = simulate(low.plan, inp, work)
     wall = time.perf_counter() - t0
-    outs, _ = run_post(low.program, rec.readouts, len(x))
-    return np.stack([o[0].reshape(-1) for o in outs]), rec, wall
+    outs, host = run_post(low.program, rec.readouts, len(x))
+    net = build_network(low.step, [u.ports[0].value for u in low.prepared.network.of_kind("readout")])
+    on_chip = any(p.type == "integrator" for p in low.plan.procs.values())
+    part = partition(net, low.limits, readout="chip" if on_chip else "host")
+    totals = build_ledger(net, part, rec, samples=len(x), host_counts=host).totals()
+    return np.stack([o[0].reshape(-1) for o in outs]), rec, wall, totals
 
 
 def bench_family(name: str, images: int) -> dict:
@@ -68,9 +78,13 @@ def bench_family(name: str, images: int) -> dict:
         low = attempt(r, place, lambda: lower_graph(graph, mode="fixed", calibration=cal, readout=place))
         if low is None:
             continue
-        logits, rec, wall = lava_run(low, x)
+        logits, rec, wall, totals = lava_run(low, x)
         runs[place] = (low, logits, rec)
-        r[place] = {"lava_wall_s": round(wall, 2), "host_values_per_image": int(
+        r[place] = {"lava_wall_s": round(wall, 2),
+                    "on_chip_synaptic_ops_per_image": totals["on_chip"]["synaptic_ops"] / len(x),
+                    "integrator_synaptic_ops_per_image": totals["integrator"]["synaptic_ops"] / len(x),
+                    "integrator_compartment_updates_per_image": totals["integrator"]["compartment_updates"] / len(x),
+                    "host_values_per_image": int(
             sum(v.shape[1] for v in rec.readouts.values()) * (low.program.T if place == "host" else 1))}
     if "chip" not in runs:
         return r
@@ -95,26 +109,37 @@ def bench_family(name: str, images: int) -> dict:
     return r
 
 
+def _ops(run: dict, key: str) -> str:
+    v = run.get(key)
+    return "—" if v is None else f"{v:,.0f}" if float(v).is_integer() else f"{v:,.1f}"
+
+
 def markdown(doc: dict) -> str:
     lines = ["# Fixed point: readouts on the host or on chip (`python benchmarks/readout_placement.py`)", "",
              f"{doc['machine']}; {doc['date']}; {doc['images']} images per Lava run (the folder's inputs.npy, "
              f"calibrated on all of it as `snncompile lower` is).", "",
              "| family | chip lowers | integer sums = executor | max abs Δlogit chip vs host | chip vs executor | "
-             "same predictions | max_steps (24 bits) | host values/image host → chip | Lava wall s host / chip |",
-             "|---|---|---|---:|---:|---|---:|---|---|"]
+             "same predictions | max_steps (24 bits) | host values/image host → chip | on-chip synaptic ops/image "
+             "host → chip | integrator ops / updates per image | Lava wall s host / chip |",
+             "|---|---|---|---:|---:|---|---:|---|---|---|---|"]
     for r in doc["families"]:
         c, h = r.get("chip") or {}, r.get("host") or {}
         if "refused" in c:
-            lines.append(f"| {r['family']} | refused: {c['refused']} | | | | | | | |")
+            lines.append(f"| {r['family']} | refused: {c['refused']} | | | | | | | | | |")
             continue
         lines.append(f"| {r['family']} | yes | {c.get('integer_sums_equal_executor')} | "
                      f"{c.get('max_abs_logit_diff_vs_host', float('nan')):.2e} | "
                      f"{c.get('max_abs_logit_diff_vs_executor', float('nan')):.2e} | "
                      f"{c.get('predictions_equal_host') and c.get('predictions_equal_executor')} | "
                      f"{c.get('max_steps')} | {h.get('host_values_per_image')} → {c.get('host_values_per_image')} | "
+                     f"{_ops(h, 'on_chip_synaptic_ops_per_image')} → {_ops(c, 'on_chip_synaptic_ops_per_image')} | "
+                     f"{_ops(c, 'integrator_synaptic_ops_per_image')} / "
+                     f"{_ops(c, 'integrator_compartment_updates_per_image')} | "
                      f"{h.get('lava_wall_s')} / {c.get('lava_wall_s')} |")
     lines += ["", "Logits differ only by float64 rounding order: the host dequantises the integer sum once "
-              "(`scale·g·S + T·c`) where the host placement adds T dequantised steps.", ""]
+              "(`scale·g·S + T·c`) where the host placement adds T dequantised steps.  On-chip synaptic ops: the Lava "
+              "ledger's (`snncompile run`); under `chip` they exceed the host placement's by exactly the integrators' "
+              "ops (the readout map, which `report` does not count).", ""]
     return "\n".join(lines)
 
 
