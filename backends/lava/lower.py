@@ -43,7 +43,7 @@ from snncompile.loihi import Limits, Prepared, build_network, get_limits, partit
 from snncompile.loihi.limits import check_limits
 from snncompile.loihi.fixed import QuantConfig, quantise, quantise_input
 from snncompile.loihi.rounding import second_moment
-from snncompile.loihi.split_weights import weight_planes
+from snncompile.loihi.split_weights import split_layers, synapse_planes
 from snncompile.outputs import write_directory
 from snncompile.passes.time import StepProgram, retime
 
@@ -86,7 +86,7 @@ def lower_graph(graph: Graph, *, mode: str = "float", limits: Optional[Limits] =
     quant_config = quant_config or QuantConfig()
     limits = limits or get_limits(None)
     prepared = prepare(graph)
-    planes = 2 if mode == "fixed" and quant_config.weight_bits == 16 else 1
+    planes = quant_config.synapse_planes if mode == "fixed" else 1
     part = partition(prepared.network, limits, readout=readout, synapse_planes=planes)
     quant = None
     step = prepared.program.step
@@ -278,7 +278,7 @@ def lowering_report(low: Lowered, model_name: str = "") -> str:
             lines.append(f"    refused {r.node}: {r.reason}")
     lines += ["", f"partition ({part.limits.name}; {part.limits.source}):", part.table()]
     if low.quant is not None:
-        split = sum(1 for n in low.step.nodes if n.attrs.get("fixed_low"))
+        split = len(split_layers(low.step))
         bits = (f"16-bit weights: {split} weight layer(s) as two 8-bit synapses each (exponents e and e-8; twice "
                 f"their synapses and synaptic ops)" if split else "8-bit weight mantissas")
         lines += ["", f"quantisation (Loihi fixed point; {bits}):", low.quant.table()]
@@ -421,8 +421,7 @@ def run_lowered(low: LoadedLowered, samples: np.ndarray, *, labels: Optional[np.
     host_s = time.perf_counter() - t0
     net = build_network(low.step, low.doc["readout_values"])
     on_chip = any(p.type == "integrator" for p in low.plan.procs.values())
-    planes = max(len(weight_planes(low.step, n)) for n in low.step.nodes)
-    part = partition(net, low.limits, readout="chip" if on_chip else "host", synapse_planes=planes)
+    part = partition(net, low.limits, readout="chip" if on_chip else "host", synapse_planes=synapse_planes(low.step))
     ledger = build_ledger(net, part, rec, samples=n, host_counts=host)
     logits = np.concatenate([o[0].reshape(1, -1) for o in outs])
     pred = logits.argmax(1)

@@ -73,7 +73,8 @@ def lower(model_source, factory, model_args, trust_pickle, import_paths, neuron,
                                    timesteps, input_shape, input_domain)
     if partition_only:
         prepared = prepare(graph)
-        part = partition(prepared.network, limits, readout=readout, synapse_planes=2 if weight_bits == "16" else 1)
+        part = partition(prepared.network, limits, readout=readout,
+                         synapse_planes=quant_config.synapse_planes if quant_config else 1)
         click.echo(strictjson.dumps(part.to_dict(), indent=1) if fmt == "json" else part.table())
         return
 

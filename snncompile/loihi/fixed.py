@@ -64,7 +64,7 @@ from .mapped import separate
 from .registers import (ACT_SHIFT, BIAS_EXP_MAX, BIAS_MANT_BITS, DECAY_BITS, V_BITS, V_MAX, VTH_MANT_BITS,
                         QuantisationError, quantise_bias, quantise_weights)
 from .rounding import current_rel_error
-from .split_weights import LOW_SHIFT, quantise_split
+from .split_weights import quantise_split
 
 
 # -- quantisation of a unit network ------------------------------------------------------------------------
@@ -168,6 +168,11 @@ class QuantConfig:
     def __post_init__(self):
         if self.weight_bits not in (8, 16):
             raise QuantisationError(f"weight bits must be 8 or 16 (a split synapse pair), got {self.weight_bits}")
+
+    @property
+    def synapse_planes(self) -> int:
+        """Loihi synapses per connection of every weight layer: 1 at 8-bit weights, 2 (high, low) at 16."""
+        return self.weight_bits // 8
 
     @staticmethod
     def per_layer() -> "QuantConfig":
@@ -367,10 +372,10 @@ def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict, i
             scale = scale * per_channel(g, g.node(u.node), f_of[u.name]).reshape((-1,) + (1,) * (w.ndim - 1))
         target = w * scale
         moments = (second_moments or {}).get(u.name)
-        low = None
+        split = None
         if weight_bits == 16:
             split = quantise_split(target, moments)
-            q, e, mode, low, realised = split.high, split.exp, split.mode, split.low, split.value()
+            q, e, mode, realised = split.high, split.exp, split.mode, split.value()
         else:
             q, e, mode = quantise_weights(target, moments)
             realised = q * 2.0 ** e
@@ -389,11 +394,11 @@ def _quantise_synapses(net, fg: Graph, K_of: dict, in_scale: dict, f_of: dict, i
         fg.add_constant(name, q)
         fg.set_inputs(node, [node.inputs[0], name])
         node.attrs = dict(node.attrs, fixed_exp=e, fixed_sign_mode=mode)
-        if low is not None:
+        if split is not None:
             low_name = fg.unique_name(f"{node.name}_wfixed_low")
-            fg.add_constant(low_name, low)
-            node.attrs["fixed_low"] = {"weight": low_name, "exp": e - LOW_SHIFT}
-            detail["low_exp"] = e - LOW_SHIFT
+            fg.add_constant(low_name, split.low)
+            node.attrs["fixed_low"] = {"weight": low_name, "exp": split.low_exp}
+            detail["low_exp"] = split.low_exp
         layers.append(LayerError(u.name, u.module, "synapse", detail))
     return layers
 

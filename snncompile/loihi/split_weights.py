@@ -74,6 +74,17 @@ def quantise_split(w: np.ndarray, second_moments: Optional[np.ndarray] = None) -
     return SplitWeights(h.astype(np.float64), e, (n - 256 * h).astype(np.float64), mode)
 
 
+def split_layers(g: Graph) -> list[Node]:
+    """The weight layers of a fixed-point graph that are split into a high and a low synapse."""
+    return [n for n in g.nodes if len(weight_planes(g, n)) == 2]
+
+
+def synapse_planes(g: Graph) -> int:
+    """Loihi synapses per connection of the graph's weight layers (:func:`weight_planes`; the quantiser splits
+    every weight layer or none): 2 when split, else 1."""
+    return 2 if split_layers(g) else 1
+
+
 def weight_planes(g: Graph, node: Node) -> list[Node]:
     """The synapse planes of a fixed-point weight layer: ``node`` itself, and for a split layer a detached copy
     that reads the low mantissas with exponent ``e − 8`` (no ``fixed_low`` of its own).  The layer's current
