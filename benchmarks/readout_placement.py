@@ -41,11 +41,10 @@ RESULTS = os.path.join(HERE, "readout_placement_results")
 
 def lava_run(low, x: np.ndarray):
     """(per-image logits [images, classes], recordings, wall seconds, ledger totals) of a fixed-point Lava run of
-    ``x``; the ledger is built as ``snncompile run`` builds it (the fixed network, its partition)."""
+    ``x``; the ledger is ``snncompile run``'s (``backends.lava.lower.run_ledger``)."""
     from snncompile.backends.lava.host import run_post, step_inputs
-    from snncompile.backends.lava.ledger import build_ledger
+    from snncompile.backends.lava.lower import run_ledger
     from snncompile.backends.lava.simulate import simulate
-    from snncompile.loihi import build_network, partition
     from snncompile.loihi.fixed import quantise_input
 
     name = low.program.step.inputs[0]
@@ -56,10 +55,8 @@ def lava_run(low, x: np.ndarray):
         rec = simulate(low.plan, inp, work)
     wall = time.perf_counter() - t0
     outs, host = run_post(low.program, rec.readouts, len(x))
-    net = build_network(low.step, [u.ports[0].value for u in low.prepared.network.of_kind("readout")])
-    on_chip = any(p.type == "integrator" for p in low.plan.procs.values())
-    part = partition(net, low.limits, readout="chip" if on_chip else "host")
-    totals = build_ledger(net, part, rec, samples=len(x), host_counts=host).totals()
+    readout_values = [u.ports[0].value for u in low.prepared.network.of_kind("readout")]
+    totals = run_ledger(low.step, low.plan, low.limits, readout_values, rec, len(x), host).totals()
     return np.stack([o[0].reshape(-1) for o in outs]), rec, wall, totals
 
 

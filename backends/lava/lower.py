@@ -47,7 +47,7 @@ from snncompile.loihi.split_weights import split_layers, synapse_planes
 from snncompile.outputs import write_directory
 from snncompile.passes.time import StepProgram, retime
 
-from .ledger import record_mac_convention
+from .ledger import build_ledger, record_mac_convention
 from .plan import Conn, LavaPlan, ProcSpec, make_plan
 from .readouts import place_readouts
 
@@ -383,6 +383,17 @@ class RunResult:
     accuracy: Optional[float] = None
 
 
+def run_ledger(step: Graph, plan: LavaPlan, limits: Limits, readout_values: list, rec, samples: int,
+               host_counts: dict):
+    """The per-core ledger of a Lava run of ``plan`` (``rec``: its recordings), as ``snncompile run`` reports it:
+    the network of the graph the plan was made from (fixed point: the quantised one), partitioned as it was
+    lowered (readouts on chip where the plan has integrators; a split layer's two synapses per connection)."""
+    net = build_network(step, readout_values)
+    on_chip = any(p.type == "integrator" for p in plan.procs.values())
+    part = partition(net, limits, readout="chip" if on_chip else "host", synapse_planes=synapse_planes(step))
+    return build_ledger(net, part, rec, samples=samples, host_counts=host_counts)
+
+
 def run_lowered(low: LoadedLowered, samples: np.ndarray, *, labels: Optional[np.ndarray] = None,
                 workdir: Optional[str] = None, progress: Optional[Callable[[int, int], None]] = None,
                 record_membrane: bool = False, channel_size: int = 4, steps: Optional[int] = None) -> RunResult:
@@ -391,7 +402,6 @@ def run_lowered(low: LoadedLowered, samples: np.ndarray, *, labels: Optional[np.
     ``steps``: time steps per input (default: the T the model was traced with)."""
 
     from .host import run_post, step_inputs
-    from .ledger import build_ledger
     from .simulate import simulate
 
     prog = retime(low.program, steps) if steps else low.program
@@ -419,10 +429,7 @@ def run_lowered(low: LoadedLowered, samples: np.ndarray, *, labels: Optional[np.
     t0 = time.perf_counter()
     outs, host = run_post(prog, rec.readouts, n)
     host_s = time.perf_counter() - t0
-    net = build_network(low.step, low.doc["readout_values"])
-    on_chip = any(p.type == "integrator" for p in low.plan.procs.values())
-    part = partition(net, low.limits, readout="chip" if on_chip else "host", synapse_planes=synapse_planes(low.step))
-    ledger = build_ledger(net, part, rec, samples=n, host_counts=host)
+    ledger = run_ledger(low.step, low.plan, low.limits, low.doc["readout_values"], rec, n, host)
     logits = np.concatenate([o[0].reshape(1, -1) for o in outs])
     pred = logits.argmax(1)
     acc = float((pred == np.asarray(labels[:n])).mean()) if labels is not None else None
